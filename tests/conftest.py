@@ -1,0 +1,29 @@
+"""Shared fixtures: the upstream compatibility corpus and the repository root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def upstream_corpus() -> Path:
+    """``DEPGUARD_UPSTREAM_CORPUS``: skip when unset, fail when set to a missing path."""
+    value = os.environ.get("DEPGUARD_UPSTREAM_CORPUS")
+    if not value:
+        pytest.skip("DEPGUARD_UPSTREAM_CORPUS is not set; the upstream compatibility corpus is not available")
+    path = Path(value)
+    if not path.is_absolute():
+        path = (Path.cwd() / path).resolve()
+    if not path.is_dir():
+        pytest.fail(f"DEPGUARD_UPSTREAM_CORPUS={value!r} does not name a directory ({path})")
+    return path
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
