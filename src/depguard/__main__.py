@@ -1,0 +1,5 @@
+"""``python -m depguard``."""
+
+from depguard.cli import main
+
+main()

@@ -1,0 +1,303 @@
+"""The ``depguard`` command line: parse, call the library, render, pick an exit code.
+
+This is the only module that imports typer, and it holds no logic of its own: every command
+is a few lines over a library function another tool could call directly. Heavy modules are
+imported inside the commands so ``depguard --help`` stays fast.
+
+Exit codes, for CI: 0 clean or done, 1 findings (feed errors, stale blocks, compromised
+versions found), 2 usage or runtime errors (bad input, no usable feed, unsafe file).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from depguard import __version__
+from depguard.errors import DepguardError
+
+__all__ = ["app", "main"]
+
+EXIT_OK, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
+
+app = typer.Typer(
+    name="depguard",
+    help=(
+        "Keep every project in a repo from resolving compromised releases.\n\n"
+        "depguard compiles a curated OSV feed of hijacked releases (litellm 1.82.7, ultralytics "
+        "8.3.41, ...) into resolver constraints that uv and pip obey, and finds bad versions "
+        "already locked or installed."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+feed_app = typer.Typer(
+    help="Work on a feed: validate records, add a new advisory, format files.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(feed_app, name="feed")
+
+
+class OutputFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"depguard {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Root options."""
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
+    typer.echo(f"depguard: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _default_feed_dir() -> Path:
+    """``./feed`` in a checkout of the feed, else the snapshot bundled with depguard."""
+    local = Path("feed")
+    if local.is_dir():
+        return local
+    from depguard.resources import bundled_feed_dir
+
+    return bundled_feed_dir()
+
+
+# --- depguard feed ... ---------------------------------------------------------------------
+
+
+@feed_app.command("validate")
+def feed_validate(
+    path: Optional[Path] = typer.Argument(None, help="Feed directory. Default: ./feed if present, else the bundled feed."),
+    output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for tools."),
+) -> None:
+    """Check every record: OSV schema, depguard's profile, layout, versions, overlaps, format.
+
+    Every problem in the feed is reported in one run, each with its file and JSON pointer.
+    Exit 0 when the feed is clean, 1 when it has errors, 2 when it cannot be read.
+    """
+    from depguard import feed as feed_mod
+
+    root = path or _default_feed_dir()
+    try:
+        feed = feed_mod.load_feed(root)
+    except DepguardError as exc:
+        raise _fail(str(exc)) from None
+    issues = feed_mod.lint(feed)
+    count = len(feed.entries) + sum(1 for i in feed.load_issues if i.rule in {"json", "readable"})
+    if output is OutputFormat.json:
+        typer.echo(json.dumps({"feed": str(root), "records": count, "errors": [i.to_json() for i in issues]}, indent=2))
+    else:
+        for issue in issues:
+            typer.echo(str(issue))
+        files = len({i.path for i in issues})
+        verdict = f"{len(issues)} error(s) in {files} file(s)" if issues else "no errors"
+        typer.echo(f"{root}: {count} record(s), {verdict}")
+    raise typer.Exit(EXIT_FOUND if issues else EXIT_OK)
+
+
+@feed_app.command("new")
+def feed_new(
+    package: str = typer.Option(..., "--package", "-p", help="Package name as the index spells it."),
+    versions: List[str] = typer.Option(..., "--version", "-v", help="A compromised version; repeat for each."),
+    summary: str = typer.Option(..., "--summary", "-s", help="One line: what happened."),
+    ecosystem: str = typer.Option("PyPI", "--ecosystem", "-e", help="PyPI or npm."),
+    aliases: List[str] = typer.Option([], "--alias", help="A public id of the same incident (MAL-, PYSEC-, GHSA-, CVE-); repeatable."),
+    references: List[str] = typer.Option([], "--reference", help="An https URL that documents it; repeatable, primary source first."),
+    root: Path = typer.Option(Path("feed"), "--feed", help="Feed directory to add the record to."),
+) -> None:
+    """Add an advisory for compromised versions under the next free id of this year.
+
+    Writes a canonical, valid record and prints its path; edit its details before you open a
+    pull request, then run `depguard feed validate`.
+
+    Example: depguard feed new --package litellm --version 1.82.7 --version 1.82.8
+    --summary "Compromised litellm releases steal credentials" --alias MAL-2026-2144
+    --reference https://github.com/BerriAI/litellm/issues/24512
+    """
+    from depguard import feed as feed_mod
+    from depguard.atomic import write_bytes
+
+    if not root.is_dir():
+        raise _fail(f"feed directory not found: {root}")
+    now = _dt.datetime.now(_dt.timezone.utc)
+    advisory_id = feed_mod.next_id(root, now.year)
+    try:
+        data = feed_mod.new_record(
+            advisory_id=advisory_id, ecosystem=ecosystem, package=package, versions=versions,
+            summary=summary, aliases=aliases, references=references, now=now,
+        )
+    except DepguardError as exc:
+        raise _fail(str(exc)) from None
+    package_data = data["affected"][0]["package"]
+    rel = feed_mod.record_relpath(package_data["ecosystem"], package_data["name"], advisory_id)
+    problems = feed_mod.check_record(rel, data)
+    if problems:
+        raise _fail("the record would not be valid: " + "; ".join(f"{p.pointer or '/'}: {p.message}" for p in problems))
+    target = root / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(target, feed_mod.canonical_bytes(data))
+    typer.echo(str(target))
+
+
+@feed_app.command("fmt")
+def feed_fmt(
+    path: Optional[Path] = typer.Argument(None, help="Feed directory. Default: ./feed if present, else the bundled feed."),
+    check: bool = typer.Option(False, "--check", help="Only report files that are not canonical; exit 1 if any."),
+) -> None:
+    """Rewrite records in canonical form (OSV key order, 2-space indent, UTF-8, final newline)."""
+    from depguard import feed as feed_mod
+
+    root = path or _default_feed_dir()
+    try:
+        changed = feed_mod.format_feed(root, check=check)
+    except DepguardError as exc:
+        raise _fail(str(exc)) from None
+    for rel in changed:
+        typer.echo(f"{'would reformat' if check else 'reformatted'} {root / rel}")
+    if not changed:
+        typer.echo(f"{root}: all records canonical")
+    raise typer.Exit(EXIT_FOUND if (check and changed) else EXIT_OK)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except DepguardError as exc:  # a library refusal that a command did not translate
+        typer.echo(f"depguard: error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+# --- depguard sync -------------------------------------------------------------------------
+
+
+class Target(str, enum.Enum):
+    uv = "uv"
+    pip = "pip"
+    pip_tools = "pip-tools"
+
+
+def _open_feed(spec: Optional[str], config_feed: Optional[str]):  # noqa: ANN202 - returns FeedSnapshot
+    """Feed precedence: --feed, then $DEPGUARD_FEED, then [tool.depguard] feed, then bundled."""
+    import os
+
+    from depguard.source import open_source
+
+    return open_source(spec or os.environ.get("DEPGUARD_FEED") or config_feed)
+
+
+@app.command("sync")
+def sync_command(
+    paths: List[Path] = typer.Argument(None, help="Projects (directories or pyproject.toml files). Default: every tracked project in the repo."),
+    check: bool = typer.Option(False, "--check", help="Change nothing; print a diff and exit 1 if any block is stale (for CI and pre-commit)."),
+    diff: bool = typer.Option(False, "--diff", help="Also print a unified diff of each change."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing; exit 0."),
+    feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the bundled snapshot."),
+    output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for tools."),
+    targets: List[Target] = typer.Option(None, "--target", help="Write only these targets (repeatable): uv = [tool.uv] constraint-dependencies, pip = constraints file, pip-tools = -c line in requirements*.in."),
+    relock: bool = typer.Option(False, "--relock", help="After writing, run `uv lock` in each changed uv project."),
+) -> None:
+    """Write managed constraint blocks so no resolver in this repo can pick a compromised release.
+
+    For each project: uv projects get a block in [tool.uv] constraint-dependencies (workspace
+    roots only: uv ignores members' constraints), pip users a constraints file, pip-tools users
+    a -c line. Everything outside the marked block stays byte-identical.
+
+    Exit 0 when up to date or written, 1 when --check finds a stale block, 2 on errors (a file
+    that cannot be edited safely is reported and left untouched).
+    """
+    from depguard import sync as sync_mod
+    from depguard.config import load_config
+
+    root = sync_mod.find_root(Path.cwd())
+    try:
+        config = load_config(root / "pyproject.toml")
+        snapshot = _open_feed(feed, config.feed)
+        projects = sync_mod.load_projects(root, paths or (), exclude=config.exclude)
+        plan = sync_mod.plan(root, projects, snapshot, config, targets=[t.value for t in targets or []] or None)
+    except DepguardError as exc:
+        raise _fail(str(exc)) from None
+    written = [] if (check or dry_run) else sync_mod.apply(plan)
+    relocked = sync_mod.relock(written) if relock and written else []
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(_sync_json(plan, written, relocked, check or dry_run), indent=2))
+    else:
+        _print_sync(plan, written, relocked, show_diff=diff or check, preview=check or dry_run)
+    if plan.refusals or any(not r.ok for r in relocked):
+        raise typer.Exit(EXIT_ERROR)
+    raise typer.Exit(EXIT_FOUND if (check and plan.stale) else EXIT_OK)
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
+def _print_sync(plan, written, relocked, *, show_diff: bool, preview: bool) -> None:  # noqa: ANN001
+    snapshot = plan.snapshot
+    echo = typer.echo
+    echo(f"feed: {snapshot.source} ({snapshot.kind}, {len(snapshot.records)} records, {len(plan.exclusions)} PyPI exclusion(s))")
+    for change in plan.changes:
+        state = "up to date" if not change.changed else ("would change" if preview else "written")
+        if change.changed and change.path not in {w.path for w in written} and not preview:
+            state = "not written"
+        parts = [f"+{len(change.added)} added", f"-{len(change.removed)} removed", f"~{len(change.updated)} updated", f"{len(change.kept)} kept"]
+        detail = ", ".join(parts) if change.target != "pip-tools" else "-c line"
+        echo(f"{_rel(change.path, plan.root)} [{change.target}]: {state} ({detail})")
+        for label, names in (("added", change.added), ("removed", change.removed), ("updated", change.updated)):
+            if names:
+                echo(f"    {label}: {', '.join(names)}")
+        if change.hand_edited:
+            echo("    the managed block had been edited by hand; it was rewritten (change [tool.depguard] instead)")
+        if show_diff and change.changed:
+            echo(change.diff(plan.root), nl=False)
+    for note in plan.unexpressible:
+        echo(f"warning: not expressible as exclusions, not written: {note}", err=True)
+    for warning in plan.warnings:
+        echo(f"warning: {warning}", err=True)
+    for refusal in plan.refusals:
+        echo(f"error: {_rel(refusal.path, plan.root)}: {refusal.reason}", err=True)
+    for result in relocked:
+        echo(f"uv lock in {_rel(result.project, plan.root)}: {'ok' if result.ok else 'FAILED: ' + result.output}")
+    if not plan.changes and not plan.refusals:
+        echo("no projects found to protect")
+
+
+def _sync_json(plan, written, relocked, preview: bool) -> dict:  # noqa: ANN001
+    written_paths = {w.path for w in written}
+    return {
+        "feed": {"source": plan.snapshot.source, "kind": plan.snapshot.kind, "records": len(plan.snapshot.records)},
+        "exclusions": [{"requirement": e.requirement, "advisories": list(e.advisories)} for e in plan.exclusions],
+        "files": [
+            {
+                "path": _rel(c.path, plan.root), "target": c.target, "project": _rel(c.project, plan.root),
+                "changed": c.changed, "written": c.path in written_paths,
+                "added": list(c.added), "removed": list(c.removed), "updated": list(c.updated), "kept": list(c.kept),
+                "hand_edited": c.hand_edited,
+            }
+            for c in plan.changes
+        ],
+        "unexpressible": plan.unexpressible,
+        "warnings": plan.warnings,
+        "errors": [{"path": _rel(r.path, plan.root), "reason": r.reason} for r in plan.refusals],
+        "relocked": [{"project": _rel(r.project, plan.root), "ok": r.ok} for r in relocked],
+        "preview": preview,
+    }

@@ -1,0 +1,440 @@
+"""The on-disk feed: one OSV record per file, its layout, canonical form and semantic rules.
+
+A contributor adds a record by pull request, so every rule a reviewer would otherwise have to
+check by eye lives here: where the file sits, what it is called, how it is formatted, whether
+its versions exist in the ecosystem's syntax and whether it overlaps a live record. Validation
+collects every problem in one pass and never stops at the first.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from depguard import ecosystems
+from depguard.errors import FeedSourceError, InvalidRecordError
+from depguard.jsonio import JSONError, strict_loads
+from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
+
+__all__ = [
+    "Issue",
+    "FeedEntry",
+    "Feed",
+    "load_feed",
+    "lint",
+    "validate",
+    "check_record",
+    "canonical_bytes",
+    "record_relpath",
+    "next_id",
+    "new_record",
+    "format_feed",
+    "ID_PATTERN",
+]
+
+ID_PATTERN = re.compile(r"^x_DEPGUARD-(?P<year>[0-9]{4})-(?P<number>[0-9]{4,})$")
+ALIAS_PATTERNS = (
+    re.compile(r"^MAL-[0-9]{4}-[0-9]+$"),
+    re.compile(r"^PYSEC-[0-9]{4}-[0-9]+$"),
+    re.compile(r"^GHSA(-[23456789cfghjmpqrvwx]{4}){3}$"),
+    re.compile(r"^CVE-[0-9]{4}-[0-9]{4,}$"),
+    re.compile(r"^OSV-[0-9]{4}-[0-9]+$"),
+    re.compile(r"^SNYK-[A-Z0-9]+(-[A-Z0-9]+)*-[0-9]+$"),
+)
+
+#: Key order of nested OSV objects in canonical files (top level: ``OSV_FIELD_ORDER``).
+_NESTED_ORDER: dict[str, tuple[str, ...]] = {
+    "affected": ("package", "severity", "ranges", "versions", "ecosystem_specific", "database_specific"),
+    "package": ("ecosystem", "name", "purl"),
+    "ranges": ("type", "repo", "events", "database_specific"),
+    "events": ("introduced", "fixed", "last_affected", "limit"),
+    "references": ("type", "url"),
+    "credits": ("name", "contact", "type"),
+    "severity": ("type", "score"),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Issue:
+    """One problem in the feed: file (relative to the feed root), JSON pointer, rule, message."""
+
+    path: str
+    pointer: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}#{self.pointer}" if self.pointer else self.path
+        return f"{where}: {self.message} [{self.rule}]"
+
+    def to_json(self) -> dict[str, str]:
+        return {"path": self.path, "pointer": self.pointer, "rule": self.rule, "message": self.message}
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """A record file that parsed as JSON: its place, its bytes, its data, its typed view."""
+
+    path: PurePosixPath
+    raw: bytes
+    data: dict[str, Any]
+    record: Record | None
+
+
+@dataclass
+class Feed:
+    """Every record file under a feed root, plus the files that could not be read at all."""
+
+    root: Path
+    entries: list[FeedEntry] = field(default_factory=list)
+    load_issues: list[Issue] = field(default_factory=list)
+
+    def records(self) -> list[Record]:
+        return [entry.record for entry in self.entries if entry.record is not None]
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def _record_files(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts):
+            yield path
+
+
+def load_feed(root: Path | str) -> Feed:
+    """Read every file under ``root``; unreadable or non-JSON files become issues, not errors."""
+    root = Path(root)
+    if not root.exists():
+        raise FeedSourceError(f"feed directory not found: {root}")
+    if not root.is_dir():
+        raise FeedSourceError(f"feed path is not a directory: {root}")
+    feed = Feed(root)
+    for path in _record_files(root):
+        rel = PurePosixPath(path.relative_to(root).as_posix())
+        if path.suffix != ".json":
+            if path.name not in {"README.md", "README"}:
+                feed.load_issues.append(Issue(str(rel), "", "layout", "only <id>.json record files belong in the feed"))
+            continue
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            feed.load_issues.append(Issue(str(rel), "", "readable", f"cannot read: {exc.strerror or exc}"))
+            continue
+        entry = _parse_entry(rel, raw, feed.load_issues)
+        if entry is not None:
+            feed.entries.append(entry)
+    return feed
+
+
+def _parse_entry(rel: PurePosixPath, raw: bytes, issues: list[Issue]) -> FeedEntry | None:
+    try:
+        data = strict_loads(raw)
+    except JSONError as exc:
+        issues.append(Issue(str(rel), "", "json", f"invalid JSON: {exc}"))
+        return None
+    if not isinstance(data, dict):
+        issues.append(Issue(str(rel), "", "json", "a record must be a JSON object"))
+        return None
+    return FeedEntry(rel, raw, data, _typed(data))
+
+
+def _typed(data: dict[str, Any]) -> Record | None:
+    from pydantic import ValidationError
+
+    try:
+        return Record.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def parse_record(raw: bytes, *, source: str = "record") -> Record:
+    """One record from bytes, schema-checked against OSV; raises :class:`InvalidRecordError`."""
+    from depguard.schema import osv_issues
+
+    try:
+        data = strict_loads(raw)
+    except JSONError as exc:
+        raise InvalidRecordError(f"{source}: invalid JSON: {exc}") from None
+    problems = osv_issues(data)
+    if problems:
+        first = problems[0]
+        raise InvalidRecordError(f"{source}: not a valid OSV record: {first.pointer or '/'}: {first.message}")
+    record = _typed(data)
+    if record is None:
+        raise InvalidRecordError(f"{source}: not a valid OSV record")
+    return record
+
+
+# --- canonical form ------------------------------------------------------------------------
+
+
+def _ordered(value: Any, key: str | None = None) -> Any:
+    if isinstance(value, list):
+        return [_ordered(item, key) for item in value]
+    if not isinstance(value, dict):
+        return value
+    order = OSV_FIELD_ORDER if key is None else _NESTED_ORDER.get(key)
+    if order is None:
+        return {k: _ordered(value[k], k) for k in sorted(value)}
+    known = [k for k in order if k in value]
+    extra = sorted(k for k in value if k not in order)
+    # database_specific and ecosystem_specific are free-form: sort inside them.
+    return {k: _ordered(value[k], k if k in _NESTED_ORDER else f"free:{k}") for k in known + extra}
+
+
+def canonical_bytes(data: dict[str, Any]) -> bytes:
+    """The one byte form of a record: OSV field order, 2-space indent, UTF-8, final newline."""
+    return (json.dumps(_ordered(data), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+# --- layout --------------------------------------------------------------------------------
+
+
+def record_relpath(ecosystem: str, name: str, advisory_id: str) -> PurePosixPath:
+    """Where a record belongs: ``<ecosystem>/<name>/<id>.json`` (npm scopes as folders)."""
+    eco = ecosystems.get(ecosystem)
+    parts = eco.feed_dir_parts(name) if eco else (name,)
+    return PurePosixPath(ecosystem, *parts, f"{advisory_id}.json")
+
+
+# --- rules ---------------------------------------------------------------------------------
+
+
+def lint(feed: Feed, *, only: Iterable[PurePosixPath] | None = None) -> list[Issue]:
+    """Every schema and semantic problem in the feed, sorted by file and pointer.
+
+    ``only`` limits per-file rules to some files (a pull request's changes); rules that
+    compare records with each other (unique ids, overlaps) still look at the whole feed.
+    """
+    from depguard.schema import profile_issues
+
+    selected = None if only is None else {PurePosixPath(p) for p in only}
+    issues = [i for i in feed.load_issues if selected is None or PurePosixPath(i.path) in selected]
+    for entry in feed.entries:
+        if selected is not None and entry.path not in selected:
+            continue
+        for problem in profile_issues(entry.data):
+            issues.append(Issue(str(entry.path), problem.pointer, "schema", problem.message))
+        issues.extend(_entry_issues(entry))
+    issues.extend(_cross_record_issues(feed.entries, selected))
+    return sorted(set(issues))
+
+
+def check_record(rel: PurePosixPath, data: dict[str, Any]) -> list[Issue]:
+    """The issues of one record on its own (as if written canonically at ``rel``)."""
+    from depguard.schema import profile_issues
+
+    entry = FeedEntry(rel, canonical_bytes(data), data, _typed(data))
+    found = [Issue(str(rel), p.pointer, "schema", p.message) for p in profile_issues(data)]
+    return sorted(set(found) | set(_entry_issues(entry)))
+
+
+def validate(root: Path | str) -> list[Issue]:
+    """Load and lint a feed directory in one call."""
+    return lint(load_feed(root))
+
+
+def _entry_issues(entry: FeedEntry) -> Iterator[Issue]:
+    path, data = str(entry.path), entry.data
+    advisory_id = data.get("id")
+    if isinstance(advisory_id, str):
+        if entry.path.stem != advisory_id:
+            yield Issue(path, "/id", "filename", f"file name must be the id: {advisory_id}.json")
+    yield from _time_issues(path, data)
+    yield from _alias_issues(path, data)
+    yield from _reference_issues(path, data)
+    for index, affected in enumerate(_list(data.get("affected"))):
+        if isinstance(affected, dict):
+            yield from _affected_issues(entry, index, affected)
+    if entry.raw != canonical_bytes(data):
+        yield Issue(path, "", "canonical", "not in canonical form: run `depguard feed fmt`")
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _time(data: dict[str, Any], key: str) -> _dt.datetime | None:
+    value = data.get(key)
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        return None
+
+
+def _time_issues(path: str, data: dict[str, Any]) -> Iterator[Issue]:
+    published, modified, withdrawn = _time(data, "published"), _time(data, "modified"), _time(data, "withdrawn")
+    if published and modified and modified < published:
+        yield Issue(path, "/modified", "timestamps", "modified is earlier than published")
+    if published and withdrawn and withdrawn < published:
+        yield Issue(path, "/withdrawn", "timestamps", "withdrawn is earlier than published")
+
+
+def _alias_issues(path: str, data: dict[str, Any]) -> Iterator[Issue]:
+    for index, alias in enumerate(_list(data.get("aliases"))):
+        if isinstance(alias, str) and not any(p.match(alias) for p in ALIAS_PATTERNS):
+            yield Issue(path, f"/aliases/{index}", "aliases", f"unknown alias form {alias!r} (MAL-, PYSEC-, GHSA-, CVE-, OSV-, SNYK-)")
+
+
+def _reference_issues(path: str, data: dict[str, Any]) -> Iterator[Issue]:
+    for index, ref in enumerate(_list(data.get("references"))):
+        url = ref.get("url") if isinstance(ref, dict) else None
+        if isinstance(url, str) and not url.startswith("https://"):
+            yield Issue(path, f"/references/{index}/url", "references", "references must use https")
+
+
+def _affected_issues(entry: FeedEntry, index: int, affected: dict[str, Any]) -> Iterator[Issue]:
+    path, base = str(entry.path), f"/affected/{index}"
+    package = affected.get("package") if isinstance(affected.get("package"), dict) else {}
+    eco = ecosystems.get(package.get("ecosystem", ""))
+    name = package.get("name")
+    if eco is None or not isinstance(name, str):
+        return
+    if not eco.name_is_valid(name):
+        yield Issue(path, f"{base}/package/name", "name", f"not a valid {eco.name} package name: {name!r}")
+        return
+    if eco is ecosystems.PYPI and name != eco.normalize_name(name):
+        yield Issue(path, f"{base}/package/name", "name", f"PyPI names are written in PEP 503 form: {eco.normalize_name(name)!r}")
+    purl = package.get("purl")
+    if purl is not None and purl != eco.purl(name):
+        yield Issue(path, f"{base}/package/purl", "purl", f"purl must be {eco.purl(name)!r} for {eco.name} {name}")
+    advisory_id = entry.data.get("id")
+    if isinstance(advisory_id, str) and index == 0:
+        expected = record_relpath(eco.name, name, advisory_id)
+        if entry.path != expected:
+            yield Issue(path, "", "layout", f"record belongs at {expected}")
+    yield from _version_issues(path, base, eco, _list(affected.get("versions")))
+
+
+def _version_issues(path: str, base: str, eco: ecosystems.Ecosystem, versions: list[Any]) -> Iterator[Issue]:
+    valid: list[tuple[Any, str]] = []
+    for index, version in enumerate(versions):
+        if not isinstance(version, str):
+            continue
+        if not eco.version_is_valid(version):
+            syntax = "PEP 440" if eco is ecosystems.PYPI else "semver"
+            yield Issue(path, f"{base}/versions/{index}", "versions", f"{version!r} is not a valid {syntax} version")
+        elif eco.normalize_version(version) != version:
+            yield Issue(path, f"{base}/versions/{index}", "versions", f"write {version!r} in normal form: {eco.normalize_version(version)!r}")
+        else:
+            valid.append((eco.version_key(version), version))
+    keys = [key for key, _ in valid]
+    if len(set(keys)) != len(keys):
+        yield Issue(path, f"{base}/versions", "versions", "versions are listed twice")
+    elif keys != sorted(keys):
+        yield Issue(path, f"{base}/versions", "versions", "versions must be sorted from oldest to newest")
+
+
+def _cross_record_issues(entries: Sequence[FeedEntry], selected: set[PurePosixPath] | None) -> Iterator[Issue]:
+    first_path: dict[str, PurePosixPath] = {}
+    claimed: dict[tuple[str, str, Any], str] = {}
+    for entry in sorted(entries, key=lambda e: e.path):
+        data, path = entry.data, entry.path
+        report = selected is None or path in selected
+        advisory_id = data.get("id")
+        if isinstance(advisory_id, str):
+            if advisory_id in first_path and report:
+                yield Issue(str(path), "/id", "unique-id", f"id {advisory_id} is already used by {first_path[advisory_id]}")
+            first_path.setdefault(advisory_id, path)
+        if data.get("withdrawn") is not None:
+            continue
+        for key, version, pointer in _claims(data):
+            owner = claimed.setdefault(key, str(advisory_id))
+            if owner != str(advisory_id) and report:
+                yield Issue(str(path), pointer, "overlap", f"{key[0]} {key[1]} {version} is already covered by live record {owner}")
+
+
+def _claims(data: dict[str, Any]) -> Iterator[tuple[tuple[str, str, Any], str, str]]:
+    for index, affected in enumerate(_list(data.get("affected"))):
+        package = affected.get("package") if isinstance(affected, dict) else None
+        if not isinstance(package, dict):
+            continue
+        eco = ecosystems.get(package.get("ecosystem", ""))
+        name = package.get("name")
+        if eco is None or not isinstance(name, str):
+            continue
+        for v_index, version in enumerate(_list(affected.get("versions"))):
+            if isinstance(version, str) and eco.version_is_valid(version):
+                key = (eco.name, eco.normalize_name(name), eco.version_key(version))
+                yield key, version, f"/affected/{index}/versions/{v_index}"
+
+
+# --- contributor commands ------------------------------------------------------------------
+
+
+def next_id(root: Path | str, year: int) -> str:
+    """The first free ``x_DEPGUARD-<year>-NNNN`` id: one more than the highest of that year."""
+    numbers = [0]
+    for path in Path(root).rglob("x_DEPGUARD-*.json"):
+        match = ID_PATTERN.match(path.stem)
+        if match and int(match["year"]) == year:
+            numbers.append(int(match["number"]))
+    return f"x_DEPGUARD-{year:04d}-{max(numbers) + 1:04d}"
+
+
+def new_record(
+    *,
+    advisory_id: str,
+    ecosystem: str,
+    package: str,
+    versions: Sequence[str],
+    summary: str,
+    details: str | None = None,
+    aliases: Sequence[str] = (),
+    references: Sequence[str] = (),
+    now: _dt.datetime,
+) -> dict[str, Any]:
+    """A new compromised-release record, versions normalized and sorted; raises on bad input."""
+    eco = ecosystems.get(ecosystem)
+    if eco is None:
+        raise InvalidRecordError(f"unsupported ecosystem {ecosystem!r}: use one of {', '.join(ecosystems.ECOSYSTEMS)}")
+    if not eco.name_is_valid(package):
+        raise InvalidRecordError(f"not a valid {eco.name} package name: {package!r}")
+    bad = [v for v in versions if not eco.version_is_valid(v)]
+    if bad:
+        raise InvalidRecordError(f"not valid {eco.name} versions: {', '.join(map(repr, bad))}")
+    if not versions:
+        raise InvalidRecordError("at least one --version is required")
+    normal = sorted({eco.normalize_version(v) for v in versions}, key=eco.version_key)
+    stamp = now.astimezone(_dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    name = eco.normalize_name(package)
+    versions_text = ", ".join(normal)
+    return {
+        "schema_version": "1.7.5",
+        "id": advisory_id,
+        "modified": stamp,
+        "published": stamp,
+        "aliases": sorted(set(aliases)),
+        "summary": summary,
+        "details": details
+        or f"Compromised releases of {name} ({versions_text}) were published to {eco.name}. "
+        f"Do not install them; move to a release outside this list.",
+        "affected": [
+            {"package": {"ecosystem": eco.name, "name": name, "purl": eco.purl(name)}, "versions": normal}
+        ],
+        "references": [{"type": "REPORT", "url": url} for url in references],
+        "database_specific": {"depguard": {"kind": "compromised-release"}},
+    }
+
+
+def format_feed(root: Path | str, *, check: bool = False) -> list[PurePosixPath]:
+    """Rewrite records that are not canonical (or, with ``check``, only list them)."""
+    from depguard.atomic import write_bytes
+
+    feed = load_feed(root)
+    changed = []
+    for entry in feed.entries:
+        wanted = canonical_bytes(entry.data)
+        if entry.raw != wanted:
+            changed.append(entry.path)
+            if not check:
+                write_bytes(feed.root / entry.path, wanted)
+    return changed
