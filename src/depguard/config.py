@@ -1,0 +1,141 @@
+"""``[tool.depguard]``: a repo's own settings, checked strictly.
+
+A typo in a security tool's config must not silently turn protection off, so unknown keys,
+wrong types and an ``ignore`` entry without a reason are errors, and an expired ignore entry
+stops applying on its date and says so.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from depguard.errors import ConfigError
+
+__all__ = ["Config", "IgnoreEntry", "TARGETS", "load_config", "parse_config", "read_toml"]
+
+TARGETS = ("uv", "pip", "pip-tools")
+_KEYS = {"feed", "targets", "constraints-file", "ignore", "ecosystems", "exclude"}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class IgnoreEntry:
+    """An advisory a repo has decided not to apply, with its reason and optional expiry date."""
+
+    id: str
+    reason: str
+    until: _dt.date | None = None
+
+    def active(self, today: _dt.date) -> bool:
+        return self.until is None or today <= self.until
+
+
+@dataclass(frozen=True)
+class Config:
+    feed: str | None = None
+    targets: tuple[str, ...] | None = None
+    constraints_file: str = "constraints.txt"
+    ignore: tuple[IgnoreEntry, ...] = ()
+    ecosystems: tuple[str, ...] = ("PyPI",)
+    exclude: tuple[str, ...] = ()
+    source: Path | None = field(default=None, compare=False)
+
+    def ignored_ids(self, today: _dt.date) -> frozenset[str]:
+        return frozenset(entry.id for entry in self.ignore if entry.active(today))
+
+    def expired(self, today: _dt.date) -> tuple[IgnoreEntry, ...]:
+        return tuple(entry for entry in self.ignore if not entry.active(today))
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file with the fast stdlib parser; errors name the file, line and column."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    from depguard.errors import ProjectError
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ProjectError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ProjectError(f"{path}: not UTF-8 (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectError(f"{path}: invalid TOML: {exc}") from None
+
+
+def load_config(pyproject: Path) -> Config:
+    """The ``[tool.depguard]`` table of ``pyproject`` (defaults when absent or no file)."""
+    if not pyproject.is_file():
+        return Config()
+    table = read_toml(pyproject).get("tool", {}).get("depguard")
+    if table is None:
+        return Config(source=pyproject)
+    return parse_config(table, source=pyproject)
+
+
+def parse_config(table: Any, *, source: Path | None = None) -> Config:
+    where = f"{source}: [tool.depguard]" if source else "[tool.depguard]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_KEYS))}")
+    targets = table.get("targets")
+    if targets is not None:
+        targets = tuple(_strings(targets, f"{where} targets"))
+        bad = [t for t in targets if t not in TARGETS]
+        if bad:
+            raise ConfigError(f"{where} targets: unknown {', '.join(bad)}; choose from {', '.join(TARGETS)}")
+    ecosystems = tuple(_strings(table.get("ecosystems", ["PyPI"]), f"{where} ecosystems"))
+    constraints_file = table.get("constraints-file", "constraints.txt")
+    if not isinstance(constraints_file, str) or not constraints_file or Path(constraints_file).is_absolute() or ".." in Path(constraints_file).parts:
+        raise ConfigError(f"{where} constraints-file must be a relative path inside the project")
+    feed = table.get("feed")
+    if feed is not None and not isinstance(feed, str):
+        raise ConfigError(f"{where} feed must be a URL or path string")
+    return Config(
+        feed=feed,
+        targets=targets,
+        constraints_file=constraints_file,
+        ignore=tuple(_ignore_entry(item, f"{where} ignore[{i}]") for i, item in enumerate(table.get("ignore", []))),
+        ecosystems=ecosystems,
+        exclude=tuple(_strings(table.get("exclude", []), f"{where} exclude")),
+        source=source,
+    )
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where} must be a list of strings")
+    return list(value)
+
+
+def _ignore_entry(item: Any, where: str) -> IgnoreEntry:
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where} must be a table like {{id = \"...\", reason = \"...\"}}")
+    unknown = sorted(set(item) - {"id", "reason", "until"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    advisory, reason, until = item.get("id"), item.get("reason"), item.get("until")
+    if not isinstance(advisory, str) or not advisory:
+        raise ConfigError(f"{where}: id is required")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ConfigError(f"{where}: a reason is required to ignore {advisory}")
+    if isinstance(until, _dt.date) and not isinstance(until, _dt.datetime):
+        return IgnoreEntry(advisory, reason.strip(), until)
+    if isinstance(until, str) and _DATE.match(until):
+        try:
+            return IgnoreEntry(advisory, reason.strip(), _dt.date.fromisoformat(until))
+        except ValueError:
+            pass
+    if until is not None:
+        raise ConfigError(f"{where}: until must be a date, YYYY-MM-DD")
+    return IgnoreEntry(advisory, reason.strip())

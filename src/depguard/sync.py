@@ -1,0 +1,289 @@
+"""Sync: work out what every project's constraint block should say, then write it.
+
+Two phases on purpose. :func:`plan` reads files and computes new contents without touching
+disk, so ``--check``, ``--diff`` and ``--dry-run`` are exactly the first half of a real run.
+:func:`apply` writes each changed file atomically, after checking that nobody changed it in
+between. A file that cannot be edited safely is reported and left alone; the others are
+still protected.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from depguard.config import Config
+from depguard.errors import DepguardError, ProjectError
+from depguard.exclusions import Exclusion
+from depguard.projects import Project, Role
+from depguard.source import FeedSnapshot
+
+__all__ = ["FileChange", "Refusal", "SyncPlan", "plan", "apply", "relock", "default_targets"]
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """The planned new bytes of one file, and what changed in its managed block."""
+
+    path: Path
+    target: str
+    project: Path
+    before: bytes | None
+    after: bytes
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
+    hand_edited: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    def diff(self, root: Path) -> str:
+        """A unified diff of the change, paths relative to ``root``."""
+        rel = self.path.relative_to(root).as_posix() if self.path.is_relative_to(root) else str(self.path)
+        old = (self.before or b"").decode("utf-8").splitlines(keepends=True)
+        new = self.after.decode("utf-8").splitlines(keepends=True)
+        return "".join(difflib.unified_diff(old, new, f"a/{rel}", f"b/{rel}"))
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A file sync will not touch, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass
+class SyncPlan:
+    root: Path
+    snapshot: FeedSnapshot
+    exclusions: tuple[Exclusion, ...]
+    projects: list[Project]
+    changes: list[FileChange] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    unexpressible: list[str] = field(default_factory=list)
+
+    @property
+    def stale(self) -> list[FileChange]:
+        return [c for c in self.changes if c.changed]
+
+
+def default_targets(project: Project, config: Config) -> tuple[str, ...]:
+    """Targets for a project when the command line names none.
+
+    uv always (for projects with a pyproject.toml); pip when configured or when the
+    constraints file already exists; pip-tools when ``requirements*.in`` files exist.
+    """
+    if config.targets is not None:
+        return config.targets
+    targets = ["uv"]
+    if (project.directory / config.constraints_file).is_file():
+        targets.append("pip")
+    if project.requirements_in:
+        targets.append("pip-tools")
+    return tuple(targets)
+
+
+def plan(
+    root: Path,
+    projects: Sequence[Project],
+    snapshot: FeedSnapshot,
+    config: Config,
+    *,
+    targets: Sequence[str] | None = None,
+    today: _dt.date | None = None,
+) -> SyncPlan:
+    """Compute every file's new contents; reads files, writes nothing."""
+    from depguard.ranges import compile_exclusions
+
+    today = today or _dt.date.today()
+    compiled = compile_exclusions(snapshot.records, ignore=config.ignored_ids(today))
+    result = SyncPlan(root, snapshot, compiled.exclusions, list(projects))
+    result.warnings += list(snapshot.warnings)
+    for entry in config.expired(today):
+        result.warnings.append(f"ignore entry for {entry.id} expired on {entry.until}; it applies again")
+    for item in compiled.unexpressible:
+        result.unexpressible.append(f"{item.advisory} {item.package}: {item.reason} ({item.range_text})")
+    for item in compiled.rejected:
+        result.warnings.append(f"{item.advisory} {item.package}: refused from the feed: {item.reason}")
+    for project in projects:
+        _plan_project(result, project, config, tuple(targets) if targets else default_targets(project, config))
+    return result
+
+
+def _plan_project(result: SyncPlan, project: Project, config: Config, targets: tuple[str, ...]) -> None:
+    if project.role is Role.MEMBER:
+        if project.own_uv_constraints:
+            result.warnings.append(
+                f"{project.pyproject}: constraint-dependencies in a workspace member have no effect; "
+                f"uv reads them only from the workspace root {project.workspace_root / 'pyproject.toml'}"
+            )
+        if "uv" in targets:
+            targets = tuple(t for t in targets if t != "uv")
+    if "uv" in targets:
+        _plan_file(result, project, "uv", project.pyproject)
+    if "pip" in targets or "pip-tools" in targets:
+        _plan_file(result, project, "pip", project.directory / config.constraints_file)
+    if "pip-tools" in targets:
+        for requirements_in in project.requirements_in:
+            _plan_requirements_in(result, project, requirements_in, project.directory / config.constraints_file)
+
+
+def _read(path: Path) -> tuple[bytes | None, str]:
+    if path.is_symlink():
+        raise ProjectError(f"{path}: is a symbolic link; refusing to write through it")
+    if path.exists() and not path.is_file():
+        raise ProjectError(f"{path}: not a regular file")
+    if not path.exists():
+        return None, ""
+    data = path.read_bytes()
+    try:
+        return data, data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProjectError(f"{path}: not UTF-8 (byte {exc.start}); refusing to edit it") from None
+
+
+def _plan_file(result: SyncPlan, project: Project, target: str, path: Path) -> None:
+    from depguard.writers import constraints, pyproject
+
+    writer = pyproject if target == "uv" else constraints
+    try:
+        before, text = _read(path)
+        edit = writer.apply(text, result.exclusions)
+    except DepguardError as exc:
+        result.refusals.append(Refusal(path, str(exc)))
+        return
+    new = {e.name: e.requirement for e in result.exclusions}
+    old = {_req_name(r): r for r in edit.previous}
+    after = edit.text.encode("utf-8")
+    if before is None and not result.exclusions:
+        return
+    result.changes.append(
+        FileChange(
+            path, target, project.directory, before, after,
+            added=tuple(sorted(new.keys() - old.keys())),
+            removed=tuple(sorted(old.keys() - new.keys())),
+            updated=tuple(sorted(n for n in new.keys() & old.keys() if new[n] != old[n])),
+            kept=tuple(sorted(n for n in new.keys() & old.keys() if new[n] == old[n])),
+            hand_edited=edit.hand_edited,
+        )
+    )
+
+
+def _plan_requirements_in(result: SyncPlan, project: Project, path: Path, constraints_path: Path) -> None:
+    from depguard.writers import requirements_in
+
+    try:
+        before, text = _read(path)
+        rel = constraints_path.relative_to(path.parent).as_posix()
+        after = requirements_in.ensure_constraint_line(text, rel).encode("utf-8")
+    except DepguardError as exc:
+        result.refusals.append(Refusal(path, str(exc)))
+        return
+    result.changes.append(FileChange(path, "pip-tools", project.directory, before, after))
+
+
+def _req_name(requirement: str) -> str:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        return canonicalize_name(Requirement(requirement).name)
+    except InvalidRequirement:
+        return requirement
+
+
+def apply(plan_: SyncPlan) -> list[FileChange]:
+    """Write every stale file atomically; returns what was written.
+
+    Each file is re-read first: if it changed since the plan (an editor, another sync), the
+    write is refused rather than clobbering someone else's edit.
+    """
+    from depguard.atomic import write_bytes
+
+    written = []
+    for change in plan_.stale:
+        current = change.path.read_bytes() if change.path.exists() else None
+        if current != change.before:
+            plan_.refusals.append(Refusal(change.path, "changed on disk while sync was running; run sync again"))
+            continue
+        if change.before is not None and not _writable(change.path):
+            plan_.refusals.append(Refusal(change.path, "file is read-only; not changing it"))
+            continue
+        try:
+            write_bytes(change.path, change.after)
+        except OSError as exc:
+            plan_.refusals.append(Refusal(change.path, f"cannot write: {exc.strerror or exc}; file left as it was"))
+            continue
+        written.append(change)
+    return written
+
+
+def _writable(path: Path) -> bool:
+    return bool(path.stat().st_mode & 0o222)
+
+
+@dataclass(frozen=True)
+class RelockResult:
+    project: Path
+    ok: bool
+    output: str
+
+
+def relock(changes: Sequence[FileChange], *, uv: str | None = None) -> list[RelockResult]:
+    """Run ``uv lock`` where a pyproject's block changed, so ``uv sync --locked`` keeps working."""
+    uv = uv or shutil.which("uv")
+    if uv is None:
+        raise DepguardError("--relock needs uv on PATH")
+    results = []
+    for directory in sorted({c.project for c in changes if c.target == "uv"}):
+        proc = subprocess.run([uv, "lock"], cwd=directory, capture_output=True, text=True, check=False)
+        results.append(RelockResult(directory, proc.returncode == 0, (proc.stderr or proc.stdout).strip()))
+    return results
+
+
+def find_root(start: Path) -> Path:
+    """The repo's top (git) or ``start`` itself when it is not in a git repo."""
+    from depguard.gitops import repo_root
+
+    return repo_root(start) or start.resolve()
+
+
+def load_projects(root: Path, paths: Sequence[Path] = (), *, exclude: Sequence[str] = ()) -> list[Project]:
+    """The projects sync looks at: git's tracked files under ``root``, narrowed to ``paths``.
+
+    The whole repo is always discovered first, so a path inside a workspace member still
+    sends the uv block to the workspace root, where uv reads it.
+    """
+    from depguard.gitops import open_repo, tracked_files
+    from depguard.projects import discover
+
+    repo = open_repo(root)
+    tracked = tracked_files(repo) if repo is not None else None
+    projects = discover(root, tracked=tracked, exclude=exclude)
+    if not paths:
+        return projects
+    wanted = [p.resolve() for p in paths]
+    for path in wanted:
+        if not path.exists():
+            raise ProjectError(f"no such path: {path}")
+    chosen = {p.directory for p in projects if any(_within(p.directory, w) for w in wanted)}
+    roots = {p.workspace_root for p in projects if p.directory in chosen and p.workspace_root}
+    missing = [w for w in wanted if not any(_within(p.directory, w) or _within(w, p.directory) for p in projects)]
+    if missing:
+        raise ProjectError(f"no tracked pyproject.toml at or under: {', '.join(map(str, missing))}")
+    return [p for p in projects if p.directory in chosen | roots]
+
+
+def _within(directory: Path, wanted: Path) -> bool:
+    target = wanted.parent if wanted.is_file() else wanted
+    return directory.resolve().is_relative_to(target)
