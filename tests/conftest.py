@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["support.fixtures"]
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
