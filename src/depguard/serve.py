@@ -1,0 +1,805 @@
+"""A read-only OSV API over the feed, so existing scanners can use depguard's advisories.
+
+``uv audit --service-url``, ``pip-audit --vulnerability-service osv --osv-url`` and other
+OSV clients already speak osv.dev's JSON API. Serving the feed in that shape lets a team point
+them at depguard's curated records without another integration. Three endpoints, with
+osv.dev's request and response shapes:
+
+* ``POST /v1/query``: one package version -> ``{"vulns": [full records]}``, or ``{}`` when
+  nothing matches (pip-audit relies on the empty object).
+* ``POST /v1/querybatch``: up to 1,000 queries -> ``{"results": [...]}`` in input order, each
+  ``{"vulns": [{"id", "modified"}]}`` or ``{}``; clients then fetch records by id (uv does).
+* ``GET /v1/vulns/{id}``: one full record; ids are case-sensitive, as on osv.dev.
+
+Errors are JSON ``{"code": <gRPC status code>, "message": "..."}``, the shape osv.dev's
+gateway uses, never an HTML page or a traceback.
+
+Withdrawn records follow osv.dev: they never match a query (osv.dev marks them invalid for
+queries) but are still served by id, so a client that cached the id can learn why it went away.
+
+Stack: the standard library's ``ThreadingHTTPServer``. depguard stays dependency-free for this,
+and the work per request is a few dictionary hits against an index built once per feed load,
+so a thread per connection is never the bottleneck for the local or CI use this is for. The
+index lives in an immutable :class:`Catalog`; a reload builds a new one and swaps a single
+reference, so a request sees either the old feed or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, Union
+from urllib.parse import unquote, urlsplit
+
+from depguard import __version__, ecosystems
+from depguard.errors import ConfigError, DepguardError, FeedSourceError
+from depguard.matching import AdvisoryIndex
+from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
+from depguard.source import FeedSnapshot
+
+if TYPE_CHECKING:
+    from depguard.client import FetchOptions
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_REFETCH_INTERVAL",
+    "MAX_BODY_BYTES",
+    "MAX_BATCH_QUERIES",
+    "ApiError",
+    "Catalog",
+    "FeedServer",
+    "Query",
+    "ReloadEvent",
+    "SnapshotProvider",
+    "SourceProvider",
+    "StaticProvider",
+    "is_loopback_host",
+    "parse_purl",
+    "parse_query",
+    "start_server",
+]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+#: Seconds between feed change checks: quick enough that an edit shows up while you watch.
+DEFAULT_POLL_INTERVAL = 2.0
+#: Seconds between fetches of a feed URL (the published feed): news is rare, CDNs are shared.
+DEFAULT_REFETCH_INTERVAL = 300.0
+#: A 1,000-query batch with long names is ~150 KiB; 1 MiB leaves room and bounds memory.
+MAX_BODY_BYTES = 1024 * 1024
+#: osv.dev's own limit for ``/v1/querybatch``; clients already split their batches at it.
+MAX_BATCH_QUERIES = 1000
+#: Bodies over the limit are read and dropped up to here, so the client sees the 413 instead
+#: of a connection reset; beyond it the connection is simply closed.
+_DRAIN_LIMIT = 16 * MAX_BODY_BYTES
+#: A client that stalls mid-request this long loses its connection (and its thread).
+_SOCKET_TIMEOUT = 30.0
+
+# gRPC status codes, which osv.dev's gateway puts in "code".
+_INVALID_ARGUMENT, _NOT_FOUND, _RESOURCE_EXHAUSTED, _UNIMPLEMENTED, _INTERNAL = 3, 5, 8, 12, 13
+_GRPC_CODE = {400: _INVALID_ARGUMENT, 404: _NOT_FOUND, 405: _UNIMPLEMENTED, 411: _INVALID_ARGUMENT,
+              413: _RESOURCE_EXHAUSTED, 414: _INVALID_ARGUMENT, 431: _INVALID_ARGUMENT,
+              500: _INTERNAL, 501: _UNIMPLEMENTED}
+
+_log = logging.getLogger("depguard.serve")
+
+
+# --- requests ------------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """A request the API refuses, with the HTTP status and the message the client sees."""
+
+    def __init__(self, status: int, message: str, *, close: bool = False, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.close = close
+        self.headers = headers or {}
+
+    def body(self) -> bytes:
+        return _dumps({"code": _GRPC_CODE.get(self.status, _INVALID_ARGUMENT), "message": self.message})
+
+
+@dataclass(frozen=True)
+class Query:
+    """One OSV query reduced to what the index answers. ``ecosystem`` None means every one
+    depguard covers (osv.dev accepts a bare name), ``""`` one it does not cover (a purl of
+    another type: no matches); ``version`` None means every version."""
+
+    ecosystem: str | None = None
+    name: str | None = None
+    version: str | None = None
+    commit: str | None = None
+
+
+def _field(obj: dict[str, Any], key: str, where: str) -> str | None:
+    """A string field; null and "" count as absent, as protobuf JSON treats them."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, f"{where}{key} must be a string")
+    return value
+
+
+def parse_purl(purl: str) -> tuple[str | None, str, str | None]:
+    """``(ecosystem, name, version)`` of a package URL; ecosystem None for a type depguard
+    does not cover. The npm scope may be written ``%40scope`` (the spec) or ``@scope``."""
+    if not purl.startswith("pkg:"):
+        raise ApiError(400, f"invalid purl {purl!r}: it must start with 'pkg:'")
+    rest = purl[4:].lstrip("/").split("#", 1)[0].split("?", 1)[0]
+    kind, _, path = rest.partition("/")
+    version: str | None = None
+    head, _, last = path.rpartition("/")
+    if "@" in last[1:]:
+        last, _, version = last.rpartition("@")
+    name = unquote(last)
+    namespace = "/".join(unquote(part) for part in head.split("/") if part)
+    if not kind or not name:
+        raise ApiError(400, f"invalid purl {purl!r}: it needs a type and a name")
+    eco = next((e for e in ecosystems.ECOSYSTEMS.values() if e.purl_type == kind.lower()), None)
+    full = f"{namespace}/{name}" if namespace else name
+    return (eco.name if eco else None), full, (unquote(version) if version else None)
+
+
+def parse_query(data: Any, where: str = "") -> Query:
+    """Validate one OSV query object the way osv.dev does, or raise a 400 :class:`ApiError`."""
+    if not isinstance(data, dict):
+        raise ApiError(400, f"{where or 'the query'} must be a JSON object")
+    version = _field(data, "version", where)
+    commit = _field(data, "commit", where)
+    _field(data, "page_token", where)  # type-checked only: every answer here is complete, never paged
+    if commit is not None and version is not None:
+        raise ApiError(400, f"{where or 'the query'} sets both commit and version; use one")
+    package = data.get("package")
+    if package is None:
+        if commit is None:
+            raise ApiError(400, f"{where or 'the query'} needs a package (name and ecosystem, or purl) or a commit")
+        return Query(commit=commit)
+    if not isinstance(package, dict):
+        raise ApiError(400, f"{where}package must be a JSON object")
+    name = _field(package, "name", f"{where}package.")
+    eco = _field(package, "ecosystem", f"{where}package.")
+    purl = _field(package, "purl", f"{where}package.")
+    if purl is not None:
+        if name is not None or eco is not None:
+            raise ApiError(400, f"{where}package sets purl together with name or ecosystem; use one")
+        eco, name, purl_version = parse_purl(purl)
+        if purl_version is not None and version is not None:
+            raise ApiError(400, f"{where or 'the query'} has a version both in the purl and in 'version'; use one")
+        if eco is None:  # a purl type depguard has no records for: a valid query, no matches
+            eco = ""
+        version = purl_version or version
+    elif name is None:
+        raise ApiError(400, f"{where}package needs a name (or a purl)")
+    if commit is not None:  # a commit query: the package only says where the commit lives
+        return Query(commit=commit)
+    return Query(eco, name, version)
+
+
+def _batch_queries(data: Any) -> list[Query]:
+    if not isinstance(data, dict) or not isinstance(data.get("queries"), list):
+        raise ApiError(400, "the body must be a JSON object with a 'queries' list")
+    queries = data["queries"]
+    if len(queries) > MAX_BATCH_QUERIES:
+        raise ApiError(400, f"too many queries: {len(queries)} (at most {MAX_BATCH_QUERIES} per batch)")
+    return [parse_query(q, f"queries[{i}].") for i, q in enumerate(queries)]
+
+
+# --- the loaded feed -----------------------------------------------------------------------
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _osv_order(data: dict[str, Any]) -> dict[str, Any]:
+    """Top-level keys in the specification's order, as osv.dev and the feed files list them."""
+    ordered = {key: data[key] for key in OSV_FIELD_ORDER if key in data}
+    ordered.update((key, value) for key, value in data.items() if key not in ordered)
+    return ordered
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """One feed load, ready to answer: the index plus every record pre-encoded as JSON.
+
+    Encoding once per load keeps a request to dictionary lookups and a byte join; nothing in
+    here changes after construction, which is what makes the reload swap safe.
+    """
+
+    snapshot: FeedSnapshot
+    index: AdvisoryIndex
+    generation: int
+    records: dict[str, bytes]
+    summaries: dict[str, bytes]
+
+    @classmethod
+    def build(cls, snapshot: FeedSnapshot, generation: int = 1) -> Catalog:
+        index = AdvisoryIndex.from_records(snapshot.records)
+        records = {r.id: _dumps(_osv_order(r.to_json())) for r in snapshot.records}
+        summaries = {r.id: _dumps({"id": r.id, "modified": r.modified}) for r in snapshot.records}
+        return cls(snapshot, index, generation, records, summaries)
+
+    def find(self, query: Query) -> list[Record]:
+        """Live records matching ``query``, by id. Commit queries match nothing: the feed has
+        no GIT ranges. An unknown ecosystem matches nothing, as on osv.dev."""
+        if query.name is None:
+            return []
+        if query.ecosystem is None:
+            ecos: Iterable[ecosystems.Ecosystem] = ecosystems.ECOSYSTEMS.values()
+        else:
+            eco = ecosystems.get(query.ecosystem)
+            ecos = (eco,) if eco is not None else ()
+        found: dict[str, Record] = {}
+        for eco in ecos:
+            if query.version is None:
+                entries = self.index.by_package.get((eco.name, eco.normalize_name(query.name)), ())
+                found.update((e.record.id, e.record) for e in entries)
+            else:
+                found.update((m.record.id, m.record) for m in self.index.lookup(eco.name, query.name, query.version))
+        return [found[k] for k in sorted(found)]
+
+    def query_body(self, query: Query) -> bytes:
+        ids = [r.id for r in self.find(query)]
+        if not ids:
+            return b"{}"
+        return b'{"vulns":[' + b",".join(self.records[i] for i in ids) + b"]}"
+
+    def batch_body(self, queries: list[Query]) -> bytes:
+        parts = []
+        for query in queries:
+            ids = [r.id for r in self.find(query)]
+            parts.append(b'{"vulns":[' + b",".join(self.summaries[i] for i in ids) + b"]}" if ids else b"{}")
+        return b'{"results":[' + b",".join(parts) + b"]}"
+
+
+# --- where snapshots come from -------------------------------------------------------------
+
+
+class SnapshotProvider(Protocol):
+    """A feed the server can (re)load. ``fingerprint`` must be cheap: it runs every poll, and
+    ``load`` (full validation) runs only when the fingerprint changes."""
+
+    def load(self) -> FeedSnapshot: ...
+
+    def fingerprint(self) -> Hashable: ...
+
+
+class StaticProvider:
+    """A snapshot that never changes (a fixed feed handed in by another tool)."""
+
+    def __init__(self, snapshot: FeedSnapshot) -> None:
+        self._snapshot = snapshot
+
+    def load(self) -> FeedSnapshot:
+        return self._snapshot
+
+    def fingerprint(self) -> Hashable:
+        return id(self._snapshot)
+
+
+class SourceProvider:
+    """Whatever :func:`depguard.source.open_source` reads from ``spec``, and how to notice news.
+
+    A local directory (a feed source or a built tree) is watched by file metadata: every
+    visible file's path, mtime, size and inode. An atomic rename changes the inode even within
+    one mtime tick, and dot-files (editor swap files, temporary files of atomic writers) are
+    ignored, as the feed loader ignores them. A URL, or None (the published feed), cannot be
+    watched cheaply, so it is fetched again every ``refetch`` seconds; the client's
+    conditional requests make an unchanged feed cost one small 304.
+    """
+
+    def __init__(self, spec: str | os.PathLike[str] | None = None, options: FetchOptions | None = None,
+                 *, refetch: float = DEFAULT_REFETCH_INTERVAL) -> None:
+        self.spec = None if spec is None else os.fspath(spec)
+        self.options = options
+        self.refetch = refetch
+
+    @property
+    def is_local(self) -> bool:
+        from depguard.client import is_url
+
+        return self.spec is not None and not is_url(self.spec)
+
+    def load(self) -> FeedSnapshot:
+        from depguard.source import open_source
+
+        return open_source(self.spec, self.options)
+
+    def fingerprint(self) -> Hashable:
+        if self.is_local:
+            return _tree_fingerprint(Path(self.spec or "."))
+        return int(time.monotonic() // self.refetch)
+
+
+def _tree_fingerprint(root: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """Metadata of every visible file under ``root``; a missing ``root`` raises OSError.
+
+    A file or folder that disappears during the walk is skipped: the change it belongs to
+    alters the fingerprint anyway, and the next poll sees the settled tree.
+    """
+    entries: list[tuple[str, int, int, int]] = []
+    pending = [os.fspath(root)]
+    top = True
+    while pending:
+        folder = pending.pop()
+        try:
+            listing = list(os.scandir(folder))
+        except FileNotFoundError:
+            if top:
+                raise
+            continue
+        top = False
+        for entry in listing:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir():
+                    pending.append(entry.path)
+                    continue
+                st = entry.stat()
+            except FileNotFoundError:
+                continue
+            entries.append((entry.path, st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(sorted(entries))
+
+
+FeedSpec = Union[str, "os.PathLike[str]", FeedSnapshot, SnapshotProvider, None]
+
+
+def _provider(feed: FeedSpec) -> SnapshotProvider:
+    if isinstance(feed, FeedSnapshot):
+        return StaticProvider(feed)
+    if feed is None or isinstance(feed, (str, os.PathLike)):
+        return SourceProvider(feed)
+    return feed
+
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+
+def is_loopback_host(host: str) -> bool:
+    """True when every address ``host`` names is a loopback address ("" and 0.0.0.0 are not)."""
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(str(i[4][0]).split("%")[0]).is_loopback for i in infos)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Routes, body limits and JSON errors. Reads the catalog reference once per request."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive: uv fetches records over a pooled connection
+    server_version = f"depguard/{__version__}"
+    sys_version = ""
+    timeout = _SOCKET_TIMEOUT
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
+    _body_read = False
+    server: _HTTPServer
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST  # answered with 405 (or 404)
+
+    def _dispatch(self) -> None:
+        self._body_read = False  # the handler lives as long as the keep-alive connection
+        try:
+            status, body, headers = self._route()
+            close = False
+        except ApiError as err:
+            status, body, headers, close = err.status, err.body(), err.headers, err.close
+        except OSError:  # the client went away or stalled past the timeout mid-body
+            self.close_connection = True
+            return
+        except Exception:  # a bug: log it, answer like osv.dev, never show a traceback
+            _log.exception("error answering %s %s", self.command, self.path)
+            status, body, headers, close = 500, ApiError(500, "internal error").body(), {}, True
+        if not close and self._unread_body():
+            close = True
+        self._send(status, body, headers, close=close)
+
+    def _route(self) -> tuple[int, bytes, dict[str, str]]:
+        path = urlsplit(self.path).path
+        catalog = self.server.owner.catalog
+        if path in ("/v1/query", "/v1/querybatch"):
+            self._require("POST")
+            data = self._read_json()
+            if path == "/v1/query":
+                return 200, catalog.query_body(parse_query(data)), {}
+            return 200, catalog.batch_body(_batch_queries(data)), {}
+        if path.startswith("/v1/vulns/") and len(path) > len("/v1/vulns/"):
+            self._require("GET", "HEAD")
+            vuln_id = unquote(path[len("/v1/vulns/"):])
+            body = catalog.records.get(vuln_id)
+            if body is None:
+                raise ApiError(404, "Bug not found.")  # osv.dev's wording, which clients may match
+            return 200, body, {}
+        raise ApiError(404, f"no such endpoint: {path} (try POST /v1/query, POST /v1/querybatch, GET /v1/vulns/ID)")
+
+    def _require(self, *methods: str) -> None:
+        if self.command not in methods:
+            raise ApiError(405, f"{self.command} is not allowed here; use {' or '.join(methods)}", headers={"Allow": ", ".join(methods)})
+
+    def _declared_length(self) -> int | None:
+        raw = self.headers.get("Content-Length")
+        if raw is None:
+            return None
+        try:
+            length = int(raw)
+        except ValueError:
+            length = -1
+        if length < 0:
+            raise ApiError(400, f"invalid Content-Length: {raw!r}", close=True)
+        return length
+
+    def _unread_body(self) -> bool:
+        """A body we did not read would be parsed as the next request: close instead."""
+        if self._body_read:
+            return False
+        try:
+            return bool(self._declared_length()) or "Transfer-Encoding" in self.headers
+        except ApiError:
+            return True
+
+    def _read_json(self) -> Any:
+        body = self._read_body()
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise ApiError(400, f"the body is not valid JSON: {exc}") from None
+
+    def _read_body(self) -> bytes:
+        encoding = self.headers.get("Transfer-Encoding")
+        if encoding is not None:
+            if encoding.strip().lower() != "chunked":
+                raise ApiError(400, f"unsupported Transfer-Encoding: {encoding!r}", close=True)
+            return self._read_chunked()
+        length = self._declared_length()
+        if length is None:
+            raise ApiError(411, "a Content-Length header (or a chunked body) is required", close=True)
+        if length > MAX_BODY_BYTES:
+            self._drain(length)
+            raise ApiError(413, f"request body of {length} bytes is over the {MAX_BODY_BYTES}-byte limit", close=True)
+        body = self.rfile.read(length)
+        self._body_read = True
+        if len(body) < length:
+            raise ConnectionAbortedError("client closed the connection mid-body")
+        return body
+
+    def _read_chunked(self) -> bytes:
+        """A chunked body, kept up to the limit; an oversized one is read on (to the drain cap)
+        and dropped, so the client gets its 413 instead of a reset connection."""
+        malformed = ApiError(400, "malformed chunked body", close=True)
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            try:
+                size = int(self.rfile.readline(1026).split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise malformed from None
+            if size < 0:
+                raise malformed
+            if size == 0:
+                break
+            total += size
+            if total > _DRAIN_LIMIT:
+                break
+            chunk = self.rfile.read(size)
+            if len(chunk) < size:
+                raise ConnectionAbortedError("client closed the connection mid-body")
+            if total <= MAX_BODY_BYTES:
+                parts.append(chunk)
+            if self.rfile.readline(3).strip():
+                raise malformed
+        if total > MAX_BODY_BYTES:
+            raise ApiError(413, f"request body of over {MAX_BODY_BYTES} bytes is over the limit", close=True)
+        while self.rfile.readline(65537).strip():  # trailers, ignored
+            pass
+        self._body_read = True
+        return b"".join(parts)
+
+    def _drain(self, length: int) -> None:
+        """Read and drop an oversized body (up to a cap) so the 413 reaches the client."""
+        self._body_read = True
+        left = min(length, _DRAIN_LIMIT)
+        while left > 0:
+            chunk = self.rfile.read(min(left, 65536))
+            if not chunk:
+                return
+            left -= len(chunk)
+
+    def handle_expect_100(self) -> bool:
+        """Refuse an oversized body before the client sends it (curl asks first)."""
+        try:
+            length = self._declared_length()
+        except ApiError as err:
+            self._send(err.status, err.body(), {}, close=True)
+            return False
+        if length is not None and length > MAX_BODY_BYTES:
+            err = ApiError(413, f"request body of {length} bytes is over the {MAX_BODY_BYTES}-byte limit")
+            self._send(413, err.body(), {}, close=True)
+            return False
+        return super().handle_expect_100()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol-level errors (bad request line, unknown method) in the same JSON shape."""
+        self._send(code, ApiError(code, message or self.responses.get(code, ("error",))[0]).body(), {}, close=True)
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str], *, close: bool) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        _log.debug("%s - %s", self.address_string(), format % args)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    """One thread per connection; remembers open connections so shutdown can end them."""
+
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 drops SYNs when 20 clients connect at once
+
+    def __init__(self, address: tuple[Any, ...], family: socket.AddressFamily, owner: FeedServer) -> None:
+        self.address_family = family
+        self.owner = owner
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)  # skips HTTPServer's reverse DNS lookup
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-response is routine: log it, never print to stderr."""
+        _log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+# --- the server ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReloadEvent:
+    """What a reload attempt did, for a caller that reports it (the CLI prints it)."""
+
+    ok: bool
+    generation: int
+    records: int
+    source: str
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+class FeedServer:
+    """The OSV API over a feed: HTTP on a background thread, plus a watcher that reloads.
+
+    Create it with :func:`start_server`. ``url`` is the base URL (give it to ``uv audit
+    --service-url``; pip-audit wants ``url + "/v1/query"``). A failed reload (say, a record
+    saved half-way) keeps the previous feed serving and is reported through ``on_reload``
+    and ``last_error``; the next change is tried again.
+    """
+
+    def __init__(
+        self,
+        feed: FeedSpec = None,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        allow_remote: bool = False,
+        poll_interval: float | None = DEFAULT_POLL_INTERVAL,
+        on_reload: Callable[[ReloadEvent], None] | None = None,
+    ) -> None:
+        if not allow_remote and not is_loopback_host(host):
+            raise ConfigError(
+                f"refusing to listen on {host or 'all interfaces'!s}: not a loopback address; "
+                "pass allow_remote (--allow-remote) to serve the feed to other machines"
+            )
+        self._provider = _provider(feed)
+        self._poll_interval = poll_interval if poll_interval and poll_interval > 0 else None
+        self._on_reload = on_reload
+        self._reload_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._force = False
+        self.last_error: str | None = None
+        self._fingerprint = self._provider.fingerprint()
+        self.catalog = Catalog.build(self._provider.load())
+        family, address = _bind_address(host, port)
+        self._httpd = _HTTPServer(address, family, self)
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def host(self) -> str:
+        return str(self._httpd.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def snapshot(self) -> FeedSnapshot:
+        return self.catalog.snapshot
+
+    def start(self) -> FeedServer:
+        """Serve on a daemon thread and watch the feed on another; returns at once."""
+        serve = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="depguard-serve", daemon=True)
+        watch = threading.Thread(target=self._watch, name="depguard-serve-watch", daemon=True)
+        self._threads = [serve, watch]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def reload(self, *, force: bool = False) -> bool:
+        """Reload now if the feed changed (or always, with ``force``); True when swapped."""
+        with self._reload_lock:
+            old = self.catalog
+            try:
+                fingerprint = self._provider.fingerprint()
+                if not force and fingerprint == self._fingerprint:
+                    return False
+                self._fingerprint = fingerprint  # a broken feed is retried on its next change
+                snapshot = self._provider.load()
+                _refuse_fallback_rollback(snapshot, old.snapshot)
+                catalog = Catalog.build(snapshot, old.generation + 1)
+            except Exception as exc:  # whatever went wrong, the last good feed keeps serving
+                if not isinstance(exc, (DepguardError, OSError)):
+                    _log.exception("feed reload failed")
+                self.last_error = str(exc) or type(exc).__name__
+                event = ReloadEvent(False, old.generation, len(old.snapshot.records), old.snapshot.source, self.last_error)
+            else:
+                self.catalog = catalog  # one reference swap: requests see the old or the new feed
+                self.last_error = None
+                event = ReloadEvent(True, catalog.generation, len(snapshot.records), snapshot.source, warnings=snapshot.warnings)
+        self._notify(event)  # outside the lock: a callback may call reload() itself
+        return event.ok
+
+    def request_reload(self) -> None:
+        """Ask the watcher for a forced reload; safe to call from a signal handler (SIGHUP)."""
+        self._force = True
+        self._wake.set()
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self._poll_interval)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            force, self._force = self._force, False
+            self.reload(force=force)
+
+    def _notify(self, event: ReloadEvent) -> None:
+        if self._on_reload is not None:
+            try:
+                self._on_reload(event)
+            except Exception:
+                _log.exception("on_reload callback failed")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the server has shut down (or ``timeout``); True when it has."""
+        if not self._threads:
+            return True
+        self._threads[0].join(timeout)
+        return not self._threads[0].is_alive()
+
+    def shutdown(self) -> None:
+        """Stop serving, end open keep-alive connections, close the socket. Idempotent."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self._wake.set()
+        if self._threads:
+            self._httpd.shutdown()
+        self._httpd.close_connections()
+        self._httpd.server_close()
+        for thread in self._threads:
+            thread.join(5)
+
+    def __enter__(self) -> FeedServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+def _refuse_fallback_rollback(new: FeedSnapshot, current: FeedSnapshot) -> None:
+    """A URL source that could not be fetched falls back to the cache or the bundled snapshot
+    (with warnings). At startup that beats serving nothing; on a reload it would swap a newer
+    feed for an older one because of a network hiccup, so keep serving the current one."""
+    if not new.warnings or current.newest_modified is None:
+        return
+    if new.newest_modified is None or parse_timestamp(new.newest_modified) < parse_timestamp(current.newest_modified):
+        raise FeedSourceError("kept the feed being served; the reload fell back to an older copy: " + "; ".join(new.warnings))
+
+
+def _bind_address(host: str, port: int) -> tuple[socket.AddressFamily, tuple[Any, ...]]:
+    """The socket family and address for ``host`` (IPv4 or IPv6, name or literal)."""
+    try:
+        infos = socket.getaddrinfo(host.strip("[]") or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigError(f"cannot resolve host {host!r}: {exc}") from None
+    family, _, _, _, address = infos[0]
+    return family, address
+
+
+def start_server(
+    feed: FeedSpec = None,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    allow_remote: bool = False,
+    poll_interval: float | None = DEFAULT_POLL_INTERVAL,
+    on_reload: Callable[[ReloadEvent], None] | None = None,
+) -> FeedServer:
+    """Load ``feed`` and serve it over the OSV API; returns the running :class:`FeedServer`.
+
+    ``feed``: anything :func:`depguard.source.open_source` reads (a feed directory, a built
+    tree, a URL; None for the published feed, with its cache and bundled fallbacks), a fixed
+    :class:`FeedSnapshot`, or any :class:`SnapshotProvider`. ``port`` 0 picks a free port (read ``.url``).
+    ``poll_interval`` seconds between change checks (None: only :meth:`FeedServer.reload` and
+    :meth:`FeedServer.request_reload`). Raises :class:`ConfigError` for a non-loopback host
+    without ``allow_remote``, a feed error when the first load fails, OSError when the port
+    is taken.
+    """
+    server = FeedServer(feed, host=host, port=port, allow_remote=allow_remote, poll_interval=poll_interval, on_reload=on_reload)
+    return server.start()
