@@ -1,0 +1,103 @@
+"""Lockfile readers: every format reduced to the same list of :class:`Package` entries.
+
+``check`` must not care whether a version came from ``uv.lock``, a pip-compile output or an
+npm lockfile, so each format lives in its own module with one function,
+``parse(path, root) -> list[Package]``, and this module only maps file names to those
+modules. A reader imports its module on first use, so checking a repo that has only
+``uv.lock`` never loads the npm or requirements code.
+
+Every package keeps where it was written (file and line), because a finding a person cannot
+find in the file is a finding nobody fixes. A file that cannot be parsed raises
+:class:`~depguard.errors.LockfileError` naming the file and line: a security check that
+skips what it cannot read reports "clean" for the file most likely to be wrong.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+from depguard.errors import LockfileError
+
+__all__ = [
+    "Location",
+    "Package",
+    "Parser",
+    "FORMATS",
+    "format_for",
+    "is_lockfile",
+    "read_lockfile",
+]
+
+
+class Location(NamedTuple):
+    """Where a package entry is: the file, and the 1-based line (None when there is no line)."""
+
+    path: Path
+    line: int | None
+
+
+@dataclass(frozen=True)
+class Package:
+    """One locked or installed distribution, in its ecosystem's own spelling.
+
+    ``version`` is None when the file does not pin one (an unpinned requirement, a direct
+    URL): such an entry can still match an advisory that blocks every version of a package.
+    ``hashes`` are lowercase sha256 hex digests of the artifacts the file allows, so a
+    known-bad file is caught even when it is published under another name or version.
+    """
+
+    ecosystem: str
+    name: str
+    version: str | None
+    hashes: tuple[str, ...]
+    location: Location
+
+
+class Parser(Protocol):
+    def __call__(self, path: Path, root: Path) -> list[Package]: ...
+
+
+#: Format name -> (module under ``depguard.lockfiles``, file-name patterns it reads).
+FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "uv.lock": ("uvlock", ("uv.lock",)),
+    "pylock.toml": ("pylock", ("pylock.toml", "pylock.*.toml")),
+    "poetry.lock": ("poetry", ("poetry.lock",)),
+    "pdm.lock": ("pdm", ("pdm.lock",)),
+    "requirements.txt": ("requirements", ("requirements*.txt",)),
+    "Pipfile.lock": ("pipfile", ("Pipfile.lock",)),
+    "package-lock.json": ("npm", ("package-lock.json", "npm-shrinkwrap.json")),
+}
+
+
+def format_for(path: Path) -> str | None:
+    """The format a file name says it has, or None for files depguard does not read.
+
+    Matching is on the exact file name (case-sensitive, as the tools write them), so
+    ``Requirements.TXT`` or ``uv.lock.bak`` are not guessed at.
+    """
+    for fmt, (_module, patterns) in FORMATS.items():
+        if any(fnmatch.fnmatchcase(path.name, pattern) for pattern in patterns):
+            return fmt
+    return None
+
+
+def is_lockfile(path: Path) -> bool:
+    return format_for(path) is not None
+
+
+def read_lockfile(path: Path, root: Path, *, fmt: str | None = None) -> list[Package]:
+    """The packages of one lockfile; ``root`` bounds the files it may include.
+
+    Raises :class:`LockfileError` when the format is unknown or the file cannot be parsed.
+    """
+    fmt = fmt or format_for(path)
+    if fmt is None or fmt not in FORMATS:
+        known = ", ".join(p for _m, patterns in FORMATS.values() for p in patterns)
+        raise LockfileError(f"{path}: not a lockfile format depguard reads (known: {known})")
+    module = importlib.import_module(f"depguard.lockfiles.{FORMATS[fmt][0]}")
+    parser: Parser = module.parse
+    return parser(path, root)

@@ -1,0 +1,183 @@
+"""What the lockfile readers share: reading, TOML and JSON with line numbers, hash spellings.
+
+The stdlib parsers give data but no positions, and a finding must name the line of the
+package entry. Rather than a position-keeping parser per format, the data is parsed with the
+stdlib (fast, exact) and the text is then scanned for where each entry starts; the scan is
+checked against the parsed data, so a file the scan misreads gets no line rather than a
+wrong one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from depguard.errors import LockfileError
+
+__all__ = [
+    "read_text",
+    "load_toml",
+    "load_json",
+    "array_table_name_lines",
+    "json_key_lines",
+    "sha256_of",
+]
+
+_TOML_LINE = re.compile(r"at line (\d+)")
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_NAME_LINE = re.compile(r"^\s*name\s*=")
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]')
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def read_text(path: Path) -> str:
+    """The file as text; unreadable or non-UTF-8 files are errors that name the file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LockfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise LockfileError(f"{path}:{line}: not UTF-8 (byte {exc.start})") from None
+
+
+def load_toml(path: Path, text: str) -> dict[str, Any]:
+    """Parse TOML; the error names the file and the line tomllib complains about."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_LINE.search(str(exc))
+        where = f"{path}:{match[1]}" if match else str(path)
+        raise LockfileError(f"{where}: invalid TOML: {exc}") from None
+
+
+def load_json(path: Path, text: str) -> Any:
+    """Parse JSON strictly (no duplicate keys, no NaN); the error names file and line."""
+    from depguard.jsonio import JSONError, strict_loads
+
+    try:
+        return strict_loads(text)
+    except JSONError as exc:
+        line = exc.line
+        if line is None:
+            try:
+                json_key_lines(text)
+            except LockfileError as located:
+                raise LockfileError(f"{path}:{located.args[0]}") from None
+        raise LockfileError(f"{path}:{line if line is not None else '?'}: invalid JSON: {exc}") from None
+
+
+def array_table_name_lines(text: str, key: str, names: list[str | None]) -> list[int | None]:
+    """For each ``[[key]]`` table, in order, the line of its ``name = ...`` entry.
+
+    ``names`` are the parsed names of the same tables; a scanned line whose value disagrees
+    (a header inside a multi-line string, an inline-table array) falls back to the table's
+    header line, and tables the scan did not find get None.
+    """
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if _is_header(line, key, array=True)]
+    result: list[int | None] = []
+    for index, expected in enumerate(names):
+        if index >= len(starts) or len(starts) != len(names):
+            result.append(None)
+            continue
+        result.append(_name_line(lines, starts[index], expected))
+    return result
+
+
+def _is_header(line: str, key: str, *, array: bool) -> bool:
+    stripped = line.strip()
+    if array != stripped.startswith("[["):
+        return False
+    match = _HEADER.match(line)
+    return match is not None and match[1].replace(" ", "") == key
+
+
+def _name_line(lines: list[str], start: int, expected: str | None) -> int:
+    """1-based line of ``name =`` in the table starting at ``start`` (0-based), else the header's."""
+    for offset in range(start + 1, len(lines)):
+        line = lines[offset]
+        if _HEADER.match(line):
+            break
+        if _NAME_LINE.match(line) and _toml_value(line) == expected:
+            return offset + 1
+    return start + 1
+
+
+def _toml_value(line: str) -> Any:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        return tomllib.loads(line).get("name")
+    except tomllib.TOMLDecodeError:
+        return None
+
+
+def json_key_lines(text: str) -> dict[tuple[str | int, ...], int]:
+    """The line of every object key, by its path of keys and array indexes.
+
+    ``{"packages": {"node_modules/debug": {...}}}`` gives
+    ``{("packages",): 1, ("packages", "node_modules/debug"): 2, ...}``. Only strings and
+    structural characters are tokens, so it runs at regex speed on large lockfiles. A key
+    seen twice in one object raises :class:`LockfileError` with its line as the message
+    prefix (``"12: duplicate key ..."``), since JSON parsers disagree on which one wins.
+    """
+    found: dict[tuple[str | int, ...], int] = {}
+    stack: list[list[Any]] = []
+    line, last = 1, 0
+    previous: tuple[str, int] | None = None
+    for match in _JSON_TOKEN.finditer(text):
+        token, pos = match.group(), match.start()
+        line += text.count("\n", last, pos)
+        last = pos
+        if token[0] == '"':
+            previous = (token, line)
+            continue
+        if token == ":" and previous is not None and stack:
+            stack[-1][1] = json.loads(previous[0])
+            path = tuple(frame[1] for frame in stack)
+            if path in found:
+                raise LockfileError(f"{previous[1]}: duplicate key {stack[-1][1]!r}")
+            found[path] = previous[1]
+        elif token in "{[":
+            stack.append([token, 0 if token == "[" else None])
+        elif token in "}]" and stack:
+            stack.pop()
+        elif token == "," and stack and stack[-1][0] == "[":
+            stack[-1][1] += 1
+        previous = None
+    return found
+
+
+def sha256_of(values: Iterable[Any]) -> tuple[str, ...]:
+    """sha256 hex digests from ``sha256:HEX`` / ``sha256=HEX`` / ``{"sha256": HEX}`` spellings.
+
+    Other algorithms are dropped: the feed lists sha256 only, and a digest of another
+    algorithm can never equal one.
+    """
+    digests: list[str] = []
+    for value in values:
+        if isinstance(value, dict):
+            value = value.get("sha256")
+            candidate = value if isinstance(value, str) else None
+        elif isinstance(value, str):
+            algorithm, sep, digest = value.replace("=", ":", 1).partition(":")
+            candidate = digest if sep and algorithm.strip().lower() == "sha256" else None
+        else:
+            candidate = None
+        if candidate and _HEX64.match(candidate.strip()):
+            digest = candidate.strip().lower()
+            if digest not in digests:
+                digests.append(digest)
+    return tuple(digests)
