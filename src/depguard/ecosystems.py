@@ -31,7 +31,7 @@ def pep503(name: str) -> str:
 
 def semver_key(version: str) -> tuple[Any, ...]:
     """A sort key that orders SemVer 2.0 strings by precedence (build metadata ignored)."""
-    match = _SEMVER.match(version)
+    match = _SEMVER.fullmatch(version)
     if match is None:
         raise ValueError(f"not a semver version: {version!r}")
     major, minor, patch, pre = int(match[1]), int(match[2]), int(match[3]), match[4]
@@ -91,7 +91,7 @@ PYPI = Ecosystem(
     name="PyPI",
     purl_type="pypi",
     normalize_name=pep503,
-    name_is_valid=lambda name: bool(_PEP508_NAME.match(name)),
+    name_is_valid=lambda name: bool(_PEP508_NAME.fullmatch(name)),
     version_is_valid=_is_pep440,
     version_key=_pep440_key,
     normalize_version=_pep440_normal,
@@ -101,8 +101,8 @@ NPM = Ecosystem(
     name="npm",
     purl_type="npm",
     normalize_name=lambda name: name,
-    name_is_valid=lambda name: len(name) <= 214 and bool(_NPM_NAME.match(name)),
-    version_is_valid=lambda version: bool(_SEMVER.match(version)),
+    name_is_valid=lambda name: len(name) <= 214 and bool(_NPM_NAME.fullmatch(name)),
+    version_is_valid=lambda version: bool(_SEMVER.fullmatch(version)),
     version_key=semver_key,
     normalize_version=lambda version: version,
 )

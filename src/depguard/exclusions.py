@@ -48,7 +48,7 @@ class Exclusion:
 
 def safe_name(name: str) -> str:
     """The PEP 503 form of ``name``; refuses anything that is not a plain PEP 508 name."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise UnsafeValueError(f"not a valid package name: {name!r}")
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -87,7 +87,7 @@ def make_exclusion(name: str, specifiers: list[str] | tuple[str, ...], advisorie
         raise UnsafeValueError(f"an exclusion for {name!r} needs at least one specifier")
     ids = []
     for advisory in advisories:
-        if not isinstance(advisory, str) or len(advisory) > 64 or not ADVISORY_ID.match(advisory):
+        if not isinstance(advisory, str) or len(advisory) > 64 or not ADVISORY_ID.fullmatch(advisory):
             raise UnsafeValueError(f"not a valid advisory id: {advisory!r}")
         ids.append(advisory)
     if not ids:

@@ -280,7 +280,7 @@ def _time_issues(path: str, data: dict[str, Any]) -> Iterator[Issue]:
 
 def _alias_issues(path: str, data: dict[str, Any]) -> Iterator[Issue]:
     for index, alias in enumerate(_list(data.get("aliases"))):
-        if isinstance(alias, str) and not any(p.match(alias) for p in ALIAS_PATTERNS):
+        if isinstance(alias, str) and not any(p.fullmatch(alias) for p in ALIAS_PATTERNS):
             yield Issue(path, f"/aliases/{index}", "aliases", f"unknown alias form {alias!r} (MAL-, PYSEC-, GHSA-, CVE-, OSV-, SNYK-)")
 
 
@@ -374,7 +374,7 @@ def next_id(root: Path | str, year: int) -> str:
     """The first free ``x_DEPGUARD-<year>-NNNN`` id: one more than the highest of that year."""
     numbers = [0]
     for path in Path(root).rglob("x_DEPGUARD-*.json"):
-        match = ID_PATTERN.match(path.stem)
+        match = ID_PATTERN.fullmatch(path.stem)
         if match and int(match["year"]) == year:
             numbers.append(int(match["number"]))
     return f"x_DEPGUARD-{year:04d}-{max(numbers) + 1:04d}"
