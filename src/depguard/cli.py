@@ -178,6 +178,112 @@ def feed_fmt(
     raise typer.Exit(EXIT_FOUND if (check and changed) else EXIT_OK)
 
 
+class _BuildProgress:
+    """A progress bar on stderr for large feeds, only when stderr is a terminal."""
+
+    THRESHOLD = 500
+
+    def __init__(self) -> None:
+        self._bar = None
+        self._done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            if total < self.THRESHOLD or not sys.stderr.isatty():
+                return
+            self._bar = typer.progressbar(length=total, label="building the feed", file=sys.stderr)
+            self._bar.__enter__()
+        self._bar.update(done - self._done)
+        self._done = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+@feed_app.command("build")
+def feed_build(
+    path: Optional[Path] = typer.Argument(None, help="Feed directory. Default: ./feed if present, else the bundled feed."),
+    out: Path = typer.Option(Path("public"), "--out", "-o", help="Directory to write the static tree to (replaced whole)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="URL the tree will be served from, for links in the Atom feed, the page and constraints/pypi.txt. Default: the project's published feed."),
+) -> None:
+    """Validate the feed, then write it as static files for any web host (GitHub Pages).
+
+    Writes index.json + all.json (what `depguard sync` downloads), the osv.dev layout
+    (<Ecosystem>/<ID>.json, all.zip, modified_id.csv, ecosystems.txt), constraints/pypi.txt
+    (for pip install -c URL and UV_CONSTRAINT=URL), feed.atom and index.html. The output is
+    byte-identical for the same feed. An invalid feed is not published: exit 1.
+    """
+    from depguard.publish import DEFAULT_SITE_URL, FeedNotPublishable, build_site
+
+    root = path or _default_feed_dir()
+    progress = _BuildProgress()
+    try:
+        result = build_site(root, out, base_url=base_url or DEFAULT_SITE_URL, progress=progress)
+    except FeedNotPublishable as exc:
+        progress.close()
+        for issue in exc.issues:
+            typer.echo(str(issue), err=True)
+        raise _fail(f"{root}: {len(exc.issues)} error(s); nothing was published", EXIT_FOUND) from None
+    except DepguardError as exc:
+        progress.close()
+        raise _fail(str(exc)) from None
+    progress.close()
+    typer.echo(f"{result.out}: {result.records} record(s), {len(result.files)} file(s), feed modified {result.newest_modified or 'never'}")
+
+
+@feed_app.command("status")
+def feed_status(
+    feed: Optional[str] = typer.Option(None, "--feed", help="Feed source, as for sync. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed."),
+    offline: bool = typer.Option(False, "--offline", help="Do not download; report the cached copy."),
+    output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for tools."),
+) -> None:
+    """Show which feed sync would use: its source, age, record count and cache location.
+
+    Resolves the feed exactly as sync does (one conditional request for a URL source).
+    """
+    from depguard.client import FetchOptions, cache_root, describe_age
+    from depguard.config import load_config
+    from depguard.records import parse_timestamp
+    from depguard.sync import find_root
+
+    root = find_root(Path.cwd())
+    try:
+        config = load_config(root / "pyproject.toml")
+        snapshot = _open_feed(feed, config.feed, config_dir=root, offline=offline)
+        cache_dir = snapshot.cache or str(cache_root(FetchOptions.from_env()))
+    except DepguardError as exc:
+        raise _fail(str(exc)) from None
+    now = _dt.datetime.now(_dt.timezone.utc)
+    newest = snapshot.newest_modified
+    live = sum(1 for r in snapshot.records if not r.is_withdrawn)
+    info = {
+        "source": snapshot.source,
+        "kind": snapshot.kind,
+        "records": len(snapshot.records),
+        "in_force": live,
+        "withdrawn": len(snapshot.records) - live,
+        "newest_modified": newest,
+        "newest_age_seconds": int((now - parse_timestamp(newest)).total_seconds()) if newest else None,
+        "checked_at": snapshot.checked_at.isoformat().replace("+00:00", "Z") if snapshot.checked_at else None,
+        "cache": cache_dir,
+        "warnings": list(snapshot.warnings),
+    }
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(info, indent=2))
+        raise typer.Exit(EXIT_OK)
+    typer.echo(f"source:   {snapshot.source} ({snapshot.kind})")
+    typer.echo(f"records:  {len(snapshot.records)} ({live} in force, {len(snapshot.records) - live} withdrawn)")
+    if newest:
+        typer.echo(f"newest:   {newest} ({describe_age(now - parse_timestamp(newest))} old)")
+    if snapshot.checked_at:
+        typer.echo(f"checked:  {describe_age(now - snapshot.checked_at)} ago")
+    typer.echo(f"cache:    {cache_dir}" + ("" if snapshot.cache else " (not used by this source)"))
+    for warning in snapshot.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    raise typer.Exit(EXIT_OK)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
@@ -196,13 +302,31 @@ class Target(str, enum.Enum):
     pip_tools = "pip-tools"
 
 
-def _open_feed(spec: Optional[str], config_feed: Optional[str]):  # noqa: ANN202 - returns FeedSnapshot
-    """Feed precedence: --feed, then $DEPGUARD_FEED, then [tool.depguard] feed, then bundled."""
+def _open_feed(  # noqa: ANN202 - returns FeedSnapshot
+    spec: Optional[str],
+    config_feed: Optional[str],
+    *,
+    config_dir: Optional[Path] = None,
+    offline: bool = False,
+    allow_rollback: bool = False,
+    allow_shrink: bool = False,
+):
+    """Feed precedence: --feed, $DEPGUARD_FEED, [tool.depguard] feed, then the published feed.
+
+    A relative path in [tool.depguard] is relative to that pyproject.toml's directory. URLs go
+    through the client (cache, integrity, rollback/shrink checks, fallbacks); the one code path
+    for every command that reads the feed.
+    """
     import os
 
+    from depguard.client import FetchOptions, is_url
     from depguard.source import open_source
 
-    return open_source(spec or os.environ.get("DEPGUARD_FEED") or config_feed)
+    if not spec and not os.environ.get("DEPGUARD_FEED") and config_feed and config_dir is not None:
+        if not is_url(config_feed) and not Path(config_feed).is_absolute():
+            config_feed = str(config_dir / config_feed)
+    options = FetchOptions.from_env(offline=offline, allow_rollback=allow_rollback, allow_shrink=allow_shrink)
+    return open_source(spec or os.environ.get("DEPGUARD_FEED") or config_feed, options)
 
 
 @app.command("sync")
@@ -211,7 +335,10 @@ def sync_command(
     check: bool = typer.Option(False, "--check", help="Change nothing; print a diff and exit 1 if any block is stale (for CI and pre-commit)."),
     diff: bool = typer.Option(False, "--diff", help="Also print a unified diff of each change."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing; exit 0."),
-    feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the bundled snapshot."),
+    feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot)."),
+    offline: bool = typer.Option(False, "--offline", help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1."),
+    allow_rollback: bool = typer.Option(False, "--allow-rollback", help="Accept a downloaded feed older than the copy verified before (normally refused: a replayed feed could lift constraints)."),
+    allow_shrink: bool = typer.Option(False, "--allow-shrink", help="Accept a downloaded feed that dropped more than half of the records verified before."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for tools."),
     targets: List[Target] = typer.Option(None, "--target", help="Write only these targets (repeatable): uv = [tool.uv] constraint-dependencies, pip = constraints file, pip-tools = -c line in requirements*.in."),
     relock: bool = typer.Option(False, "--relock", help="After writing, run `uv lock` in each changed uv project."),
@@ -231,7 +358,9 @@ def sync_command(
     root = sync_mod.find_root(Path.cwd())
     try:
         config = load_config(root / "pyproject.toml")
-        snapshot = _open_feed(feed, config.feed)
+        snapshot = _open_feed(
+            feed, config.feed, config_dir=root, offline=offline, allow_rollback=allow_rollback, allow_shrink=allow_shrink,
+        )
         projects = sync_mod.load_projects(root, paths or (), exclude=config.exclude)
         plan = sync_mod.plan(root, projects, snapshot, config, targets=[t.value for t in targets or []] or None)
     except DepguardError as exc:
@@ -301,3 +430,109 @@ def _sync_json(plan, written, relocked, preview: bool) -> dict:  # noqa: ANN001
         "relocked": [{"project": _rel(r.project, plan.root), "ok": r.ok} for r in relocked],
         "preview": preview,
     }
+
+
+# --- depguard check ------------------------------------------------------------------------
+
+
+class CheckFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
+@app.command("check")
+def check_command(
+    paths: List[Path] = typer.Argument(None, help="Lockfiles or directories; with --env also interpreters or virtualenvs. Default: every tracked lockfile in the repo."),
+    env: bool = typer.Option(False, "--env", help="Also check installed distributions: of each interpreter or virtualenv among PATHS, else of the Python running depguard. Nothing is imported from them."),
+    feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot)."),
+    offline: bool = typer.Option(False, "--offline", help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1."),
+    output: CheckFormat = typer.Option(CheckFormat.text, "--format", help="text for people, json for tools, sarif for GitHub code scanning."),
+) -> None:
+    """Find compromised releases already locked or installed: constraints only stop the next resolve.
+
+    Reads uv.lock, pylock.toml, poetry.lock, pdm.lock, requirements*.txt (following -r/-c inside
+    the repo), Pipfile.lock and package-lock.json, and reports each entry a live advisory names,
+    at its file and line. [tool.depguard] ignore entries are listed with their reason, not failed.
+
+    Exit 0 when clean, 1 when a compromised package is found, 2 when something could not be read.
+    """
+    from depguard import check as check_mod
+    from depguard.config import load_config
+    from depguard.reports import render
+    from depguard.sync import find_root
+
+    root = find_root(Path.cwd())
+    lockfile_paths, environments = check_mod.split_environments(paths or [], env=env)
+    try:
+        config = load_config(root / "pyproject.toml")
+        snapshot = _open_feed(feed, config.feed, config_dir=root, offline=offline)
+    except DepguardError as exc:
+        raise _fail(str(exc)) from None
+    report = check_mod.run(root, snapshot, config, paths=lockfile_paths, environments=environments)
+    typer.echo(render(report, output.value), nl=False)
+    for warning in report.warnings:
+        typer.echo(f"depguard: warning: {warning}", err=True)
+    for error in report.errors:
+        typer.echo(f"depguard: error: {error}", err=True)
+    raise typer.Exit(EXIT_ERROR if report.errors else EXIT_FOUND if report.findings else EXIT_OK)
+
+
+# --- depguard serve ------------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve_command(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on. Only loopback addresses unless --allow-remote."),
+    port: int = typer.Option(8000, "--port", help="TCP port; 0 picks a free one (the URL is printed)."),
+    feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: a feed directory (watched for changes), a built tree or an https URL (fetched again every 5 minutes). Default: $DEPGUARD_FEED, else the published feed."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a non-loopback --host. Anyone who reaches it can query the feed: no TLS, no auth (read-only)."),
+    poll: float = typer.Option(2.0, "--poll", help="Seconds between checks of the feed for changes; 0 checks only on SIGHUP."),
+) -> None:
+    """Serve the feed over the OSV API (read-only), for uv audit, pip-audit and other OSV clients.
+
+    Endpoints as on osv.dev: POST /v1/query, POST /v1/querybatch, GET /v1/vulns/ID. Withdrawn
+    records never match a query but are still served by id. The feed is reloaded when its
+    files change (or on SIGHUP); a broken edit keeps the last good feed serving.
+
+    Use it with: uv audit --service-url URL, or pip-audit -s osv --osv-url URL/v1/query.
+    Listens on 127.0.0.1 only, unless --allow-remote. Stop with Ctrl-C.
+    """
+    import os
+    import signal
+
+    from depguard.serve import start_server
+
+    def report(event) -> None:  # noqa: ANN001 - serve.ReloadEvent
+        for warning in event.warnings:
+            typer.echo(f"depguard: warning: {warning}", err=True)
+        if event.ok:
+            typer.echo(f"reloaded {event.source}: {event.records} record(s) (generation {event.generation})")
+        else:
+            typer.echo(f"depguard: warning: reload failed, still serving the previous feed: {event.error}", err=True)
+
+    try:
+        server = start_server(
+            feed or os.environ.get("DEPGUARD_FEED"), host=host, port=port, allow_remote=allow_remote,
+            poll_interval=poll if poll > 0 else None, on_reload=report,
+        )
+    except DepguardError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    snapshot = server.snapshot
+    for warning in snapshot.warnings:
+        typer.echo(f"depguard: warning: {warning}", err=True)
+    typer.echo(f"serving {len(snapshot.records)} record(s) from {snapshot.source} ({snapshot.kind}) at {server.url}")
+    typer.echo(f"  uv audit --service-url {server.url}")
+    typer.echo(f"  pip-audit -s osv --osv-url {server.url}/v1/query")
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda *_: server.request_reload())
+    try:
+        while not server.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+    raise typer.Exit(EXIT_OK)

@@ -9,23 +9,37 @@ constraints.
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from depguard.errors import FeedSourceError, InvalidRecordError
 from depguard.records import Record
+
+if TYPE_CHECKING:
+    from depguard.client import FetchOptions
 
 __all__ = ["FeedSnapshot", "from_directory", "bundled", "open_source"]
 
 
 @dataclass(frozen=True)
 class FeedSnapshot:
-    """Validated records plus where they came from, for reports and warnings."""
+    """Validated records plus where they came from, for reports and warnings.
+
+    ``kind``: ``directory`` (a feed source), ``static`` (a built tree on disk), ``url`` (just
+    confirmed by its server), ``cache`` (the last verified download, used offline or because
+    the server could not be used) or ``bundled`` (the snapshot inside depguard).
+    ``checked_at`` is when a server last vouched for these records (URL sources only), and
+    ``cache`` the cache directory behind a URL source.
+    """
 
     records: tuple[Record, ...]
     source: str
     kind: str
     warnings: tuple[str, ...] = field(default=())
+    checked_at: _dt.datetime | None = None
+    cache: str | None = None
 
     @property
     def newest_modified(self) -> str | None:
@@ -71,13 +85,27 @@ def bundled() -> FeedSnapshot:
     return from_directory(root, kind="bundled")
 
 
-def open_source(spec: str | None) -> FeedSnapshot:
-    """A snapshot from ``spec`` (a feed directory) or, when None, the bundled snapshot."""
+def open_source(spec: str | None, options: FetchOptions | None = None) -> FeedSnapshot:
+    """A snapshot from ``spec``: a URL, a built tree, a feed directory, or None for the default.
+
+    * a URL (``https://...``; ``http://`` on the loopback only) is pulled by the client, with
+      its cache, checks and fallbacks (:func:`depguard.client.open_url`);
+    * a directory holding ``index.json`` and ``all.json`` is a built tree, verified like a
+      download;
+    * any other directory is a feed source (``feed/`` layout);
+    * None is the project's published feed (:data:`depguard.client.DEFAULT_FEED_URL`).
+    """
+    from depguard import client
+
     if spec is None:
-        return bundled()
+        return client.open_url(client.DEFAULT_FEED_URL, options)
+    if client.is_url(spec):
+        return client.open_url(spec, options)
     path = Path(spec)
     if not path.exists():
         raise FeedSourceError(f"feed source not found: {spec}")
     if not path.is_dir():
         raise FeedSourceError(f"feed source is not a directory: {spec}")
+    if client.is_static_tree(path):
+        return client.read_static_tree(path)
     return from_directory(path)
