@@ -28,3 +28,14 @@ def upstream_corpus() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _isolated_feed_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the user's feed cache, and none reaches the published feed.
+
+    Subprocesses inherit these variables; tests of the client set their own per call.
+    """
+    monkeypatch.setenv("DEPGUARD_CACHE_DIR", str(tmp_path_factory.mktemp("depguard-cache")))
+    monkeypatch.setenv("DEPGUARD_OFFLINE", "1")
+    monkeypatch.delenv("DEPGUARD_FEED", raising=False)
