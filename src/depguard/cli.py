@@ -88,29 +88,43 @@ def _default_feed_dir() -> Path:
 def feed_validate(
     path: Optional[Path] = typer.Argument(None, help="Feed directory. Default: ./feed if present, else the bundled feed."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for tools."),
+    changed_since: Optional[str] = typer.Option(None, "--changed-since", metavar="REF", help="Only the records that differ from git REF (e.g. origin/main; cross-record rules still see the whole feed), plus history rules: an id at REF never disappears (withdraw instead), published never changes, changed content needs a later modified, a new id never reuses a number REF's history used."),
 ) -> None:
     """Check every record: OSV schema, depguard's profile, layout, versions, overlaps, format.
 
     Every problem in the feed is reported in one run, each with its file and JSON pointer.
-    Exit 0 when the feed is clean, 1 when it has errors, 2 when it cannot be read.
+    Exit 0 when the feed is clean, 1 when it has errors, 2 when it cannot be read (or, with
+    --changed-since, REF or the git repository cannot be read).
     """
     from depguard import feed as feed_mod
 
     root = path or _default_feed_dir()
+    since = None
     try:
-        feed = feed_mod.load_feed(root)
+        if changed_since is not None:
+            from depguard.history import validate_changed_since
+
+            since = validate_changed_since(root, changed_since)
+            feed, issues = since.feed, since.issues
+        else:
+            feed = feed_mod.load_feed(root)
+            issues = feed_mod.lint(feed)
     except DepguardError as exc:
         raise _fail(str(exc)) from None
-    issues = feed_mod.lint(feed)
     count = len(feed.entries) + sum(1 for i in feed.load_issues if i.rule in {"json", "readable"})
     if output is OutputFormat.json:
-        typer.echo(json.dumps({"feed": str(root), "records": count, "errors": [i.to_json() for i in issues]}, indent=2))
+        report = {"feed": str(root), "records": count, "errors": [i.to_json() for i in issues]}
+        if since is not None:
+            report["changed_since"] = {"ref": since.ref, "commit": since.commit, "changed": [str(p) for p in since.changed],
+                                       "removed": [str(p) for p in since.removed]}
+        typer.echo(json.dumps(report, indent=2))
     else:
         for issue in issues:
             typer.echo(str(issue))
         files = len({i.path for i in issues})
         verdict = f"{len(issues)} error(s) in {files} file(s)" if issues else "no errors"
-        typer.echo(f"{root}: {count} record(s), {verdict}")
+        scope = f", {len(since.changed)} changed and {len(since.removed)} removed since {since.ref} ({since.commit[:12]})" if since else ""
+        typer.echo(f"{root}: {count} record(s){scope}, {verdict}")
     raise typer.Exit(EXIT_FOUND if issues else EXIT_OK)
 
 
@@ -342,6 +356,9 @@ def sync_command(
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for tools."),
     targets: List[Target] = typer.Option(None, "--target", help="Write only these targets (repeatable): uv = [tool.uv] constraint-dependencies, pip = constraints file, pip-tools = -c line in requirements*.in."),
     relock: bool = typer.Option(False, "--relock", help="After writing, run `uv lock` in each changed uv project."),
+    commit: bool = typer.Option(False, "--commit", help="Commit exactly the files sync changed (and uv.lock files --relock refreshed) on the checked-out branch; other staged or unstaged changes stay out of the commit and stay as they were. Refused (exit 2, nothing written) outside a git repo, on a detached HEAD, during a merge/rebase/cherry-pick/revert, or when a file sync must change has uncommitted changes. No commit when nothing changed."),
+    branch: Optional[str] = typer.Option(None, "--branch", help="With --commit (implied): create or reset branch NAME from HEAD with the sync commit, for a bot's pull request. Sync runs in a temporary checkout of HEAD: your checked-out branch, index and work tree are left exactly as they were."),
+    message_file: Optional[Path] = typer.Option(None, "--message-file", help="With --commit: also WRITE the generated commit message (advisories added or lifted, versions, links, the reproducing command) to this file, e.g. as a pull request body. Written only when a commit is made."),
 ) -> None:
     """Write managed constraint blocks so no resolver in this repo can pick a compromised release.
 
@@ -356,11 +373,23 @@ def sync_command(
     from depguard.config import load_config
 
     root = sync_mod.find_root(Path.cwd())
+    commit = commit or branch is not None
+    if commit and (check or dry_run):
+        raise _fail("--commit/--branch cannot be combined with --check or --dry-run")
+    if message_file is not None and not commit:
+        raise _fail("--message-file needs --commit or --branch")
     try:
+        if commit:
+            from depguard.gitsync import preflight
+
+            preflight(root, branch=branch)
         config = load_config(root / "pyproject.toml")
         snapshot = _open_feed(
             feed, config.feed, config_dir=root, offline=offline, allow_rollback=allow_rollback, allow_shrink=allow_shrink,
         )
+        if commit:
+            _sync_commit(root, snapshot, paths or [], targets=[t.value for t in targets or []] or None, relock=relock,
+                         branch=branch, message_file=message_file, output=output, show_diff=diff, feed=feed)
         projects = sync_mod.load_projects(root, paths or (), exclude=config.exclude)
         plan = sync_mod.plan(root, projects, snapshot, config, targets=[t.value for t in targets or []] or None)
     except DepguardError as exc:
@@ -374,6 +403,35 @@ def sync_command(
     if plan.refusals or any(not r.ok for r in relocked):
         raise typer.Exit(EXIT_ERROR)
     raise typer.Exit(EXIT_FOUND if (check and plan.stale) else EXIT_OK)
+
+
+def _sync_commit(root: Path, snapshot, paths: List[Path], *, targets: Optional[List[str]], relock: bool,  # noqa: ANN001
+                 branch: Optional[str], message_file: Optional[Path], output: OutputFormat, show_diff: bool,
+                 feed: Optional[str]) -> None:
+    """``sync --commit [--branch]``: library call, then report; always ends in typer.Exit."""
+    from depguard.gitsync import commit_sync
+
+    reproduce = " ".join(["depguard sync", *(["--feed", feed] if feed else []), *(f"--target {t}" for t in targets or []),
+                          *(["--relock"] if relock else []), *(_rel(p.resolve(), root) for p in paths)])
+    result = commit_sync(root, snapshot, paths=paths, targets=targets, relock=relock, branch=branch, reproduce=reproduce)
+    if result.commit_sha and message_file is not None:
+        message_file.write_text(result.message, encoding="utf-8")
+    where = result.ref.removeprefix("refs/heads/") if result.ref else None
+    if output is OutputFormat.json:
+        report = _sync_json(result.plan, result.written, result.relocked, False)
+        report["commit"] = {"sha": result.commit_sha, "branch": where, "files": list(result.committed),
+                            "message": result.message if result.commit_sha else None, "blocked": result.blocked}
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        _print_sync(result.plan, result.written, result.relocked, show_diff=show_diff, preview=False)
+        if result.commit_sha:
+            typer.echo(f"committed {result.commit_sha[:12]} on {where}: {len(result.committed)} file(s)")
+        elif result.blocked:
+            typer.echo(f"depguard: error: not committed: {result.blocked}", err=True)
+        else:
+            typer.echo("nothing to commit: every managed block is up to date")
+    failed = result.blocked or result.plan.refusals or any(not r.ok for r in result.relocked)
+    raise typer.Exit(EXIT_ERROR if failed else EXIT_OK)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -520,14 +578,14 @@ def serve_command(
         raise _fail(str(exc)) from None
     except OSError as exc:
         raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    if hasattr(signal, "SIGHUP"):  # before the URL is printed: a client may signal right away
+        signal.signal(signal.SIGHUP, lambda *_: server.request_reload())
     snapshot = server.snapshot
     for warning in snapshot.warnings:
         typer.echo(f"depguard: warning: {warning}", err=True)
     typer.echo(f"serving {len(snapshot.records)} record(s) from {snapshot.source} ({snapshot.kind}) at {server.url}")
     typer.echo(f"  uv audit --service-url {server.url}")
     typer.echo(f"  pip-audit -s osv --osv-url {server.url}/v1/query")
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, lambda *_: server.request_reload())
     try:
         while not server.wait(0.5):
             pass
