@@ -345,6 +345,7 @@ def _open_feed(  # noqa: ANN202 - returns FeedSnapshot
 
 @app.command("sync")
 def sync_command(
+    ctx: typer.Context,
     paths: List[Path] = typer.Argument(None, help="Projects (directories or pyproject.toml files). Default: every tracked project in the repo."),
     check: bool = typer.Option(False, "--check", help="Change nothing; print a diff and exit 1 if any block is stale (for CI and pre-commit)."),
     diff: bool = typer.Option(False, "--diff", help="Also print a unified diff of each change."),
@@ -378,6 +379,14 @@ def sync_command(
         raise _fail("--commit/--branch cannot be combined with --check or --dry-run")
     if message_file is not None and not commit:
         raise _fail("--message-file needs --commit or --branch")
+    try:  # one sync per repo at a time (shared for read-only runs); released when the command ends
+        from depguard.locking import sync_lock
+
+        ctx.with_resource(
+            sync_lock(root, shared=check or dry_run, on_wait=lambda m: typer.echo(f"depguard: {m}", err=True))
+        )
+    except DepguardError as exc:
+        raise _fail(str(exc)) from None
     try:
         if commit:
             from depguard.gitsync import preflight

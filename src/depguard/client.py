@@ -434,9 +434,11 @@ def verify_records(index: FeedIndex, all_bytes: bytes, source: str, *, check_sch
     """The records of ``all.json`` once it matches ``index`` byte for byte and record by record.
 
     ``check_schema`` runs depguard's OSV profile on every record (skipped only for bytes that
-    were verified before and whose hash still matches, i.e. the cache).
+    were verified before and whose hash still matches, i.e. the cache), together with
+    :func:`depguard.source.unsafe_text_issues` (control characters, requirement syntax in
+    versions, non-ASCII names).
     """
-    from depguard.schema import profile_issues
+    from depguard.source import printable, record_issues
 
     digest = hashlib.sha256(all_bytes).hexdigest()
     if digest != index.all_sha256 or len(all_bytes) != index.all_size:
@@ -453,8 +455,8 @@ def verify_records(index: FeedIndex, all_bytes: bytes, source: str, *, check_sch
     problems: list[str] = []
     records: list[Record] = []
     for number, item in enumerate(data):
-        found = profile_issues(item) if check_schema else []
-        label = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else f"record {number}"
+        found = record_issues(item) if check_schema else []
+        label = printable(item["id"]) if isinstance(item, dict) and isinstance(item.get("id"), str) else f"record {number}"
         problems += [f"{label}#{p.pointer}: {p.message}" for p in found]
         if not found:
             try:

@@ -15,9 +15,14 @@ from typing import Any
 
 from depguard.errors import ConfigError
 
-__all__ = ["Config", "IgnoreEntry", "TARGETS", "load_config", "parse_config", "read_toml"]
+__all__ = ["Config", "IgnoreEntry", "MAX_PROJECT_FILE_BYTES", "TARGETS", "load_config", "parse_config", "read_toml"]
 
 TARGETS = ("uv", "pip", "pip-tools")
+#: The largest project file depguard reads or edits (pyproject.toml, constraints and
+#: requirements files). Real ones are kilobytes; a 20 MB pyproject.toml full of comments
+#: would take tomlkit half a minute per parse, so anything above this is refused up front
+#: (before it is even read) instead of stalling every CI run of the repo.
+MAX_PROJECT_FILE_BYTES = 4 * 1024 * 1024
 _KEYS = {"feed", "targets", "constraints-file", "ignore", "ecosystems", "exclude"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -60,6 +65,11 @@ def read_toml(path: Path) -> dict[str, Any]:
     from depguard.errors import ProjectError
 
     try:
+        size = path.stat().st_size
+        if size > MAX_PROJECT_FILE_BYTES:
+            raise ProjectError(
+                f"{path}: {size} bytes is more than the {MAX_PROJECT_FILE_BYTES} bytes depguard reads from a project file; refusing it"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise ProjectError(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -75,7 +85,8 @@ def load_config(pyproject: Path) -> Config:
     """The ``[tool.depguard]`` table of ``pyproject`` (defaults when absent or no file)."""
     if not pyproject.is_file():
         return Config()
-    table = read_toml(pyproject).get("tool", {}).get("depguard")
+    tool = read_toml(pyproject).get("tool")
+    table = tool.get("depguard") if isinstance(tool, dict) else None
     if table is None:
         return Config(source=pyproject)
     return parse_config(table, source=pyproject)

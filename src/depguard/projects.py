@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -18,7 +19,7 @@ from typing import Any
 from depguard.config import read_toml
 from depguard.errors import ProjectError
 
-__all__ = ["Role", "Project", "discover", "SKIPPED_DIRS"]
+__all__ = ["Role", "Project", "discover", "require_inside", "table_at", "SKIPPED_DIRS"]
 
 #: Directory names never searched: virtualenvs, caches, vendored code, VCS metadata.
 SKIPPED_DIRS = frozenset(
@@ -52,8 +53,17 @@ class Project:
     @property
     def own_uv_constraints(self) -> list[Any]:
         """``[tool.uv] constraint-dependencies`` as written in this file (a member's is ignored by uv)."""
-        value = self.data.get("tool", {}).get("uv", {}).get("constraint-dependencies", [])
+        value = table_at(self.data, "tool", "uv").get("constraint-dependencies", [])
         return value if isinstance(value, list) else []
+
+
+def table_at(data: Any, *keys: str) -> dict[str, Any]:
+    """The table at ``keys`` in parsed TOML, or ``{}``: ``tool = 1`` or ``[[tool.uv]]`` (an
+    array of tables) in a contributor's file must be "no such table" here, not a crash; the
+    writer refuses such shapes with a message of its own."""
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
 
 
 def _skipped(rel: PurePosixPath) -> bool:
@@ -103,7 +113,7 @@ def discover(root: Path, *, tracked: Iterable[Path] | None = None, exclude: Sequ
 
 def _resolve_workspaces(projects: dict[Path, Project]) -> None:
     for directory, project in sorted(projects.items()):
-        workspace = project.data.get("tool", {}).get("uv", {}).get("workspace")
+        workspace = table_at(project.data, "tool", "uv").get("workspace")
         if not isinstance(workspace, dict):
             continue
         project.role = Role.WORKSPACE_ROOT
@@ -135,3 +145,34 @@ def _match_parts(parts: list[str], pats: list[str]) -> bool:
     if pats[0] == "**":
         return any(_match_parts(parts[i:], pats[1:]) for i in range(len(parts) + 1))
     return bool(parts) and fnmatch.fnmatchcase(parts[0], pats[0]) and _match_parts(parts[1:], pats[1:])
+
+
+def require_inside(path: Path, directory: Path) -> None:
+    """Refuse ``path`` unless it is a plain path below ``directory``: no symbolic link on the way.
+
+    ``constraints-file = "ci/constraints.txt"`` is checked by the config to be relative and
+    free of ``..``, but a committed symlink ``ci -> /home/someone/.config`` would still send
+    the write out of the repo: a malicious contributor's file would decide where depguard
+    writes. Every component from ``directory`` down, the file itself included, must not be a
+    symbolic link, and the parent must resolve inside ``directory``.
+    """
+    try:
+        rel = path.relative_to(directory)
+    except ValueError:
+        raise ProjectError(f"{path}: not inside the project {directory}; refusing to write it") from None
+    current = directory
+    for part in rel.parts:
+        current = current / part
+        if current.is_symlink():
+            from depguard.source import printable
+
+            try:
+                target = printable(os.readlink(current))  # the link's target is the contributor's text
+            except OSError:
+                target = "?"
+            raise ProjectError(
+                f"{path}: {current.relative_to(directory).as_posix()} is a symbolic link (to {target}); "
+                "refusing to write through it"
+            )
+    if not path.parent.resolve().is_relative_to(directory.resolve()):
+        raise ProjectError(f"{path}: resolves outside the project {directory}; refusing to write it")

@@ -10,17 +10,20 @@ constraints.
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from depguard.errors import FeedSourceError, InvalidRecordError
 from depguard.records import Record
 
 if TYPE_CHECKING:
     from depguard.client import FetchOptions
+    from depguard.schema import SchemaIssue
 
-__all__ = ["FeedSnapshot", "from_directory", "bundled", "open_source"]
+__all__ = ["FeedSnapshot", "from_directory", "bundled", "open_source", "printable", "record_issues", "unsafe_text_issues"]
 
 
 @dataclass(frozen=True)
@@ -59,19 +62,175 @@ def from_directory(root: Path, *, kind: str = "directory") -> FeedSnapshot:
     whole directory.
     """
     from depguard.feed import load_feed
-    from depguard.schema import profile_issues
 
     feed = load_feed(root)
-    fatal = [str(i) for i in feed.load_issues if i.rule in {"json", "readable"}]
+    fatal = [printable(str(i)) for i in feed.load_issues if i.rule in {"json", "readable"}]
     for entry in feed.entries:
-        problems = [f"{entry.path}#{p.pointer}: {p.message}" for p in profile_issues(entry.data)]
+        where = printable(str(entry.path))  # a contributor chose the file name
+        problems = [f"{where}#{p.pointer}: {p.message}" for p in record_issues(entry.data)]
         if entry.record is None and not problems:
-            problems.append(f"{entry.path}: not a usable record")
+            problems.append(f"{where}: not a usable record")
         fatal += problems
     if fatal:
         shown = "; ".join(fatal[:3]) + (f" (and {len(fatal) - 3} more)" if len(fatal) > 3 else "")
         raise InvalidRecordError(f"feed {root} has invalid records, refusing all of it: {shown}")
     return FeedSnapshot(tuple(feed.records()), str(root), kind)
+
+
+# --------------------------------------------------------------------------- the consumer gate
+
+#: Characters no feed value may hold: C0 and C1 controls (ESC starts terminal escape
+#: sequences, NUL and lone CR confuse editors and diffs), line and paragraph separators, and
+#: the invisible bidi controls that make text display differently from what it says
+#: ("Trojan Source"). Free-text fields (``details``) may still hold tabs and line breaks.
+_UNSAFE_RAW = "\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # never escaped by json.dumps
+_UNSAFE_ANYWHERE = "\x00-\x08\x0b\x0c\x0e-\x1f" + _UNSAFE_RAW
+_UNSAFE_LINE = re.compile(f"[\t\n\r{_UNSAFE_ANYWHERE}]")
+_UNSAFE_TEXT = re.compile(f"[{_UNSAFE_ANYWHERE}]")
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: Free-text fields that may span lines (Markdown); every other string is a single line.
+_MULTILINE = frozenset({"/details"})
+_MAX_ISSUES = 20
+
+
+def record_issues(data: Any) -> list[SchemaIssue]:
+    """Everything that refuses a record on the consuming side: the schemas, then :func:`unsafe_text_issues`."""
+    from depguard.schema import profile_issues
+
+    return sorted(set(profile_issues(data)) | set(unsafe_text_issues(data)))
+
+
+def unsafe_text_issues(data: Any) -> list[SchemaIssue]:
+    """Values a feed must never carry, whatever the schemas allow.
+
+    The schemas describe the format; this is the security floor under it, checked with them
+    on every record a consumer accepts (a feed directory, a built tree, a download; the cache
+    only ever holds downloads that passed it):
+
+    * no control characters (``ESC`` starts terminal escape sequences in ``depguard check``
+      output, ``NUL``/``CR`` confuse editors and diff tools) and no bidi controls (text that
+      displays differently from what it says), anywhere: keys and values; ``details`` may
+      hold tabs and line breaks;
+    * every version of a package in a known ecosystem is a valid version of that ecosystem
+      (PEP 440, semver), written without surrounding space. The schemas only forbid
+      whitespace, so ``"1.0;python_version<'3'"``, ``"==1.0"``, ``'1.0"]'`` or
+      ``"1.0@https://..."`` would otherwise reach the compiler, which drops such a value
+      with a warning: a hostile feed must not be able to lift one exclusion that way, so
+      the whole feed is refused instead and the last verified copy stays in force;
+    * every package name is valid in its ecosystem (ASCII only: no confusable letters).
+    """
+    from depguard.schema import SchemaIssue
+
+    issues: list[SchemaIssue] = []
+    try:
+        if not _looks_clean(data):
+            _walk_text(data, "", issues)
+    except RecursionError:
+        issues.append(SchemaIssue("", "nested too deeply to check"))
+    if isinstance(data, dict):
+        affected = data.get("affected")
+        for index, entry in enumerate(affected if isinstance(affected, list) else []):
+            if isinstance(entry, dict):
+                _affected_issues(entry, f"/affected/{index}", issues)
+    return sorted(set(issues))[:_MAX_ISSUES]
+
+
+#: In ``json.dumps(..., ensure_ascii=False)`` output: an escaped C0 control (``\\n``,
+#: ``\\u001b``, ...) or a raw C1, separator or bidi character. It may also match an escaped
+#: backslash followed by ``n``; that only sends the record through the exact walk.
+_DUMPED_UNSAFE = re.compile(r"\\[btnfr]|\\u00[01][0-9a-fA-F]|[" + _UNSAFE_RAW + "]")
+
+
+def _looks_clean(data: Any) -> bool:
+    """A fast, conservative pre-check: True only when no string in ``data`` can be unsafe.
+
+    One C-speed ``json.dumps`` and one regex search per record instead of a Python walk over
+    every string (about 15 us instead of 30 us per record of a 20,000-record feed).
+    """
+    if not isinstance(data, dict):
+        return False
+    details = data.get("details")
+    if details is not None and (not isinstance(details, str) or _UNSAFE_TEXT.search(details)):
+        return False
+    try:
+        text = json.dumps({k: v for k, v in data.items() if k != "details"}, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return False
+    return _DUMPED_UNSAFE.search(text) is None
+
+
+def _walk_text(value: Any, pointer: str, issues: list[SchemaIssue]) -> None:
+    from depguard.schema import SchemaIssue
+
+    if len(issues) >= _MAX_ISSUES:
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{pointer}/{_escape(str(key))}"
+            if isinstance(key, str) and _bad_char(key, multiline=False):
+                issues.append(SchemaIssue(_short(child), f"key {_shown(key)} contains {_bad_char(key, multiline=False)}"))
+            _walk_text(item, child, issues)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _walk_text(item, f"{pointer}/{index}", issues)
+    elif isinstance(value, str):
+        problem = _bad_char(value, multiline=pointer in _MULTILINE)
+        if problem:
+            issues.append(SchemaIssue(_short(pointer), f"{_shown(value)} contains {problem}"))
+
+
+def _bad_char(text: str, *, multiline: bool) -> str | None:
+    """What makes ``text`` unsafe to display, or None (a regex scan: feeds are large)."""
+    found = (_UNSAFE_TEXT if multiline else _UNSAFE_LINE).search(text)
+    if found is None:
+        return None
+    char = found.group()
+    kind = "bidi control" if char in _BIDI else "control character"
+    return f"the {kind} U+{ord(char):04X}"
+
+
+def _affected_issues(entry: dict[str, Any], base: str, issues: list[SchemaIssue]) -> None:
+    from depguard import ecosystems
+    from depguard.schema import SchemaIssue
+
+    package = entry.get("package")
+    if not isinstance(package, dict):
+        return
+    eco = ecosystems.get(package.get("ecosystem")) if isinstance(package.get("ecosystem"), str) else None
+    if eco is None:
+        return
+    name = package.get("name")
+    if isinstance(name, str) and not (name.isascii() and eco.name_is_valid(name)):
+        issues.append(SchemaIssue(f"{base}/package/name", f"{_shown(name)} is not a valid {eco.name} package name"))
+    versions = entry.get("versions")
+    syntax = "PEP 440" if eco is ecosystems.PYPI else "semver"
+    for index, version in enumerate(versions if isinstance(versions, list) else []):
+        if not isinstance(version, str):
+            continue
+        if not (version.isascii() and version == version.strip() and eco.version_is_valid(version)):
+            issues.append(
+                SchemaIssue(f"{base}/versions/{index}", f"{_shown(version)} is not a valid {syntax} version; refusing requirement syntax from a feed")
+            )
+
+
+def _short(pointer: str, limit: int = 120) -> str:
+    return pointer if len(pointer) <= limit else pointer[: limit - 3] + "..."
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """``text`` as a Python literal (control characters escaped), shortened: safe on one line."""
+    shown = repr(text if len(text) <= limit else text[:limit] + "...")
+    return shown.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def printable(text: str) -> str:
+    """``text`` with every unprintable character escaped (``\\x1b``, ``\\u202e``), for messages."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _escape(part: str) -> str:
+    """One JSON-pointer token, with unprintable characters escaped (pointers are printed)."""
+    return printable(part.replace("~", "~0").replace("/", "~1"))
 
 
 def bundled() -> FeedSnapshot:

@@ -133,8 +133,8 @@ def _plan_project(result: SyncPlan, project: Project, config: Config, targets: t
         _plan_file(result, project, "uv", project.pyproject)
     if "pip" in targets or "pip-tools" in targets:
         _plan_file(result, project, "pip", project.directory / config.constraints_file)
-    if "pip-tools" in targets:
-        for requirements_in in project.requirements_in:
+    if "pip-tools" in targets and not any(r.path == project.directory / config.constraints_file for r in result.refusals):
+        for requirements_in in project.requirements_in:  # never point pip-compile at a refused constraints file
             _plan_requirements_in(result, project, requirements_in, project.directory / config.constraints_file)
 
 
@@ -153,10 +153,12 @@ def _read(path: Path) -> tuple[bytes | None, str]:
 
 
 def _plan_file(result: SyncPlan, project: Project, target: str, path: Path) -> None:
+    from depguard.projects import require_inside
     from depguard.writers import constraints, pyproject
 
     writer = pyproject if target == "uv" else constraints
     try:
+        require_inside(path, project.directory)  # no symlinked directory on the way out of the repo
         before, text = _read(path)
         edit = writer.apply(text, result.exclusions)
     except DepguardError as exc:
@@ -211,7 +213,10 @@ def apply(plan_: SyncPlan) -> list[FileChange]:
     from depguard.atomic import write_bytes
 
     written = []
+    constraints_of = {c.project: c.path for c in plan_.stale if c.target == "pip"}
     for change in plan_.stale:
+        if change.target == "pip-tools" and constraints_of.get(change.project) in {r.path for r in plan_.refusals}:
+            continue  # its constraints file was not written: a -c line must not point at it
         current = change.path.read_bytes() if change.path.exists() else None
         if current != change.before:
             plan_.refusals.append(Refusal(change.path, "changed on disk while sync was running; run sync again"))

@@ -190,7 +190,7 @@ def _path_or_url(text: str, hashes: tuple[str, ...], location: Location, where: 
     """A bare archive path or URL names its package in the file name; a directory is local code."""
     looks_like_path = "/" in text or "\\" in text or text.startswith(".") or "://" in text or _ARCHIVE.search(text)
     if not looks_like_path:
-        raise LockfileError(f"{where}: not a valid requirement: {error}")
+        raise LockfileError(f"{where}: not a valid requirement: {str(error).splitlines()[0]}")  # one line: packaging adds a caret diagram
     name_version = _from_filename(text)
     if name_version is None:
         return None

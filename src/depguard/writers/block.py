@@ -31,6 +31,7 @@ __all__ = [
     "newline_of_line",
     "pair_markers",
     "refuse_lone_cr",
+    "refuse_oversized",
     "split_bom",
 ]
 
@@ -142,6 +143,14 @@ def split_bom(text: str) -> tuple[str, str]:
     if text.startswith(BOM):
         return BOM, text[1:]
     return "", text
+
+
+def refuse_oversized(text: str, where: str) -> None:
+    """Refuse a file larger than :data:`depguard.config.MAX_PROJECT_FILE_BYTES` (UTF-8 bytes)."""
+    from depguard.config import MAX_PROJECT_FILE_BYTES
+
+    if len(text) > MAX_PROJECT_FILE_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_PROJECT_FILE_BYTES:
+        raise UnsafeEditError(f"{where}: larger than the {MAX_PROJECT_FILE_BYTES} bytes depguard edits; not editing")
 
 
 def refuse_lone_cr(text: str, where: str) -> None:

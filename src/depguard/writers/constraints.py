@@ -31,6 +31,7 @@ from depguard.writers.block import (
     newline_before,
     pair_markers,
     refuse_lone_cr,
+    refuse_oversized,
     split_bom,
 )
 
@@ -67,6 +68,7 @@ def render(entries: Sequence[tuple[str, str]], newline: str = "\n") -> str:
 def apply(text: str, exclusions: Sequence[Exclusion]) -> BlockEdit:
     """Make the block hold exactly ``exclusions`` (in the given order); ``[]`` means :func:`remove`."""
     entries = [entry_parts(exclusion) for exclusion in exclusions]
+    refuse_oversized(text, _WHERE)
     bom, body = split_bom(text)
     refuse_lone_cr(body, _WHERE)
     block = _find_block(body)

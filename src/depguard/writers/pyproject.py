@@ -55,6 +55,7 @@ from depguard.writers.block import (
     newline_of_line,
     pair_markers,
     refuse_lone_cr,
+    refuse_oversized,
     split_bom,
 )
 
@@ -107,6 +108,7 @@ class _Analysis:
 def apply(text: str, exclusions: Sequence[Exclusion]) -> BlockEdit:
     """Make the block hold exactly ``exclusions`` (in the given order); ``[]`` means :func:`remove`."""
     entries = [entry_parts(exclusion) for exclusion in exclusions]
+    refuse_oversized(text, _WHERE)
     bom, body = split_bom(text)
     analysis = _analyze(body)
     block = analysis.block

@@ -17,7 +17,7 @@ import re
 import shlex
 
 from depguard.errors import UnsafeEditError
-from depguard.writers.block import newline_before, refuse_lone_cr, split_bom
+from depguard.writers.block import newline_before, refuse_lone_cr, refuse_oversized, split_bom
 
 __all__ = ["MARK", "constraint_line", "ensure_constraint_line", "references", "remove_constraint_line"]
 
@@ -50,6 +50,7 @@ def ensure_constraint_line(text: str, constraints_relpath: str) -> str:
     """``text`` with a ``-c`` line for ``constraints_relpath``: after the leading comment block
     (at the top when there is none; at the end when the file is only comments)."""
     line = constraint_line(constraints_relpath)
+    refuse_oversized(text, _WHERE)
     bom, body = split_bom(text)
     refuse_lone_cr(body, _WHERE)
     if references(body, constraints_relpath):
