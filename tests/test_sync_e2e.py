@@ -199,3 +199,14 @@ def test_bundled_feed_is_used_offline_by_default(tmp_path: Path) -> None:
     proc = depguard(repo, "sync")
     assert proc.returncode == 0, proc.stderr
     assert "ultralytics!=8.3.41,!=8.3.42,!=8.3.45,!=8.3.46" in (repo / "pyproject.toml").read_text()
+
+
+def test_error_messages_name_the_file_once_and_escape_control_characters(tmp_path: Path, feed: Path) -> None:
+    evil = "sub\x1b[2J"
+    repo = init_repo(tmp_path / "repo", {"pyproject.toml": project(["litellm"]), f"{evil}/pyproject.toml": "[project\n"})
+    proc = sync(repo, feed)
+    assert proc.returncode == 2
+    (line,) = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    assert "\x1b" not in proc.stderr and "sub\\x1b[2J/pyproject.toml" in line
+    assert line.count("pyproject.toml") == 1
+    assert "litellm!=1.82.7" in (repo / "pyproject.toml").read_text()

@@ -20,6 +20,7 @@ from typing import List, Optional
 import typer
 
 from depguard import __version__
+from depguard.display import printable
 from depguard.errors import DepguardError
 
 __all__ = ["app", "main"]
@@ -67,7 +68,7 @@ def _root(
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
-    typer.echo(f"depguard: error: {message}", err=True)
+    typer.echo(f"depguard: error: {printable(message)}", err=True)
     return typer.Exit(code)
 
 
@@ -294,7 +295,7 @@ def feed_status(
         typer.echo(f"checked:  {describe_age(now - snapshot.checked_at)} ago")
     typer.echo(f"cache:    {cache_dir}" + ("" if snapshot.cache else " (not used by this source)"))
     for warning in snapshot.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        typer.echo(f"warning: {printable(warning)}", err=True)
     raise typer.Exit(EXIT_OK)
 
 
@@ -466,11 +467,11 @@ def _print_sync(plan, written, relocked, *, show_diff: bool, preview: bool) -> N
         if show_diff and change.changed:
             echo(change.diff(plan.root), nl=False)
     for note in plan.unexpressible:
-        echo(f"warning: not expressible as exclusions, not written: {note}", err=True)
+        echo(f"warning: not expressible as exclusions, not written: {printable(note)}", err=True)
     for warning in plan.warnings:
-        echo(f"warning: {warning}", err=True)
+        echo(f"warning: {printable(warning)}", err=True)
     for refusal in plan.refusals:
-        echo(f"error: {_rel(refusal.path, plan.root)}: {refusal.reason}", err=True)
+        echo(f"error: {printable(_rel(refusal.path, plan.root))}: {printable(refusal.reason)}", err=True)
     for result in relocked:
         echo(f"uv lock in {_rel(result.project, plan.root)}: {'ok' if result.ok else 'FAILED: ' + result.output}")
     if not plan.changes and not plan.refusals:
@@ -539,7 +540,7 @@ def check_command(
     report = check_mod.run(root, snapshot, config, paths=lockfile_paths, environments=environments)
     typer.echo(render(report, output.value), nl=False)
     for warning in report.warnings:
-        typer.echo(f"depguard: warning: {warning}", err=True)
+        typer.echo(f"depguard: warning: {printable(warning)}", err=True)
     for error in report.errors:
         typer.echo(f"depguard: error: {error}", err=True)
     raise typer.Exit(EXIT_ERROR if report.errors else EXIT_FOUND if report.findings else EXIT_OK)
@@ -572,7 +573,7 @@ def serve_command(
 
     def report(event) -> None:  # noqa: ANN001 - serve.ReloadEvent
         for warning in event.warnings:
-            typer.echo(f"depguard: warning: {warning}", err=True)
+            typer.echo(f"depguard: warning: {printable(warning)}", err=True)
         if event.ok:
             typer.echo(f"reloaded {event.source}: {event.records} record(s) (generation {event.generation})")
         else:
@@ -591,7 +592,7 @@ def serve_command(
         signal.signal(signal.SIGHUP, lambda *_: server.request_reload())
     snapshot = server.snapshot
     for warning in snapshot.warnings:
-        typer.echo(f"depguard: warning: {warning}", err=True)
+        typer.echo(f"depguard: warning: {printable(warning)}", err=True)
     typer.echo(f"serving {len(snapshot.records)} record(s) from {snapshot.source} ({snapshot.kind}) at {server.url}")
     typer.echo(f"  uv audit --service-url {server.url}")
     typer.echo(f"  pip-audit -s osv --osv-url {server.url}/v1/query")

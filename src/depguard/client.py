@@ -438,7 +438,8 @@ def verify_records(index: FeedIndex, all_bytes: bytes, source: str, *, check_sch
     :func:`depguard.source.unsafe_text_issues` (control characters, requirement syntax in
     versions, non-ASCII names).
     """
-    from depguard.source import printable, record_issues
+    from depguard.display import printable
+    from depguard.source import record_issues
 
     digest = hashlib.sha256(all_bytes).hexdigest()
     if digest != index.all_sha256 or len(all_bytes) != index.all_size:

@@ -45,6 +45,7 @@ class Project:
     data: dict[str, Any] = field(default_factory=dict, repr=False)
     requirements_in: list[Path] = field(default_factory=list)
     constraints_files: list[Path] = field(default_factory=list)
+    error: str | None = None
 
     @property
     def pyproject(self) -> Path:
@@ -102,7 +103,10 @@ def discover(root: Path, *, tracked: Iterable[Path] | None = None, exclude: Sequ
         if path.name == "pyproject.toml":
             if path.is_symlink() or not path.is_file():
                 raise ProjectError(f"{path}: not a regular file; refusing to follow it")
-            by_dir[path.parent] = Project(path.parent, Role.STANDALONE, data=read_toml(path))
+            try:
+                by_dir[path.parent] = Project(path.parent, Role.STANDALONE, data=read_toml(path))
+            except ProjectError as exc:  # one broken file must not leave the other projects unprotected
+                by_dir[path.parent] = Project(path.parent, Role.STANDALONE, error=str(exc))
         elif path.name.startswith("requirements") and path.suffix == ".in":
             extra.setdefault(path.parent, []).append(path)
     _resolve_workspaces(by_dir)
@@ -164,7 +168,7 @@ def require_inside(path: Path, directory: Path) -> None:
     for part in rel.parts:
         current = current / part
         if current.is_symlink():
-            from depguard.source import printable
+            from depguard.display import printable
 
             try:
                 target = printable(os.readlink(current))  # the link's target is the contributor's text

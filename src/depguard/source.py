@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from depguard.display import printable
 from depguard.errors import FeedSourceError, InvalidRecordError
 from depguard.records import Record
 
@@ -221,11 +222,6 @@ def _shown(text: str, limit: int = 80) -> str:
     """``text`` as a Python literal (control characters escaped), shortened: safe on one line."""
     shown = repr(text if len(text) <= limit else text[:limit] + "...")
     return shown.encode("ascii", "backslashreplace").decode("ascii")
-
-
-def printable(text: str) -> str:
-    """``text`` with every unprintable character escaped (``\\x1b``, ``\\u202e``), for messages."""
-    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _escape(part: str) -> str:

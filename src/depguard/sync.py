@@ -121,6 +121,9 @@ def plan(
 
 
 def _plan_project(result: SyncPlan, project: Project, config: Config, targets: tuple[str, ...]) -> None:
+    if project.error is not None:
+        result.refusals.append(Refusal(project.pyproject, _without_path(project.error, project.pyproject)))
+        return
     if project.role is Role.MEMBER:
         if project.own_uv_constraints:
             result.warnings.append(
@@ -138,13 +141,25 @@ def _plan_project(result: SyncPlan, project: Project, config: Config, targets: t
             _plan_requirements_in(result, project, requirements_in, project.directory / config.constraints_file)
 
 
+def _without_path(message: str, path: Path) -> str:
+    """A library message minus a leading ``<path>: `` (the report prints the path itself)."""
+    for prefix in (f"{path}: ", f"{path.name}: "):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
+
+
 def _read(path: Path) -> tuple[bytes | None, str]:
+    from depguard.config import MAX_PROJECT_FILE_BYTES
+
     if path.is_symlink():
         raise ProjectError(f"{path}: is a symbolic link; refusing to write through it")
     if path.exists() and not path.is_file():
         raise ProjectError(f"{path}: not a regular file")
     if not path.exists():
         return None, ""
+    if path.stat().st_size > MAX_PROJECT_FILE_BYTES:  # refuse before reading a huge file into memory
+        raise ProjectError(f"{path}: larger than the {MAX_PROJECT_FILE_BYTES} bytes depguard edits; not editing")
     data = path.read_bytes()
     try:
         return data, data.decode("utf-8")
@@ -162,7 +177,7 @@ def _plan_file(result: SyncPlan, project: Project, target: str, path: Path) -> N
         before, text = _read(path)
         edit = writer.apply(text, result.exclusions)
     except DepguardError as exc:
-        result.refusals.append(Refusal(path, str(exc)))
+        result.refusals.append(Refusal(path, _without_path(str(exc), path)))
         return
     new = {e.name: e.requirement for e in result.exclusions}
     old = {_req_name(r): r for r in edit.previous}
@@ -189,7 +204,7 @@ def _plan_requirements_in(result: SyncPlan, project: Project, path: Path, constr
         rel = constraints_path.relative_to(path.parent).as_posix()
         after = requirements_in.ensure_constraint_line(text, rel).encode("utf-8")
     except DepguardError as exc:
-        result.refusals.append(Refusal(path, str(exc)))
+        result.refusals.append(Refusal(path, _without_path(str(exc), path)))
         return
     result.changes.append(FileChange(path, "pip-tools", project.directory, before, after))
 

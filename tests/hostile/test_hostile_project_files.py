@@ -58,13 +58,19 @@ def assert_only_the_block_changed(before: bytes, after: bytes, writer=pyproject_
 # --------------------------------------------------------------------------- malformed
 
 
-@pytest.mark.parametrize("where", ["root", "member"])
-def test_malformed_pyproject_is_refused_with_line_and_column(tmp_path: Path, feed: Path, where: str) -> None:
+def test_malformed_pyproject_is_refused_with_line_and_column(tmp_path: Path, feed: Path) -> None:
     bad = BASE + 'dependencies = [\n  "litellm",,\n]\n'
-    files = {"pyproject.toml": bad} if where == "root" else {"pyproject.toml": BASE, "sub/pyproject.toml": bad}
-    repo = init_repo(tmp_path / "repo", files)
-    line = assert_refused_untouched(repo, feed, "invalid TOML", "(at line 5, column 13)", real=where == "root")
-    assert ("sub/pyproject.toml" in line) == (where == "member")
+    repo = init_repo(tmp_path / "repo", {"pyproject.toml": bad})
+    assert_refused_untouched(repo, feed, "pyproject.toml", "invalid TOML", "(at line 5, column 13)", real=True)
+
+
+def test_malformed_pyproject_is_refused_alone_and_the_other_projects_are_protected(tmp_path: Path, feed: Path) -> None:
+    bad = BASE + 'dependencies = [\n  "litellm",,\n]\n'
+    repo = init_repo(tmp_path / "repo", {"pyproject.toml": BASE, "sub/pyproject.toml": bad})
+    line = refused(sync(repo, feed), "sub/pyproject.toml", "invalid TOML", "(at line 5, column 13)")
+    assert line.count("pyproject.toml") == 1  # the path is named once
+    assert (repo / "sub/pyproject.toml").read_text() == bad
+    assert_only_the_block_changed(BASE.encode(), (repo / "pyproject.toml").read_bytes())
 
 
 def test_non_utf8_pyproject_is_refused(tmp_path: Path, feed: Path) -> None:
