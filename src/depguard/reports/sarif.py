@@ -28,7 +28,7 @@ __all__ = ["render", "to_data", "SCHEMA_URI", "INFORMATION_URI", "SECURITY_SEVER
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 #: Where people read about depguard; the project page on the index it is published to.
-INFORMATION_URI = "https://pypi.org/project/depguard/"
+INFORMATION_URI = "https://github.com/depguard/depguard"
 #: Every advisory in the feed is an attacker's code in a release: critical (GitHub: >= 9.0).
 SECURITY_SEVERITY = "9.8"
 _FINGERPRINT = "depguardFinding/v1"
