@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 from urllib.parse import quote
 
-__all__ = ["Ecosystem", "PYPI", "NPM", "ECOSYSTEMS", "get", "pep503", "semver_key"]
+__all__ = ["Ecosystem", "PYPI", "NPM", "ECOSYSTEMS", "get", "pep503", "semver_key", "parse_pep440"]
 
 _PEP503 = re.compile(r"[-_.]+")
 _PEP508_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
@@ -21,6 +22,8 @@ _SEMVER = re.compile(
     r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
     r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
 )
+#: Distinct version strings remembered per function: a 40,000-record feed has ~100,000.
+_CACHE_SIZE = 1 << 17
 _NPM_NAME = re.compile(r"^(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$")
 
 
@@ -29,6 +32,7 @@ def pep503(name: str) -> str:
     return _PEP503.sub("-", name).lower()
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def semver_key(version: str) -> tuple[Any, ...]:
     """A sort key that orders SemVer 2.0 strings by precedence (build metadata ignored)."""
     match = _SEMVER.fullmatch(version)
@@ -41,26 +45,48 @@ def semver_key(version: str) -> tuple[Any, ...]:
     return (major, minor, patch, 0, parts)
 
 
-def _pep440_key(version: str) -> Any:
-    from packaging.version import Version
+@lru_cache(maxsize=_CACHE_SIZE)
+def _semver_valid(version: str) -> bool:
+    return _SEMVER.fullmatch(version) is not None
 
-    return Version(version)
+
+def parse_pep440(version: str) -> Any:
+    """``packaging.version.Version(version)``, remembered; None when it is not PEP 440."""
+    return _pep440(version)
 
 
-def _is_pep440(version: str) -> bool:
+@lru_cache(maxsize=_CACHE_SIZE)
+def _pep440(version: str) -> Any:
+    """The parsed version, or None when it is not PEP 440.
+
+    Cached because the feed rules, the compiler, ``check`` and ``serve`` ask about the same
+    strings again and again (valid? normal form? sort key?): one parse each instead of five.
+    ``Version`` objects are immutable, so sharing them is safe.
+    """
     from packaging.version import InvalidVersion, Version
 
     try:
-        Version(version)
+        return Version(version)
     except InvalidVersion:
-        return False
-    return True
+        return None
 
 
+def _pep440_key(version: str) -> Any:
+    parsed = _pep440(version)
+    if parsed is None:
+        from packaging.version import Version
+
+        return Version(version)  # raises InvalidVersion, as before
+    return parsed
+
+
+def _is_pep440(version: str) -> bool:
+    return _pep440(version) is not None
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
 def _pep440_normal(version: str) -> str:
-    from packaging.version import Version
-
-    return str(Version(version))
+    return str(_pep440_key(version))
 
 
 @dataclass(frozen=True)
@@ -102,7 +128,7 @@ NPM = Ecosystem(
     purl_type="npm",
     normalize_name=lambda name: name,
     name_is_valid=lambda name: len(name) <= 214 and bool(_NPM_NAME.fullmatch(name)),
-    version_is_valid=lambda version: bool(_SEMVER.fullmatch(version)),
+    version_is_valid=_semver_valid,
     version_key=semver_key,
     normalize_version=lambda version: version,
 )

@@ -59,14 +59,13 @@ def safe_version(version: str) -> str:
     The normalized string is what gets written, so odd spellings in the feed (``v1.0``,
     ``1.0-1``) never reach a user's file verbatim.
     """
-    from packaging.version import InvalidVersion, Version
+    from depguard.ecosystems import parse_pep440
 
     if not isinstance(version, str) or not version or version != version.strip() or len(version) > 128:
         raise UnsafeValueError(f"not a valid PEP 440 version: {version!r}")
-    try:
-        parsed = Version(version)
-    except InvalidVersion:
-        raise UnsafeValueError(f"not a valid PEP 440 version: {version!r}") from None
+    parsed = parse_pep440(version)  # one parse per distinct string, shared with the feed rules
+    if parsed is None:
+        raise UnsafeValueError(f"not a valid PEP 440 version: {version!r}")
     if parsed.local is not None:
         raise UnsafeValueError(f"a local version label cannot be excluded on its own: {version!r}")
     return str(parsed)

@@ -78,13 +78,18 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
-from packaging.ranges import VersionRange
-from packaging.specifiers import SpecifierSet
+from typing import TYPE_CHECKING
+
 from packaging.version import Version
 
+from depguard.ecosystems import parse_pep440
 from depguard.errors import UnsafeValueError
 from depguard.exclusions import ADVISORY_ID, Exclusion, make_exclusion, safe_name, safe_version
+from depguard.jsonio import gc_paused
 from depguard.records import Affected, Event, Range, Record
+
+if TYPE_CHECKING:
+    from packaging.ranges import VersionRange
 
 __all__ = [
     "Unexpressible",
@@ -158,12 +163,36 @@ class _BadRange(Exception):
         self.values = values
 
 
+def _version(normalized: str) -> Version:
+    """The :class:`Version` of a string ``safe_version`` accepted (parsed once per string)."""
+    parsed = parse_pep440(normalized)
+    return parsed if parsed is not None else Version(normalized)
+
+
+def _range_type() -> type[VersionRange]:
+    """``packaging.ranges.VersionRange``, imported on first need.
+
+    Range algebra is only needed for lower bounds and for reporting what cannot be written;
+    a feed of exact versions (the common case) compiles without it, and ``sync`` starts up
+    without importing ``packaging.specifiers`` and ``packaging.ranges``.
+    """
+    from packaging.ranges import VersionRange
+
+    return VersionRange
+
+
 def _full() -> VersionRange:
-    return VersionRange.full(admit_arbitrary=False, prereleases=True)
+    return _range_type().full(admit_arbitrary=False, prereleases=True)
+
+
+def _empty() -> VersionRange:
+    return _range_type().empty(prereleases=True)
 
 
 def _spec_range(spec: str) -> VersionRange:
     """The versions a specifier admits; pre-releases always count, as for a resolver told to use them."""
+    from packaging.specifiers import SpecifierSet
+
     return SpecifierSet(spec, prereleases=True).to_range()
 
 
@@ -185,7 +214,7 @@ def _event_kind(event: Event) -> tuple[_EventKind, str]:
 
 def _bound(value: str) -> Version:
     """A range bound as a :class:`Version`; a local label has no meaning as a bound, so it is refused."""
-    return Version(safe_version(value))
+    return _version(safe_version(value))
 
 
 _Step = tuple[_EventKind, Optional[Version]]  # an event; ``None`` is ``introduced: "0"``
@@ -312,7 +341,7 @@ def _interval_range(iv: _Interval) -> VersionRange:
 def _listed_range(version: Version) -> VersionRange:
     """A listed version: ``==V`` matches ``V.0`` and ``V+local``; a listed local build only itself."""
     if version.local is not None:
-        return VersionRange.singleton(version, prereleases=True)
+        return _range_type().singleton(version, prereleases=True)
     return _spec_range(f"=={version}")
 
 
@@ -325,7 +354,7 @@ def affected_range(affected: Affected) -> VersionRange:
     :func:`compile_exclusions` reports them. The range's policy is ``prereleases=True``: a
     pre-release inside it is a member, whatever a resolver's default would install.
     """
-    result = VersionRange.empty(prereleases=True)
+    result = _empty()
     for text in affected.versions:
         version = _parse_or_none(text)
         if version is not None:
@@ -376,7 +405,7 @@ def _lower_bound(iv: _Interval) -> str:
 def _spec_key(spec: str) -> tuple[Version, int, int, str]:
     """Sort by version, then operator; equal versions spelled differently (``2.0``/``2.0.0``) by text."""
     op = ">=" if spec.startswith(">=") else ">" if spec.startswith(">") else "!="
-    return Version(spec[len(op):]), (">=", ">", "!=").index(op), len(spec), spec
+    return _version(spec[len(op):]), (">=", ">", "!=").index(op), len(spec), spec
 
 
 def _excluded(spec: str) -> VersionRange:
@@ -387,18 +416,38 @@ def _simplify(bounds: set[str], not_equal: set[str]) -> list[str]:
     """One strongest lower bound plus the ``!=`` it does not already cover, sorted by version."""
     if _BLOCK in bounds:
         return [_BLOCK]
+    if not bounds:
+        return _distinct_not_equal(not_equal)
     best: str | None = None
     for spec in sorted(bounds, key=_spec_key):
         # lower bounds exclude downward-closed sets, so "not a subset" means "a strict superset"
         if best is None or not _excluded(spec).is_subset(_excluded(best)):
             best = spec
     kept = [best] if best is not None else []
-    covered = _excluded(best) if best is not None else VersionRange.empty(prereleases=True)
+    covered = _excluded(best) if best is not None else _empty()
     for spec in sorted((f"!={v}" for v in not_equal), key=_spec_key):
         if not _excluded(spec).is_subset(covered):  # also drops ``!=2.5.0`` after ``!=2.5``
             kept.append(spec)
             covered = covered | _excluded(spec)
     return sorted(kept, key=_spec_key)
+
+
+def _distinct_not_equal(not_equal: set[str]) -> list[str]:
+    """``_simplify`` without a lower bound, in one sorted pass instead of range algebra.
+
+    ``!=V`` (V without a local label, which ``safe_version`` guarantees) excludes exactly the
+    versions whose public part equals V, so two such sets are equal when their versions
+    compare equal (``2.5`` and ``2.5.0``) and disjoint otherwise. The range-algebra loop
+    therefore keeps the first spelling of each version in ``_spec_key`` order; so does this,
+    and a 6,000-package feed compiles in a fraction of the time (equivalence is tested).
+    """
+    kept: list[str] = []
+    previous: Version | None = None
+    for key in sorted(_spec_key(f"!={v}") for v in not_equal):
+        if key[0] != previous:
+            kept.append(key[3])
+            previous = key[0]
+    return kept
 
 
 # --------------------------------------------------------------------------- the compiler
@@ -449,7 +498,7 @@ def _compile_entry(
         except UnsafeValueError as exc:
             rejected.append(Rejected(advisory, package, str(exc)))
             continue
-        listed.append(Version(normalized))
+        listed.append(_version(normalized))
         state.not_equal.add(normalized)
         state.advisories.add(advisory)
     for rng in affected.ranges:
@@ -500,20 +549,20 @@ def _compile_range(
 def _finish(name: str, state: _PackageState, rejected: list[Rejected]) -> tuple[Exclusion | None, list[Unexpressible]]:
     """Build the package's exclusion and keep the reports its specifiers do not cover."""
     exclusion: Exclusion | None = None
-    covered = VersionRange.empty(prereleases=True)
     if state.advisories:
         specs = _simplify(state.bounds, state.not_equal)
         try:
             exclusion = make_exclusion(name, specs, sorted(state.advisories))
         except UnsafeValueError as exc:  # every part was checked already; never drop silently anyway
             rejected.append(Rejected(",".join(sorted(state.advisories)), name, str(exc)))
-        else:
-            covered = ~_spec_range(",".join(exclusion.specifiers))
     blocked = exclusion is not None and exclusion.blocks_everything
+    if not state.pending or blocked:  # the range algebra below is only needed for reports
+        return exclusion, []
+    covered = ~_spec_range(",".join(exclusion.specifiers)) if exclusion is not None else _empty()
     reports = [
         Unexpressible(p.advisory, name, p.range_text, p.reason)
         for p in state.pending
-        if not blocked and (p.extent is None or not p.extent.is_subset(covered))
+        if p.extent is None or not p.extent.is_subset(covered)
     ]
     return exclusion, reports
 
@@ -546,7 +595,11 @@ def compile_exclusions(
     ecosystems are not this compiler's business and are skipped too. See the module docstring
     for the rules.
     """
-    ignored = frozenset(ignore)
+    with gc_paused():  # one Version per listed version: see jsonio.gc_paused
+        return _compile_all(records, ecosystem, frozenset(ignore))
+
+
+def _compile_all(records: Iterable[Record], ecosystem: str, ignored: frozenset[str]) -> Compiled:
     states: dict[str, _PackageState] = {}
     rejected: list[Rejected] = []
     for record in records:

@@ -43,6 +43,7 @@ from urllib.parse import unquote, urlsplit
 
 from depguard import __version__, ecosystems
 from depguard.errors import ConfigError, DepguardError, FeedSourceError
+from depguard.jsonio import gc_paused
 from depguard.matching import AdvisoryIndex
 from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
 from depguard.source import FeedSnapshot
@@ -230,8 +231,9 @@ class Catalog:
     @classmethod
     def build(cls, snapshot: FeedSnapshot, generation: int = 1) -> Catalog:
         index = AdvisoryIndex.from_records(snapshot.records)
-        records = {r.id: _dumps(_osv_order(r.to_json())) for r in snapshot.records}
-        summaries = {r.id: _dumps({"id": r.id, "modified": r.modified}) for r in snapshot.records}
+        with gc_paused():  # 20,000 records dumped and encoded: see jsonio.gc_paused
+            records = {r.id: _dumps(_osv_order(r.to_json())) for r in snapshot.records}
+            summaries = {r.id: _dumps({"id": r.id, "modified": r.modified}) for r in snapshot.records}
         return cls(snapshot, index, generation, records, summaries)
 
     def find(self, query: Query) -> list[Record]:
