@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -209,7 +210,14 @@ def _plan_requirements_in(result: SyncPlan, project: Project, path: Path, constr
     result.changes.append(FileChange(path, "pip-tools", project.directory, before, after))
 
 
+_PLAIN_REQUIREMENT = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(?:[<>!=~][^;@\[\s]*)?")
+
+
 def _req_name(requirement: str) -> str:
+    """The PEP 503 name of a block entry; what depguard wrote is plain and skips packaging."""
+    plain = _PLAIN_REQUIREMENT.fullmatch(requirement)
+    if plain:
+        return re.sub(r"[-_.]+", "-", plain[1]).lower()
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
 
