@@ -170,3 +170,11 @@ def test_lint_only_limits_per_file_rules(broken_feed: Path) -> None:
     feed = load_feed(broken_feed)
     only = [PurePosixPath("PyPI/p13/x_DEPGUARD-2026-0113.json")]
     assert {i.path for i in lint(feed, only=only)} == {"PyPI/p13/x_DEPGUARD-2026-0113.json"}
+
+
+def test_validate_refuses_what_clients_refuse(tmp_path: Path) -> None:
+    """A control or bidi character passes the JSON Schemas but no client would accept it."""
+    bad = record()
+    bad["summary"] = "innocent \u202etxt.exe"
+    write_feed(tmp_path, [bad])
+    assert "unsafe-text" in rules(tmp_path)

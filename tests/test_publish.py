@@ -153,8 +153,8 @@ def test_atom_feed_has_one_entry_per_advisory_newest_first(site: Path) -> None:
 
 def test_page_escapes_feed_text_and_has_no_script(tmp_path: Path) -> None:
     hostile = record(modified="2026-03-26T00:00:00Z")
-    hostile["summary"] = '<script>alert(1)</script> & "quotes" \x07bell'
-    hostile["details"] = "</content><entry>injected</entry> \x00"
+    hostile["summary"] = '<script>alert(1)</script> & "quotes"'
+    hostile["details"] = "</content><entry>injected</entry>"
     hostile["references"].append({"type": "WEB", "url": "https://example.org/a?b=1&c=<2>"})
     write_feed(tmp_path / "feed", [hostile])
     build_site(tmp_path / "feed", tmp_path / "out")
@@ -166,6 +166,19 @@ def test_page_escapes_feed_text_and_has_no_script(tmp_path: Path) -> None:
     (entry,) = atom.findall(f"{ATOM}entry")
     assert entry.findtext(f"{ATOM}summary").startswith("<script>alert(1)</script>")
     assert entry.findtext(f"{ATOM}content").startswith("</content><entry>injected</entry>")
+
+
+def test_feed_with_control_characters_is_never_published(tmp_path: Path) -> None:
+    """What every client would refuse (a bell, an escape, a bidi override) is not published."""
+    from depguard.publish import FeedNotPublishable
+
+    hostile = record()
+    hostile["summary"] = "looks fine \u202e\x1b[2J"
+    write_feed(tmp_path / "feed", [hostile])
+    with pytest.raises(FeedNotPublishable) as caught:
+        build_site(tmp_path / "feed", tmp_path / "out")
+    assert {i.rule for i in caught.value.issues} == {"unsafe-text"}
+    assert not (tmp_path / "out").exists()
 
 
 def test_withdrawn_records_are_published_but_not_enforced(tmp_path: Path) -> None:

@@ -36,7 +36,6 @@ __all__ = [
     "next_id",
     "new_record",
     "format_feed",
-    "CleanFiles",
     "ID_PATTERN",
 ]
 
@@ -397,139 +396,28 @@ def record_relpath(ecosystem: str, name: str, advisory_id: str) -> PurePosixPath
 # --- rules ---------------------------------------------------------------------------------
 
 
-def lint(feed: Feed, *, only: Iterable[PurePosixPath] | None = None, verdicts: CleanFiles | None = None) -> list[Issue]:
+def lint(feed: Feed, *, only: Iterable[PurePosixPath] | None = None) -> list[Issue]:
     """Every schema and semantic problem in the feed, sorted by file and pointer.
 
     ``only`` limits per-file rules to some files (a pull request's changes); rules that
     compare records with each other (unique ids, overlaps) still look at the whole feed.
-    ``verdicts`` (see :class:`CleanFiles`) skips the per-file rules for files that passed
-    them before, byte for byte, under the same rules, and remembers the ones that pass now;
-    the cross-record rules always run.
+    The consumers' security floor (:func:`depguard.source.unsafe_text_issues`) is part of the
+    rules, so nothing that validates here is refused by a client later.
     """
     from depguard.schema import profile_issues, profile_vouched
+    from depguard.source import unsafe_text_issues
 
     selected = None if only is None else {PurePosixPath(p) for p in only}
     issues = [i for i in feed.load_issues if selected is None or PurePosixPath(i.path) in selected]
     for entry in feed.entries:
         if selected is not None and entry.path not in selected:
             continue
-        if verdicts is not None and verdicts.known_clean(entry):
-            continue
-        vouched = profile_vouched(entry.data)
-        found = [] if vouched else [Issue(str(entry.path), p.pointer, "schema", p.message) for p in profile_issues(entry.data)]
-        found.extend(_entry_issues(entry))
-        if not found and vouched and verdicts is not None:
-            verdicts.add(entry)  # only the compiled check's verdicts: they depend on nothing outside depguard
-        issues.extend(found)
+        if not profile_vouched(entry.data):
+            issues += [Issue(str(entry.path), p.pointer, "schema", p.message) for p in profile_issues(entry.data)]
+        issues += [Issue(str(entry.path), p.pointer, "unsafe-text", p.message) for p in unsafe_text_issues(entry.data)]
+        issues.extend(_entry_issues(entry))
     issues.extend(i for i in _cross_issues(feed) if selected is None or PurePosixPath(i.path) in selected)
     return sorted(set(issues))
-
-
-class CleanFiles:
-    """Which record files passed the per-file rules: remembered across runs, keyed by content.
-
-    ``feed validate`` followed by ``feed build`` (a publishing job), or a contributor running
-    ``validate`` again after editing one record, checks 20,000 unchanged files twice; the
-    per-file rules (both schemas, layout, versions, canonical form) are most of the time of
-    each run. A file is skipped only when a digest of *its path and bytes* and of *the rules*
-    was recorded as clean: the rules' digest covers the bundled schemas, the source of the
-    modules that implement the rules and the versions of the libraries they rely on, so an
-    upgrade or a local edit of a rule starts from an empty set. Only clean verdicts are kept
-    (a file with issues is always re-checked, so its messages are always current), and the
-    cross-record rules always run on the whole feed.
-
-    The set lives in one file under depguard's cache directory (``$DEPGUARD_CACHE_DIR``, else
-    the user cache), written atomically; an unreadable or foreign file is simply ignored. A
-    cache directory is trusted like the user's own files: whoever can write it could as well
-    edit the feed. Consumers never rely on it: clients verify every download anyway.
-    """
-
-    _MAGIC = b"depguard-clean-files 1\n"
-    _DIGEST = 16  # bytes of sha256 kept per file: collisions would need 2^64 files
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._salt = _rules_digest()
-        self._known: set[bytes] = set()
-        self._seen: set[bytes] = set()
-        self._changed = False
-        if path is not None:
-            try:
-                data = path.read_bytes()
-            except OSError:
-                data = b""
-            head = self._MAGIC + self._salt
-            if data.startswith(head) and (len(data) - len(head)) % self._DIGEST == 0:
-                body = memoryview(data)[len(head):]
-                self._known = {bytes(body[i : i + self._DIGEST]) for i in range(0, len(body), self._DIGEST)}
-
-    @classmethod
-    def default(cls) -> CleanFiles:
-        """The user's verdict file; ``DEPGUARD_LINT_CACHE=0`` turns remembering off."""
-        if os.environ.get("DEPGUARD_LINT_CACHE", "").strip().lower() in {"0", "false", "no", "off"}:
-            return cls(None)
-        root = os.environ.get("DEPGUARD_CACHE_DIR")
-        if not root:
-            from platformdirs import user_cache_dir
-
-            root = user_cache_dir("depguard", appauthor=False)
-        return cls(Path(root) / "lint" / "clean-files.bin")
-
-    def _key(self, entry: FeedEntry) -> bytes:
-        import hashlib
-
-        digest = hashlib.sha256(self._salt)
-        digest.update(str(entry.path).encode("utf-8", "surrogateescape") + b"\0")
-        digest.update(entry.raw)
-        return digest.digest()[: self._DIGEST]
-
-    def known_clean(self, entry: FeedEntry) -> bool:
-        key = self._key(entry)
-        if key in self._known:
-            self._seen.add(key)
-            return True
-        return False
-
-    def add(self, entry: FeedEntry) -> None:
-        self._seen.add(self._key(entry))
-        self._changed = True
-
-    def save(self) -> None:
-        """Write the files seen clean in this run (nothing else: the set never outgrows the feed)."""
-        if self.path is None or (not self._changed and self._seen == self._known):
-            return
-        from depguard.atomic import write_bytes
-
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes(self.path, self._MAGIC + self._salt + b"".join(sorted(self._seen)))
-        except OSError:
-            pass  # a cache that cannot be written costs the next run time, nothing else
-
-
-@cache
-def _rules_digest() -> bytes:
-    """A digest of everything a clean verdict depends on (see :class:`CleanFiles`)."""
-    import hashlib
-    import sys
-
-    import packaging
-
-    from depguard import __version__, fastschema, schema
-    from depguard.resources import schemas_dir
-
-    digest = hashlib.sha256(f"{__version__}|{sys.version}|packaging {packaging.__version__}".encode())
-    for module in (sys.modules[__name__], ecosystems, schema, fastschema):
-        digest.update(Path(module.__file__ or "").read_bytes())
-    for name in ("osv.schema.json", "depguard.schema.json"):
-        digest.update((schemas_dir() / name).read_bytes())
-    try:
-        import rfc3339_validator
-
-        digest.update(Path(rfc3339_validator.__file__ or "").read_bytes())
-    except ImportError:
-        pass
-    return digest.digest()
 
 
 def _cross_issues(feed: Feed) -> list[Issue]:
