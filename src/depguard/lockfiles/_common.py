@@ -22,6 +22,7 @@ __all__ = [
     "load_toml",
     "load_json",
     "array_table_name_lines",
+    "package_tables",
     "json_key_lines",
     "sha256_of",
 ]
@@ -77,6 +78,25 @@ def load_json(path: Path, text: str) -> Any:
             except LockfileError as located:
                 raise LockfileError(f"{path}:{located.args[0]}") from None
         raise LockfileError(f"{path}:{line if line is not None else '?'}: invalid JSON: {exc}") from None
+
+
+def package_tables(path: Path, text: str, data: dict[str, Any], key: str) -> list[tuple[dict[str, Any], str, int | None]]:
+    """Each ``[[key]]`` table of a TOML lockfile with its name and the line of ``name = ...``.
+
+    uv.lock, pylock.toml, poetry.lock and pdm.lock all list one table per distribution; this
+    is the part of reading them that does not depend on the format, checked the same way.
+    """
+    tables = data.get(key, [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise LockfileError(f"{path}:1: [[{key}]] must be an array of tables")
+    lines = array_table_name_lines(text, key, [t.get("name") for t in tables])
+    found = []
+    for table, line in zip(tables, lines, strict=True):
+        name = table.get("name")
+        if not isinstance(name, str) or not name:
+            raise LockfileError(f"{path}:{line or '?'}: a [[{key}]] table has no name")
+        found.append((table, name, line))
+    return found
 
 
 def array_table_name_lines(text: str, key: str, names: list[str | None]) -> list[int | None]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from depguard.errors import LockfileError
 from depguard.lockfiles import Location, Package
-from depguard.lockfiles._common import array_table_name_lines, load_toml, read_text, sha256_of
+from depguard.lockfiles._common import load_toml, package_tables, read_text, sha256_of
 
 __all__ = ["parse"]
 
@@ -24,15 +24,8 @@ def parse(path: Path, root: Path) -> list[Package]:
     data = load_toml(path, text)
     if "lock-version" not in data:
         raise LockfileError(f"{path}:1: no lock-version: not a PEP 751 lockfile")
-    tables = data.get("packages", [])
-    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise LockfileError(f"{path}:1: [[packages]] must be an array of tables")
-    lines = array_table_name_lines(text, "packages", [t.get("name") for t in tables])
     packages = []
-    for table, line in zip(tables, lines, strict=True):
-        name = table.get("name")
-        if not isinstance(name, str) or not name:
-            raise LockfileError(f"{path}:{line or '?'}: a [[packages]] table has no name")
+    for table, name, line in package_tables(path, text, data, "packages"):
         if "directory" in table:
             continue
         version = table.get("version")

@@ -11,9 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from depguard.errors import LockfileError
 from depguard.lockfiles import Location, Package
-from depguard.lockfiles._common import array_table_name_lines, load_toml, read_text, sha256_of
+from depguard.lockfiles._common import load_toml, package_tables, read_text, sha256_of
 
 __all__ = ["parse", "LOCAL_SOURCES"]
 
@@ -25,15 +24,8 @@ def parse(path: Path, root: Path) -> list[Package]:
     """The locked distributions of ``path`` (``root`` is unused: uv.lock includes nothing)."""
     text = read_text(path)
     data = load_toml(path, text)
-    tables = data.get("package", [])
-    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise LockfileError(f"{path}:1: [[package]] must be an array of tables")
-    lines = array_table_name_lines(text, "package", [t.get("name") for t in tables])
     packages = []
-    for table, line in zip(tables, lines, strict=True):
-        name = table.get("name")
-        if not isinstance(name, str) or not name:
-            raise LockfileError(f"{path}:{line or '?'}: a [[package]] table has no name")
+    for table, name, line in package_tables(path, text, data, "package"):
         if _is_local(table.get("source")):
             continue
         version = table.get("version")
