@@ -277,8 +277,8 @@ def syncs(bench: Bench, paths: dict[str, Path]) -> None:
     servers = {"real": FeedServer(real_site), "n": FeedServer(bench.work / f"site-{n}")}
     try:
         repos = {
-            f"sync --check, 1 project, real feed": ("sync-1-real", 1, "real"),
-            f"sync --check, 200 projects, real feed": ("sync-200-real", 200, "real"),
+            "sync --check, 1 project, real feed": ("sync-1-real", 1, "real"),
+            "sync --check, 200 projects, real feed": ("sync-200-real", 200, "real"),
             f"sync --check, 1 project, {n} records": ("sync-1-n", 1, "n"),
         }
         commands = []

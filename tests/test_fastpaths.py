@@ -23,7 +23,7 @@ from depguard import feed as feed_mod
 from depguard import ranges
 from depguard.fastschema import Unsupported, compile_schema, json_equal, json_unique
 from depguard.records import Record
-from depguard.schema import load_schema, validator
+from depguard.schema import validator
 from feedkit import record, write_feed
 from test_schema_compat import BASE_RECORD, MUTATIONS, _mutant
 

@@ -309,7 +309,7 @@ def test_hand_edited_block_is_rewritten_and_only_the_block_changes() -> None:
 
 
 def test_mangled_marker_is_still_recognized() -> None:
-    text = f'[tool.uv]\nconstraint-dependencies = [\n    #>>>depguard\n    "x>1",\n    # <<< depguard\n]\n'
+    text = '[tool.uv]\nconstraint-dependencies = [\n    #>>>depguard\n    "x>1",\n    # <<< depguard\n]\n'
     edit = pyproject.apply(text, [LITELLM])
     assert edit.hand_edited and edit.previous == ("x>1",)
     assert edit.text.count("depguard:") == 1
