@@ -23,6 +23,7 @@ __all__ = [
     "load_json",
     "array_table_name_lines",
     "package_tables",
+    "legacy_files",
     "json_key_lines",
     "sha256_of",
 ]
@@ -97,6 +98,15 @@ def package_tables(path: Path, text: str, data: dict[str, Any], key: str) -> lis
             raise LockfileError(f"{path}:{line or '?'}: a [[{key}]] table has no name")
         found.append((table, name, line))
     return found
+
+
+def legacy_files(data: dict[str, Any]) -> dict[str, list[Any]]:
+    """``[metadata.files]`` of older poetry and pdm lockfiles: hashes keyed by package."""
+    metadata = data.get("metadata")
+    files = metadata.get("files") if isinstance(metadata, dict) else None
+    if not isinstance(files, dict):
+        return {}
+    return {key: value for key, value in files.items() if isinstance(value, list)}
 
 
 def array_table_name_lines(text: str, key: str, names: list[str | None]) -> list[int | None]:

@@ -8,10 +8,9 @@ Path dependencies on a local ``directory`` are the user's code and are left out.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from depguard.lockfiles import Location, Package
-from depguard.lockfiles._common import load_toml, package_tables, read_text, sha256_of
+from depguard.lockfiles._common import legacy_files, load_toml, package_tables, read_text, sha256_of
 
 __all__ = ["parse"]
 
@@ -20,7 +19,7 @@ def parse(path: Path, root: Path) -> list[Package]:
     """The locked packages of ``path`` (``root`` is unused: poetry.lock includes nothing)."""
     text = read_text(path)
     data = load_toml(path, text)
-    legacy = _legacy_files(data)
+    legacy = legacy_files(data)
     packages = []
     for table, name, line in package_tables(path, text, data, "package"):
         version = table.get("version")
@@ -31,11 +30,3 @@ def parse(path: Path, root: Path) -> list[Package]:
         hashes = sha256_of(f.get("hash") for f in files if isinstance(f, dict))
         packages.append(Package("PyPI", name, version if isinstance(version, str) else None, hashes, Location(path, line)))
     return packages
-
-
-def _legacy_files(data: dict[str, Any]) -> dict[str, list[Any]]:
-    metadata = data.get("metadata")
-    files = metadata.get("files") if isinstance(metadata, dict) else None
-    if not isinstance(files, dict):
-        return {}
-    return {name: value for name, value in files.items() if isinstance(value, list)}
