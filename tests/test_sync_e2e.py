@@ -210,3 +210,21 @@ def test_error_messages_name_the_file_once_and_escape_control_characters(tmp_pat
     assert "\x1b" not in proc.stderr and "sub\\x1b[2J/pyproject.toml" in line
     assert line.count("pyproject.toml") == 1
     assert "litellm!=1.82.7" in (repo / "pyproject.toml").read_text()
+
+
+def test_a_stand_in_feed_never_lifts_exclusions(tmp_path: Path, feed: Path) -> None:
+    """Offline with no cache, sync falls back to the bundled snapshot, which may be older than
+    the feed the project was synced with: it may add exclusions but must not lift any."""
+    write_record(feed, record("x_DEPGUARD-2026-0003", name="tinylib", versions=("2.0",)))
+    repo = init_repo(tmp_path / "repo", {"pyproject.toml": project(["tinylib"])})
+    assert sync(repo, feed).returncode == 0
+    synced = (repo / "pyproject.toml").read_bytes()
+    assert b"tinylib!=2.0" in synced
+    proc = depguard(repo, "sync", "--feed", "http://127.0.0.1:9/", env={"DEPGUARD_OFFLINE": "1"})
+    assert proc.returncode == 2
+    assert "stand-in" in proc.stderr and "tinylib" in proc.stderr and "Traceback" not in proc.stderr
+    assert (repo / "pyproject.toml").read_bytes() == synced
+    fresh = init_repo(tmp_path / "fresh", {"pyproject.toml": project(["litellm"])})
+    proc = depguard(fresh, "sync", "--feed", "http://127.0.0.1:9/", env={"DEPGUARD_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr  # adding exclusions from the stand-in is fine
+    assert "litellm!=1.82.7" in (fresh / "pyproject.toml").read_text()

@@ -759,7 +759,7 @@ def _cached_instead(cached: CachedFeed, base: str, reason: str) -> FeedSnapshot:
         f"{reason}; using the cached copy last confirmed by the server {age} ago "
         f"({len(cached.records)} records, newest {cached.index.newest or 'none'}; cache {cached.directory})"
     )
-    return _snapshot(cached, base, "cache", checked_at=cached.checked_at, warnings=(warning,))
+    return replace(_snapshot(cached, base, "cache", checked_at=cached.checked_at, warnings=(warning,)), fallback=True)
 
 
 def _bundled_instead(reason: str) -> FeedSnapshot:
@@ -776,5 +776,5 @@ def _bundled_instead(reason: str) -> FeedSnapshot:
         f"{reason}; using the snapshot bundled with depguard {__version__} "
         f"({len(snapshot.records)} records, newest {newest or 'none'}{age}): it may miss recent advisories"
     )
-    return replace(snapshot, warnings=(*snapshot.warnings, warning))
+    return replace(snapshot, warnings=(*snapshot.warnings, warning), fallback=True)
 

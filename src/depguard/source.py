@@ -35,7 +35,9 @@ class FeedSnapshot:
     confirmed by its server), ``cache`` (the last verified download, used offline or because
     the server could not be used) or ``bundled`` (the snapshot inside depguard).
     ``checked_at`` is when a server last vouched for these records (URL sources only), and
-    ``cache`` the cache directory behind a URL source.
+    ``cache`` the cache directory behind a URL source. ``fallback`` says the source asked for
+    could not be used and this is a stand-in (the cache or the bundled snapshot): it may be
+    older than what the project was last synced with, so sync must not lift anything from it.
     """
 
     records: tuple[Record, ...]
@@ -44,6 +46,7 @@ class FeedSnapshot:
     warnings: tuple[str, ...] = field(default=())
     checked_at: _dt.datetime | None = None
     cache: str | None = None
+    fallback: bool = False
 
     @property
     def newest_modified(self) -> str | None:

@@ -41,6 +41,7 @@ class FileChange:
     updated: tuple[str, ...] = ()
     kept: tuple[str, ...] = ()
     hand_edited: bool = False
+    lifted: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -185,6 +186,13 @@ def _plan_file(result: SyncPlan, project: Project, target: str, path: Path) -> N
     after = edit.text.encode("utf-8")
     if before is None and not result.exclusions:
         return
+    lifted = _lifted(old, new)
+    if lifted and result.snapshot.fallback:
+        result.refusals.append(Refusal(path, (
+            f"the feed in use is a stand-in ({result.snapshot.kind}: {result.snapshot.source}) and would lift "
+            f"exclusions for {', '.join(lifted)}; nothing changed: sync again when the feed is reachable, or name it with --feed"
+        )))
+        return
     result.changes.append(
         FileChange(
             path, target, project.directory, before, after,
@@ -193,8 +201,24 @@ def _plan_file(result: SyncPlan, project: Project, target: str, path: Path) -> N
             updated=tuple(sorted(n for n in new.keys() & old.keys() if new[n] != old[n])),
             kept=tuple(sorted(n for n in new.keys() & old.keys() if new[n] == old[n])),
             hand_edited=edit.hand_edited,
+            lifted=lifted,
         )
     )
+
+
+def _lifted(old: dict[str, str], new: dict[str, str]) -> tuple[str, ...]:
+    """Packages whose previous exclusion is not wholly kept: removed, or a specifier dropped.
+
+    Deliberately literal (``>=2`` to ``>=3`` counts too): it only decides whether a stand-in
+    feed may touch a file, and refusing there costs a warning, while lifting costs protection.
+    """
+    return tuple(sorted(n for n, req in old.items() if n not in new or not _specifiers(req) <= _specifiers(new[n])))
+
+
+def _specifiers(requirement: str) -> set[str]:
+    plain = _PLAIN_REQUIREMENT.fullmatch(requirement)
+    rest = requirement[len(plain[1]) :] if plain else requirement
+    return set(filter(None, rest.split(",")))
 
 
 def _plan_requirements_in(result: SyncPlan, project: Project, path: Path, constraints_path: Path) -> None:
