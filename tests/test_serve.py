@@ -11,7 +11,6 @@ import hashlib
 import http.client
 import json
 import os
-import select
 import shutil
 import signal
 import statistics
@@ -578,10 +577,23 @@ def _start_cli(*args: str) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True, env=env)
 
 
+_LINES: dict[int, "queue.Queue[str]"] = {}
+
+
 def _read_line(stream: Any, timeout: float = 15.0) -> str:
-    ready, _, _ = select.select([stream], [], [], timeout)
-    assert ready, "no output from depguard serve"
-    return stream.readline()
+    """The next line of ``stream``, read by a thread: ``select`` on a buffered text stream
+    misses lines that an earlier ``readline`` already pulled into Python's buffer."""
+    import queue
+    import threading
+
+    lines = _LINES.get(id(stream))
+    if lines is None:
+        lines = _LINES[id(stream)] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in iter(stream.readline, "")], daemon=True).start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        raise AssertionError("no output from depguard serve") from None
 
 
 def test_cli_serves_prints_the_url_reloads_on_sighup_and_stops_on_ctrl_c(feed_dir: Path) -> None:
