@@ -379,7 +379,37 @@ class _Server(ThreadingHTTPServer):
     owner: LocalHTTPServer
 
 
-class LocalHTTPServer:
+class _Addressed:
+    """What both test servers share: a context manager with a loopback address and URLs."""
+
+    host: str
+    _port: int
+
+    def start(self):  # noqa: ANN201 - each server returns itself
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):  # noqa: ANN204
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self._port}"
+
+    def url(self, path: str = "/") -> str:
+        return self.base_url + ("" if path.startswith("/") else "/") + path
+
+
+class LocalHTTPServer(_Addressed):
     """A threaded HTTP/1.1 server on 127.0.0.1 serving *root* (may be ``None``: hooks only).
 
     Use as a context manager or call ``start()``/``stop()``. ``gzip=True`` compresses
@@ -422,23 +452,6 @@ class LocalHTTPServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-
-    def __enter__(self) -> LocalHTTPServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self._port}"
-
-    def url(self, path: str = "/") -> str:
-        return self.base_url + ("" if path.startswith("/") else "/") + path
 
     # ---- hooks
     def set_route(self, path: str, *routes: Route | Handler) -> None:
@@ -554,7 +567,7 @@ _LOG_FORMAT = (
 )
 
 
-class NginxServer:
+class NginxServer(_Addressed):
     """The real nginx serving *root* on 127.0.0.1:<free port>; config/pid/logs/temp in
     *workdir* (a new temp dir by default). ``gzip on; etag on; autoindex on;``."""
 
@@ -684,23 +697,6 @@ http {{
         self._terminate()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> NginxServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self._port}"
-
-    def url(self, path: str = "/") -> str:
-        return self.base_url + ("" if path.startswith("/") else "/") + path
 
     # ---- stats from the access log
     def requests(self, path: str | None = None) -> list[RequestRecord]:
