@@ -26,12 +26,17 @@ Shapes, and what ``apply`` does with them:
 
 ``apply(text, [])`` is ``remove(text)``: once every advisory is withdrawn, nothing depguard added
 stays behind.
+
+Large blocks (a feed the size of ossf/malicious-packages compiles to thousands of exclusions) are
+analyzed without making tomlkit parse them: see :func:`_fast_analysis`. It reaches the same
+verdict as the full analysis or steps aside, so every edit and every refusal is the same.
 """
 
 from __future__ import annotations
 
-import copy
+import hashlib
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +74,9 @@ CREATED_MARK = "# added by depguard"
 _WHERE = "pyproject.toml"
 _DEFAULT_INDENT = "    "
 _NEWLINES = ("\n", "\r\n")
+#: A basic or literal string of printable ASCII without quotes or backslashes: its value is the
+#: text between the quotes in TOML (and in tomlkit), so reading it needs no parser.
+_PLAIN_STRING = re.compile(r"\"[ !#-\[\]-~]*\"|'[ -&(-\[\]-~]*'")
 
 
 @dataclass(frozen=True)
@@ -94,9 +102,15 @@ class _Block:
 
 @dataclass(frozen=True)
 class _Analysis:
+    """What a document means and where its parts are.
+
+    ``scan`` and ``target`` (offsets in ``body``) only serve to place a block that does not exist
+    yet; the fast analysis, which only accepts documents that have a block, leaves them None.
+    """
+
     body: str
     data: dict[str, Any]
-    scan: Scan
+    scan: Scan | None
     target: KeyValue | None
     block: _Block | None
     problem: str | None  # why apply must refuse; remove and read_block do not need to
@@ -117,14 +131,14 @@ def apply(text: str, exclusions: Sequence[Exclusion]) -> BlockEdit:
     if not entries:
         new_body, expected, pruned = _removal(analysis)
         if new_body != body:
-            _verify(new_body, expected, (), prune=pruned)
+            _verify(new_body, expected, (), prune=pruned, known=analysis)
         return BlockEdit(bom + new_body, previous, hand_edited)
     if analysis.problem:
         raise UnsafeEditError(analysis.problem)
     new_body, before, replaced, created_key, created_table = _splice(analysis, entries)
     requirements = tuple(requirement for requirement, _ in entries)
     expected = _with_items(analysis.data, before, replaced, requirements)
-    _verify(new_body, expected, requirements, prune=False)
+    _verify(new_body, expected, requirements, prune=False, known=analysis)
     return BlockEdit(bom + new_body, previous, hand_edited, created_key, created_table)
 
 
@@ -133,10 +147,11 @@ def remove(text: str) -> str:
     bom, body = split_bom(text)
     if "depguard" not in body:
         return text
-    new_body, expected, pruned = _removal(_analyze(body))
+    analysis = _analyze(body)
+    new_body, expected, pruned = _removal(analysis)
     if new_body == body:
         return text
-    _verify(new_body, expected, (), prune=pruned)
+    _verify(new_body, expected, (), prune=pruned, known=analysis)
     return bom + new_body
 
 
@@ -162,7 +177,13 @@ def _parse(body: str) -> dict[str, Any]:
         raise ProjectError(f"{_WHERE} is not valid TOML: {error}") from None
 
 
-def _analyze(body: str, data: dict[str, Any] | None = None) -> _Analysis:
+def _analyze(body: str) -> _Analysis:
+    """The document's meaning and layout: the fast analysis when it applies, else the full one."""
+    return _fast_analysis(body) or _full_analysis(body)
+
+
+def _full_analysis(body: str, data: dict[str, Any] | None = None) -> _Analysis:
+    """tomlkit's reading of the whole document plus the scanner's offsets; the reference."""
     if data is None:
         data = _parse(body)
     refuse_lone_cr(body, _WHERE)
@@ -284,6 +305,8 @@ def _string_value(body: str, token: Token) -> str | None:
     raw = body[token.start : token.end]
     if raw[:1] not in ("'", '"'):
         return None
+    if _PLAIN_STRING.fullmatch(raw):  # what depguard writes: no escapes, so the text is the value
+        return raw[1:-1]
     try:
         value = tomlkit.value(raw)
     except TOMLKitError:
@@ -293,7 +316,8 @@ def _string_value(body: str, token: Token) -> str | None:
 
 def _trailing_comment(body: str, tokens: Sequence[Token], index: int) -> str | None:
     """The text of the ``# ...`` comment on the same line after an entry, without ``# ``."""
-    for token in tokens[index + 1 :]:
+    for position in range(index + 1, len(tokens)):  # not a slice: that copies the rest per entry
+        token = tokens[position]
         if token.kind in ("ws", "comma"):
             continue
         if token.kind == "comment":
@@ -301,6 +325,103 @@ def _trailing_comment(body: str, tokens: Sequence[Token], index: int) -> str | N
             return text[2:] if text.startswith("# ") else None
         return None
     return None
+
+
+# -- fast analysis -------------------------------------------------------------------------
+
+
+def _fast_analysis(body: str) -> _Analysis | None:
+    """The full analysis of a document that holds a canonical block, without parsing the block.
+
+    tomlkit needs about 40 us per array item, so a block of thousands of exclusions made every
+    sync spend most of its time re-reading depguard's own lines. Here the block's lines (exactly
+    as :func:`_render` writes them, every entry passing the writer's own checks) are replaced by
+    one line holding a sentinel string, and the full analysis runs on that small document.
+
+    Both readers (tomlkit and the scanner) go through a text left to right, and nothing before a
+    line start (or an array's ``[``) depends on what follows it. If the small document reads as
+    valid with the sentinel as element ``before`` of tool.uv.constraint-dependencies, both were
+    inside that array, between items, where the sentinel line began; the block's lines there read
+    as comments and the entries' strings and leave them in the same state, so the whole document
+    reads the same with the entries in place of the sentinel. The sentinel is a hash of the rest
+    of the document, so no string elsewhere in it (escape sequences included) can spell it: the
+    element tomlkit read can only come from the sentinel line. Anything else (no block or a
+    hand-edited one, other markers, a refusal, an error, a scanner that disagrees with tomlkit)
+    returns None: the full analysis then decides and words it.
+    """
+    found = _canonical_region(body)
+    if found is None:
+        return None
+    start, stop, indent, newline, inline, requirements = found
+    rest = body[:start] + body[stop:]
+    sentinel = "depguard-sentinel-" + hashlib.sha256(rest.encode("utf-8", "surrogatepass")).hexdigest()
+    line = f'"{sentinel}",{newline}' if inline else f'{indent}"{sentinel}",{newline}'
+    small = body[:start] + line + body[stop:]
+    try:
+        analysis = _full_analysis(small)
+    except ProjectError:
+        return None
+    if analysis.problem or analysis.block is not None or analysis.target is None or analysis.target.array is None:
+        return None
+    tokens = analysis.target.array.tokens
+    at = start if inline else start + len(indent)
+    index = next((i for i, t in enumerate(tokens) if t.kind == "value" and t.start == at), None)
+    if index is None or tokens[index].end != at + len(sentinel) + 2:
+        return None
+    previous = _previous_non_ws(tokens, index)
+    if inline != (previous == -1) or (not inline and tokens[previous].kind != "nl"):
+        return None
+    before = sum(1 for token in tokens[:index] if token.kind == "value")
+    items = _lookup(analysis.data)[1]
+    if before >= len(items) or items[before] != sentinel:
+        return None
+    items[before : before + 1] = requirements
+    significant = [token for token in tokens[:index] if token.kind in ("value", "comma")]
+    uncomma = line_number(small, significant[-1].start) if significant and significant[-1].kind == "value" else None
+    block = _Block(inline, start, stop, indent, newline, before, len(requirements), requirements, False, uncomma)
+    return _Analysis(body, analysis.data, None, None, block, None)
+
+
+#: One entry line of a rendered block, after its indentation.
+_ENTRY_LINE = re.compile(r'"([^"\\]*)",  # (.*)')
+
+
+def _canonical_region(body: str) -> tuple[int, int, str, str, bool, tuple[str, ...]] | None:
+    """``(start, stop, indent, newline, inline, requirements)`` of the first begin marker's block,
+    if its bytes are exactly what :func:`_render` makes of entries that pass the writer's checks."""
+    begin = body.find(BEGIN_MARKER)
+    if begin == -1:
+        return None
+    line_start = body.rfind("\n", 0, begin) + 1
+    inline = body[line_start:begin].strip(" \t") != ""
+    if inline:
+        if body[begin - 3 : begin] != "[  ":
+            return None
+        start = begin - 2
+    elif line_start == 0:
+        return None
+    else:
+        start = line_start
+    after = begin + len(BEGIN_MARKER)
+    newline = "\r\n" if body.startswith("\r\n", after) else "\n" if body.startswith("\n", after) else ""
+    end = body.find(END_MARKER, after)
+    if not newline or end == -1 or not body.startswith(newline, end + len(END_MARKER)):
+        return None
+    end_line = body.rfind("\n", 0, end) + 1
+    indent = body[end_line:end] if inline else body[line_start:begin]
+    if indent.strip(" \t"):
+        return None
+    lines = body[after + len(newline) : end_line].split(newline)[:-1]
+    entries = []
+    for text in lines:
+        match = _ENTRY_LINE.fullmatch(text, len(indent)) if text.startswith(indent) else None
+        if match is None or not looks_rendered(match[1], match[2]):
+            return None
+        entries.append((match[1], match[2]))
+    stop = end + len(END_MARKER) + len(newline)
+    if body[start:stop] != _render(entries, indent, newline, inline=inline):
+        return None
+    return start, stop, indent, newline, inline, tuple(requirement for requirement, _ in entries)
 
 
 # -- rendering -----------------------------------------------------------------------------
@@ -432,10 +553,28 @@ def _header_path(spans: Scan, kv: KeyValue) -> tuple[str, ...]:
 
 def _with_items(data: dict[str, Any], before: int, replaced: int, requirements: tuple[str, ...]) -> dict[str, Any]:
     """The document the edit must produce: only the target array differs."""
-    expected = copy.deepcopy(data)
+    expected = _copy_to_target(data)
     uv = expected.setdefault("tool", {}).setdefault("uv", {})
     old = list(uv.get(KEY, []))
     uv[KEY] = old[:before] + list(requirements) + old[before + replaced :]
+    return expected
+
+
+def _copy_to_target(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with new objects for the tables on the way to the target array and for the array.
+
+    The expected document of an edit differs from ``data`` only there, and nothing else of it
+    is ever changed, so the rest is shared instead of deep-copied for every file.
+    """
+    expected = dict(data)
+    tool = expected.get("tool")
+    if isinstance(tool, dict):
+        tool = expected["tool"] = dict(tool)
+        uv = tool.get("uv")
+        if isinstance(uv, dict):
+            uv = tool["uv"] = dict(uv)
+            if isinstance(uv.get(KEY), list):
+                uv[KEY] = list(uv[KEY])
     return expected
 
 
@@ -444,7 +583,7 @@ def _with_items(data: dict[str, Any], before: int, replaced: int, requirements: 
 
 def _removal(analysis: _Analysis) -> tuple[str, dict[str, Any], bool]:
     """``(new_body, expected_document, scaffolding_removed)`` with depguard's bytes taken out."""
-    body, expected = analysis.body, copy.deepcopy(analysis.data)
+    body, expected = analysis.body, _copy_to_target(analysis.data)
     block = analysis.block
     if block is not None:
         if not _lookup(expected)[0]:
@@ -510,17 +649,29 @@ def _newline_ending(body: str, offset: int) -> str:
 # -- verification --------------------------------------------------------------------------
 
 
-def _verify(new_body: str, expected: dict[str, Any], requirements: tuple[str, ...], *, prune: bool) -> None:
-    """Refuse unless the new text parses to ``expected`` and holds a canonical block of ``requirements``."""
-    try:
-        actual = tomlkit.parse(new_body).unwrap()
-    except TOMLKitError as error:
-        raise UnsafeEditError(f"{_WHERE}: the edit would not parse ({error}); not editing") from None
+def _verify(
+    new_body: str, expected: dict[str, Any], requirements: tuple[str, ...], *, prune: bool, known: _Analysis
+) -> None:
+    """Refuse unless the new text parses to ``expected`` and holds a canonical block of ``requirements``.
+
+    ``known`` is the analysis of the text before the edit: an unchanged text is not read again
+    (the same text reads the same), and an edited one goes through :func:`_fast_analysis` first.
+    """
+    reread = known if new_body == known.body else _fast_analysis(new_body)
+    if reread is not None:
+        actual, block = reread.data, reread.block
+    else:
+        try:
+            actual = tomlkit.parse(new_body).unwrap()
+        except TOMLKitError as error:
+            raise UnsafeEditError(f"{_WHERE}: the edit would not parse ({error}); not editing") from None
+        block = None
     if prune:
         _prune_empty(expected, actual)
     if not _same(actual, expected):
         raise UnsafeEditError(f"{_WHERE}: the edit would change more than tool.uv.{KEY}; not editing")
-    block = _analyze(new_body, actual).block
+    if reread is None:
+        block = _full_analysis(new_body, actual).block
     if requirements:
         if block is None or block.requirements != requirements or block.hand_edited:
             raise UnsafeEditError(f"{_WHERE}: the edited block does not read back as written; not editing")
