@@ -161,7 +161,8 @@ class Bench:
     notes: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DEPGUARD_")}
+        # PYTHONDONTWRITEBYTECODE would make every run compile depguard and its dependencies again
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DEPGUARD_") and k != "PYTHONDONTWRITEBYTECODE"}
         self.env.update(datagen.GIT_ENV)
         self.env["HOME"] = str(self.work / "home")
         (self.work / "home").mkdir(parents=True, exist_ok=True)
@@ -222,7 +223,7 @@ def runtime_python(bench: Bench) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
     if uv is not None:
         steps = [[uv, "venv", "-q", "--python", sys.executable, str(venv)],
-                 [uv, "pip", "install", "-q", "--refresh-package", "depguard", "--python", str(python), str(REPO)]]
+                 [uv, "pip", "install", "-q", "--compile-bytecode", "--refresh-package", "depguard", "--python", str(python), str(REPO)]]
     else:
         steps = [[sys.executable, "-m", "venv", str(venv)],
                  [str(python), "-m", "pip", "install", "-q", "--isolated", str(REPO)]]

@@ -560,3 +560,14 @@ def test_trailing_newline_never_passes_the_exclusion_gate() -> None:
     for name, advisory in (("pkg\n", "DG-1"), ("pkg", "DG-1\n")):
         with pytest.raises(UnsafeValueError):
             make_exclusion(name, ["!=1.0"], [advisory])
+
+
+def test_safe_version_remembers_answers_not_refusals() -> None:
+    from depguard.errors import UnsafeValueError
+    from depguard.exclusions import safe_version
+
+    assert safe_version("v1.0-1") == safe_version("v1.0-1") == "1.0.post1"
+    for bad in ("1.0+local", " 1.0", "not a version", "", ["1.0"], None):
+        for _ in range(2):  # a refusal is not remembered as an answer
+            with pytest.raises(UnsafeValueError):
+                safe_version(bad)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from depguard.errors import UnsafeValueError
 
@@ -19,6 +20,7 @@ __all__ = ["Exclusion", "make_exclusion", "safe_name", "safe_version", "ADVISORY
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,198}[A-Za-z0-9])?$")
 #: Advisory ids that may appear in a generated comment.
 ADVISORY_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(-[A-Za-z0-9_.:]+)+$")
+_SEPARATORS = re.compile(r"[-_.]+")
 _BLOCK = "<0"
 _OPERATORS = ("!=", ">=", ">")
 
@@ -50,7 +52,7 @@ def safe_name(name: str) -> str:
     """The PEP 503 form of ``name``; refuses anything that is not a plain PEP 508 name."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise UnsafeValueError(f"not a valid package name: {name!r}")
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return _SEPARATORS.sub("-", name).lower()
 
 
 def safe_version(version: str) -> str:
@@ -59,9 +61,18 @@ def safe_version(version: str) -> str:
     The normalized string is what gets written, so odd spellings in the feed (``v1.0``,
     ``1.0-1``) never reach a user's file verbatim.
     """
+    if not isinstance(version, str):
+        raise UnsafeValueError(f"not a valid PEP 440 version: {version!r}")
+    return _safe_version(version)
+
+
+@lru_cache(maxsize=1 << 17)
+def _safe_version(version: str) -> str:
+    """:func:`safe_version` of a string, remembered: a large feed's compile and the gate in
+    :func:`make_exclusion` ask about the same strings again (a refusal is not remembered)."""
     from depguard.ecosystems import parse_pep440
 
-    if not isinstance(version, str) or not version or version != version.strip() or len(version) > 128:
+    if not version or version != version.strip() or len(version) > 128:
         raise UnsafeValueError(f"not a valid PEP 440 version: {version!r}")
     parsed = parse_pep440(version)  # one parse per distinct string, shared with the feed rules
     if parsed is None:

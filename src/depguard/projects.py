@@ -77,14 +77,21 @@ def _candidate_files(root: Path, tracked: Iterable[Path] | None) -> list[Path]:
     else:
         files = [p for p in root.rglob("*") if p.is_file() and not (p.parent / "pyvenv.cfg").exists()]
     result = []
+    venvs: dict[PurePosixPath, bool] = {}  # folder -> holds a pyvenv.cfg; files share folders
     for path in files:
         try:
             rel = PurePosixPath(path.relative_to(root).as_posix())
         except ValueError:
             continue
-        if not _skipped(rel) and not any((root / p / "pyvenv.cfg").exists() for p in rel.parents if str(p) != "."):
+        if not _skipped(rel) and not any(_is_venv(root, p, venvs) for p in rel.parents if str(p) != "."):
             result.append(path)
     return sorted(result)
+
+
+def _is_venv(root: Path, folder: PurePosixPath, seen: dict[PurePosixPath, bool]) -> bool:
+    if folder not in seen:
+        seen[folder] = (root / folder / "pyvenv.cfg").exists()
+    return seen[folder]
 
 
 def discover(root: Path, *, tracked: Iterable[Path] | None = None, exclude: Sequence[str] = ()) -> list[Project]:
@@ -178,5 +185,6 @@ def require_inside(path: Path, directory: Path) -> None:
                 f"{path}: {current.relative_to(directory).as_posix()} is a symbolic link (to {target}); "
                 "refusing to write through it"
             )
-    if not path.parent.resolve().is_relative_to(directory.resolve()):
+    # a file directly in ``directory`` is inside it by construction: no need to resolve both
+    if path.parent != directory and not path.parent.resolve().is_relative_to(directory.resolve()):
         raise ProjectError(f"{path}: resolves outside the project {directory}; refusing to write it")

@@ -10,10 +10,7 @@ still protected.
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import re
-import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +46,8 @@ class FileChange:
 
     def diff(self, root: Path) -> str:
         """A unified diff of the change, paths relative to ``root``."""
+        import difflib
+
         rel = self.path.relative_to(root).as_posix() if self.path.is_relative_to(root) else str(self.path)
         old = (self.before or b"").decode("utf-8").splitlines(keepends=True)
         new = self.after.decode("utf-8").splitlines(keepends=True)
@@ -117,12 +116,15 @@ def plan(
         result.unexpressible.append(f"{item.advisory} {item.package}: {item.reason} ({item.range_text})")
     for item in compiled.rejected:
         result.warnings.append(f"{item.advisory} {item.package}: refused from the feed: {item.reason}")
+    wanted = {e.name: e.requirement for e in compiled.exclusions}  # once, not once per file
     for project in projects:
-        _plan_project(result, project, config, tuple(targets) if targets else default_targets(project, config))
+        _plan_project(result, project, config, tuple(targets) if targets else default_targets(project, config), wanted)
     return result
 
 
-def _plan_project(result: SyncPlan, project: Project, config: Config, targets: tuple[str, ...]) -> None:
+def _plan_project(
+    result: SyncPlan, project: Project, config: Config, targets: tuple[str, ...], wanted: dict[str, str]
+) -> None:
     if project.error is not None:
         result.refusals.append(Refusal(project.pyproject, _without_path(project.error, project.pyproject)))
         return
@@ -135,9 +137,9 @@ def _plan_project(result: SyncPlan, project: Project, config: Config, targets: t
         if "uv" in targets:
             targets = tuple(t for t in targets if t != "uv")
     if "uv" in targets:
-        _plan_file(result, project, "uv", project.pyproject)
+        _plan_file(result, project, "uv", project.pyproject, wanted)
     if "pip" in targets or "pip-tools" in targets:
-        _plan_file(result, project, "pip", project.directory / config.constraints_file)
+        _plan_file(result, project, "pip", project.directory / config.constraints_file, wanted)
     if "pip-tools" in targets and not any(r.path == project.directory / config.constraints_file for r in result.refusals):
         for requirements_in in project.requirements_in:  # never point pip-compile at a refused constraints file
             _plan_requirements_in(result, project, requirements_in, project.directory / config.constraints_file)
@@ -169,11 +171,14 @@ def _read(path: Path) -> tuple[bytes | None, str]:
         raise ProjectError(f"{path}: not UTF-8 (byte {exc.start}); refusing to edit it") from None
 
 
-def _plan_file(result: SyncPlan, project: Project, target: str, path: Path) -> None:
+def _plan_file(result: SyncPlan, project: Project, target: str, path: Path, new: dict[str, str]) -> None:
+    """Plan one file; ``new`` maps each package to the requirement its block entry must be."""
     from depguard.projects import require_inside
-    from depguard.writers import constraints, pyproject
 
-    writer = pyproject if target == "uv" else constraints
+    if target == "uv":
+        from depguard.writers import pyproject as writer
+    else:
+        from depguard.writers import constraints as writer
     try:
         require_inside(path, project.directory)  # no symlinked directory on the way out of the repo
         before, text = _read(path)
@@ -181,7 +186,6 @@ def _plan_file(result: SyncPlan, project: Project, target: str, path: Path) -> N
     except DepguardError as exc:
         result.refusals.append(Refusal(path, _without_path(str(exc), path)))
         return
-    new = {e.name: e.requirement for e in result.exclusions}
     old = {_req_name(r): r for r in edit.previous}
     after = edit.text.encode("utf-8")
     if before is None and not result.exclusions:
@@ -293,6 +297,9 @@ class RelockResult:
 
 def relock(changes: Sequence[FileChange], *, uv: str | None = None) -> list[RelockResult]:
     """Run ``uv lock`` where a pyproject's block changed, so ``uv sync --locked`` keeps working."""
+    import shutil
+    import subprocess
+
     uv = uv or shutil.which("uv")
     if uv is None:
         raise DepguardError("--relock needs uv on PATH")
