@@ -4,9 +4,11 @@ Constraints written by ``sync`` stop the *next* resolution; a ``uv.lock`` or a v
 that already holds litellm 1.82.7 is untouched by them. ``check`` reads what is locked and
 installed and reports every entry a live advisory names, at the file and line where it is.
 
-The flow is three small steps a caller can use on their own: :func:`discover` finds the
-lockfiles of a repo, :func:`match` turns packages into findings against an
-:class:`~depguard.matching.AdvisoryIndex`, and :func:`run` does both and collects every
+The flow is small steps a caller can use on their own: :func:`discover` finds the
+lockfiles of a repo, :func:`index_for` builds an :class:`~depguard.matching.AdvisoryIndex`
+of just the records that can match the packages read (the lockfiles are read first, so a
+warm check of a large feed types a few hundred records, not all of them), :func:`match`
+turns packages into findings against it, and :func:`run` does it all and collects every
 error instead of stopping at the first, so one broken lockfile does not hide a compromised
 version in another. Nothing here prints or exits; the CLI renders a :class:`CheckReport`.
 """
@@ -24,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from depguard.config import Config
 from depguard.errors import DepguardError, LockfileError
 from depguard.lockfiles import Package, format_for
-from depguard.matching import AdvisoryIndex
+from depguard.matching import AdvisoryIndex, package_key
 from depguard.records import Record
 from depguard.source import FeedSnapshot
 
@@ -37,6 +39,7 @@ __all__ = [
     "CheckReport",
     "discover",
     "match",
+    "index_for",
     "run",
     "split_environments",
     "display_path",
@@ -247,14 +250,13 @@ def run(
     ``environments`` are interpreters or virtualenvs to inspect (None: the current one).
     ``lockfiles=False`` checks only the environments.
     """
-    from depguard.lockfiles import environment, read_lockfile
+    from depguard.lockfiles import read_lockfile
 
     today = today or _dt.date.today()
     report = CheckReport(root, snapshot, warnings=list(snapshot.warnings))
     for entry in config.expired(today):
         report.warnings.append(f"ignore entry for {entry.id} expired on {entry.until}; it applies again")
     ignore = {entry.id: entry.reason for entry in config.ignore if entry.active(today)}
-    index = AdvisoryIndex.from_records(snapshot.records)
     packages: list[Package] = []
     if lockfiles:
         try:
@@ -266,12 +268,27 @@ def run(
             _read_into(report, packages, path, format_for(path) or "unknown", partial(read_lockfile, path, root))
         if not files and not environments and not report.errors:
             report.warnings.append("no lockfiles found (uv.lock, pylock.toml, poetry.lock, pdm.lock, requirements*.txt, Pipfile.lock, package-lock.json)")
+    if environments:
+        _read_environments(report, packages, environments)
+    report.findings, report.ignored = match(packages, index_for(snapshot, packages), ignore)
+    return report
+
+
+def index_for(snapshot: FeedSnapshot, packages: Sequence[Package]) -> AdvisoryIndex:
+    """The advisory index :func:`match` needs for ``packages``: built from the records that
+    can match them (:meth:`FeedSnapshot.select`), not from the whole feed."""
+    keys = {key for p in packages if (key := package_key(p.ecosystem, p.name)) is not None}
+    digests = {digest.lower() for p in packages for digest in p.hashes}
+    return AdvisoryIndex.from_records(snapshot.select(keys, digests))
+
+
+def _read_environments(report: CheckReport, packages: list[Package], environments: Sequence[str | None]) -> None:
+    from depguard.lockfiles import environment
+
     for target in environments:
         python = _interpreter_or_error(report, target)
         if python is not None:
             _read_into(report, packages, python, "environment", partial(environment.inspect, target))
-    report.findings, report.ignored = match(packages, index, ignore)
-    return report
 
 
 def _interpreter_or_error(report: CheckReport, target: str | None) -> Path | None:

@@ -21,7 +21,9 @@ Why each rule exists:
 The on-disk cache is depguard's own "last known good" store rather than an HTTP cache
 library: it is written only after full verification (content-addressed blobs, then one
 atomic ``state.json``), it is the baseline for the rollback and shrink checks, and it is
-revalidated on every online run instead of trusting heuristic freshness.
+revalidated on every online run instead of trusting heuristic freshness. Next to the feed it
+keeps a map of where each package's records are (:mod:`depguard.packagemap`), so a warm
+``check`` hash-checks the files and then types only the records a lockfile can match.
 """
 
 from __future__ import annotations
@@ -33,13 +35,15 @@ import os
 import time
 import urllib.parse
 import zlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from depguard.errors import ConfigError, FeedSourceError, IntegrityError, InvalidRecordError
 from depguard.jsonio import JSONError, strict_loads
+from depguard.packagemap import MappedRecords, PackageMap
 from depguard.records import Record, parse_timestamp
 from depguard.source import FeedSnapshot
 
@@ -297,25 +301,42 @@ class _BoundedBody:
 
 
 class _Downloader:
-    """One httpx client with depguard's rules: no automatic redirects, bounded everything."""
+    """httpx clients with depguard's rules: no automatic redirects, bounded everything.
+
+    One client per URL scheme, made when the first URL of that scheme is fetched: setting up
+    TLS (loading the CA bundle) costs 20-30 ms, and a loopback ``http://`` mirror never needs
+    it. The ``http`` client gets a TLS context that trusts no certificate at all, so it could
+    not complete a TLS handshake even if it were ever handed an https URL.
+    """
 
     def __init__(self, options: FetchOptions) -> None:
-        import httpx
-
-        from depguard import __version__
-
         self._options = options
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(options.read_timeout, connect=options.connect_timeout),
-            follow_redirects=False,
-            headers={"User-Agent": f"depguard/{__version__}", "Accept-Encoding": "gzip"},
-        )
+        self._clients: dict[str, httpx.Client] = {}
 
     def __enter__(self) -> _Downloader:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._client.close()
+        for client in self._clients.values():
+            client.close()
+
+    def _client(self, url: str) -> httpx.Client:
+        scheme = _split(url).scheme.lower()
+        client = self._clients.get(scheme)
+        if client is None:
+            import ssl
+
+            import httpx
+
+            from depguard import __version__
+
+            client = self._clients[scheme] = httpx.Client(
+                timeout=httpx.Timeout(self._options.read_timeout, connect=self._options.connect_timeout),
+                follow_redirects=False,
+                headers={"User-Agent": f"depguard/{__version__}", "Accept-Encoding": "gzip"},
+                verify=True if scheme == "https" else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
+            )
+        return client
 
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> _Response:
         """GET with redirects checked hop by hop; returns 200, 304 (empty body) or raises."""
@@ -346,7 +367,7 @@ class _Downloader:
 
         retryable = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            with self._client(url).stream("GET", url, headers=headers) as response:
                 status = response.status_code
                 if status >= 500 or status == 429:
                     raise _Retryable(f"HTTP {status}")
@@ -500,26 +521,76 @@ def read_static_tree(root: Path) -> FeedSnapshot:
 
 
 @dataclass(frozen=True)
+class _Blobs:
+    """One verified feed as the cache stores it: ``index.json``, ``all.json`` and their
+    :class:`~depguard.packagemap.PackageMap`, each with its sha256 (the blob's file name).
+
+    ``on_disk`` names the kinds (``index``, ``all``, ``packages``) read back from the cache
+    and hash-checked in this run: only those are known to be right on disk already. Any other
+    is written, even over a file of that name (a damaged blob keeps its name and often its
+    size, and would otherwise never be repaired).
+    """
+
+    index_raw: bytes
+    index_sha256: str
+    all_bytes: bytes
+    all_sha256: str
+    map_raw: bytes
+    map_sha256: str
+    package_map: PackageMap
+    on_disk: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, index: FeedIndex, all_bytes: bytes, records: Sequence[Record], *, on_disk: frozenset[str] = frozenset()) -> _Blobs:
+        """The blobs of a feed that just passed :func:`verify_records`, its map built from ``records``."""
+        package_map = PackageMap.build(index.sha256, index.all_sha256, all_bytes, records, index.newest)
+        map_raw = package_map.to_bytes()
+        return cls(index.raw, index.sha256, all_bytes, index.all_sha256, map_raw, hashlib.sha256(map_raw).hexdigest(), package_map, on_disk)
+
+
+@dataclass(frozen=True)
 class CachedFeed:
-    """The last copy of a URL's feed that passed verification, and when the server vouched for it."""
+    """The last copy of a URL's feed that passed verification, and when the server vouched for it.
+
+    ``records`` are typed on demand (:class:`~depguard.packagemap.MappedRecords`) when the
+    cache holds a map this depguard wrote, and ``index`` is parsed on first use (unless the
+    load parsed it already, ``parsed_index``): a warm run that gets a ``304`` needs neither,
+    only the hashes that prove the bytes are the ones verified before.
+    """
 
     directory: Path
     url: str
-    index: FeedIndex
-    all_bytes: bytes
-    records: tuple[Record, ...]
+    blobs: _Blobs
+    records: Sequence[Record]
     etag: str | None
     last_modified: str | None
     fetched_at: _dt.datetime
     checked_at: _dt.datetime
+    parsed_index: FeedIndex | None = field(default=None, repr=False)
+
+    @cached_property
+    def index(self) -> FeedIndex:
+        """The cached ``index.json`` (the baseline for rollback and shrink checks)."""
+        return self.parsed_index or parse_index(self.blobs.index_raw, str(self.directory))
+
+    @property
+    def all_bytes(self) -> bytes:
+        return self.blobs.all_bytes
+
+    @property
+    def newest(self) -> str | None:
+        """The ``modified`` of the cached ``index.json``."""
+        return self.blobs.package_map.newest
 
 
 class FeedCache:
-    """One directory per feed URL: ``index-<sha>.json``, ``all-<sha>.json``, ``state.json``.
+    """One directory per feed URL: ``index-<sha>.json``, ``all-<sha>.json``, ``packages-<sha>.json``, ``state.json``.
 
     Blobs are named by their hash and written first; ``state.json`` is replaced atomically
     last and is the only thing a reader trusts, so a crash or a concurrent run leaves either
-    the old verified copy or the new one.
+    the old verified copy or the new one. ``packages-`` is the feed's
+    :class:`~depguard.packagemap.PackageMap`, derived from the other two and rebuilt from them
+    whenever it is missing or was written by another depguard.
     """
 
     def __init__(self, root: Path, url: str) -> None:
@@ -531,7 +602,13 @@ class FeedCache:
         return self.directory / "state.json"
 
     def load(self) -> CachedFeed | None:
-        """The cached copy, or None when there is none; raises FeedSourceError when it is damaged."""
+        """The cached copy, or None when there is none; raises FeedSourceError when it is damaged.
+
+        Both files are hash-checked on every load. With a usable map, the records are typed
+        only when asked for; without one (a cache from another depguard) they are checked
+        against the index and typed now, as every load did before, and the map is built for
+        the next write (:meth:`touch`).
+        """
         try:
             state_bytes = self.state_path.read_bytes()
         except FileNotFoundError:
@@ -542,13 +619,21 @@ class FeedCache:
             state = strict_loads(state_bytes)
             if not isinstance(state, dict) or state.get("format") != 1 or state.get("url") != self.url:
                 raise FeedSourceError("unknown state format")
-            index_bytes = self._blob("index", state["index_sha256"])
-            all_bytes = self._blob("all", state["all_sha256"])
-            index = parse_index(index_bytes, str(self.directory))
-            records = verify_records(index, all_bytes, str(self.directory), check_schema=False)
+            index_sha, all_sha = state["index_sha256"], state["all_sha256"]
+            index_raw = self._blob("index", index_sha)
+            all_bytes = self._blob("all", all_sha)
+            blobs = self._stored_blobs(state.get("packages_sha256"), index_raw, index_sha, all_bytes, all_sha)
+            records: Sequence[Record]
+            index: FeedIndex | None = None
+            if blobs is not None:
+                records = MappedRecords(all_bytes, blobs.package_map, str(self.directory))
+            else:
+                index = parse_index(index_raw, str(self.directory))
+                records = verify_records(index, all_bytes, str(self.directory), check_schema=False)
+                blobs = _Blobs.of(index, all_bytes, records, on_disk=frozenset({"index", "all"}))
             return CachedFeed(
-                self.directory, self.url, index, all_bytes, records, state.get("etag"), state.get("last_modified"),
-                _parse_time(state["fetched_at"]), _parse_time(state["checked_at"]),
+                self.directory, self.url, blobs, records, state.get("etag"), state.get("last_modified"),
+                _parse_time(state["fetched_at"]), _parse_time(state["checked_at"]), index,
             )
         except (JSONError, KeyError, TypeError, ValueError, OSError) as exc:
             raise FeedSourceError(f"the cache {self.directory} is damaged ({exc}); ignoring it") from None
@@ -559,33 +644,50 @@ class FeedCache:
             raise ValueError(f"{kind} blob does not match its hash")
         return data
 
+    def _stored_blobs(self, map_sha: Any, index_raw: bytes, index_sha: str, all_bytes: bytes, all_sha: str) -> _Blobs | None:
+        """The blobs with the stored map, or None when there is no usable one (it is rebuilt then)."""
+        if not isinstance(map_sha, str):
+            return None
+        try:
+            map_raw = self._blob("packages", map_sha)
+        except (OSError, ValueError):
+            return None
+        package_map = PackageMap.from_bytes(map_raw, index_sha256=index_sha, all_sha256=all_sha, all_size=len(all_bytes))
+        if package_map is None:
+            return None
+        return _Blobs(index_raw, index_sha, all_bytes, all_sha, map_raw, map_sha, package_map, frozenset({"index", "all", "packages"}))
+
     def commit(
-        self, index: FeedIndex, all_bytes: bytes, *, etag: str | None, last_modified: str | None,
+        self, blobs: _Blobs, *, etag: str | None, last_modified: str | None,
         fetched_at: _dt.datetime, checked_at: _dt.datetime,
     ) -> None:
         """Store a verified copy: blobs first, then the state file that points at them."""
         from depguard.atomic import write_bytes
 
         self.directory.mkdir(parents=True, exist_ok=True)
-        all_sha = hashlib.sha256(all_bytes).hexdigest()
-        for kind, digest, data in (("index", index.sha256, index.raw), ("all", all_sha, all_bytes)):
+        keep: set[str] = set()
+        for kind, digest, data in (
+            ("index", blobs.index_sha256, blobs.index_raw), ("all", blobs.all_sha256, blobs.all_bytes),
+            ("packages", blobs.map_sha256, blobs.map_raw),
+        ):
             blob = self.directory / f"{kind}-{digest}.json"
-            if not blob.is_file() or blob.stat().st_size != len(data):
-                write_bytes(blob, data)
+            keep.add(blob.name)
+            if kind in blobs.on_disk and blob.is_file():
+                os.utime(blob)  # marks it in use: _remove_stale spares it
             else:
-                os.utime(blob)
+                write_bytes(blob, data)
         state = {
-            "format": 1, "url": self.url, "index_sha256": index.sha256, "all_sha256": all_sha,
-            "etag": etag, "last_modified": last_modified,
+            "format": 1, "url": self.url, "index_sha256": blobs.index_sha256, "all_sha256": blobs.all_sha256,
+            "packages_sha256": blobs.map_sha256, "etag": etag, "last_modified": last_modified,
             "fetched_at": _format_time(fetched_at), "checked_at": _format_time(checked_at),
         }
         write_bytes(self.state_path, (json.dumps(state, indent=2) + "\n").encode("utf-8"))
-        self._remove_stale({f"index-{index.sha256}.json", f"all-{all_sha}.json"})
+        self._remove_stale(keep)
 
     def touch(self, cached: CachedFeed, checked_at: _dt.datetime) -> None:
         """Record that the server confirmed the cached copy (a 304) just now."""
         self.commit(
-            cached.index, cached.all_bytes, etag=cached.etag, last_modified=cached.last_modified,
+            cached.blobs, etag=cached.etag, last_modified=cached.last_modified,
             fetched_at=cached.fetched_at, checked_at=checked_at,
         )
 
@@ -692,15 +794,18 @@ def _fetch(base: str, options: FetchOptions, cache: FeedCache, cached: CachedFee
             return _snapshot(cached, base, "url", checked_at=now, warnings=problem)
         index = parse_index(response.body, base + INDEX_PATH)
         warnings = _against_cache(index, cached, base, options)
-        if cached is not None and index.all_sha256 == cached.index.all_sha256:
+        if cached is not None and index.all_sha256 == cached.blobs.all_sha256:
             all_bytes = cached.all_bytes
             records = verify_records(index, all_bytes, base, check_schema=False)
+            on_disk = cached.blobs.on_disk & {"all"}
         else:
             all_bytes = downloader.get(base + ALL_PATH).body
             records = verify_records(index, all_bytes, base)
+            on_disk = frozenset()
+    blobs = _Blobs.of(index, all_bytes, records, on_disk=on_disk)
     warnings += _store(
         lambda: cache.commit(
-            index, all_bytes, etag=response.headers.get("etag"), last_modified=response.headers.get("last-modified"),
+            blobs, etag=response.headers.get("etag"), last_modified=response.headers.get("last-modified"),
             fetched_at=now, checked_at=now,
         ),
         cache,
@@ -757,7 +862,7 @@ def _cached_instead(cached: CachedFeed, base: str, reason: str) -> FeedSnapshot:
     age = describe_age(_now() - cached.checked_at)
     warning = (
         f"{reason}; using the cached copy last confirmed by the server {age} ago "
-        f"({len(cached.records)} records, newest {cached.index.newest or 'none'}; cache {cached.directory})"
+        f"({len(cached.records)} records, newest {cached.newest or 'none'}; cache {cached.directory})"
     )
     return replace(_snapshot(cached, base, "cache", checked_at=cached.checked_at, warnings=(warning,)), fallback=True)
 

@@ -10,13 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from depguard import ecosystems
 from depguard.jsonio import gc_paused
 from depguard.records import Affected, Record
 
-__all__ = ["Match", "AdvisoryIndex"]
+__all__ = ["Match", "AdvisoryIndex", "package_key", "may_list_artifacts"]
+
+
+@lru_cache(maxsize=1 << 16)
+def package_key(ecosystem: str, name: str) -> tuple[str, str] | None:
+    """What advisories are filed under: (OSV ecosystem, name in its normal form).
+
+    None for an ecosystem depguard does not cover. The one place that decides which spellings
+    are the same package, for the index here and for the map the feed cache keeps
+    (:mod:`depguard.packagemap`), so the two can never disagree. Remembered: a check asks for
+    each locked package twice (which records to read, then the lookup).
+    """
+    eco = ecosystems.get(ecosystem)
+    return None if eco is None else (eco.name, eco.normalize_name(name))
 
 
 @dataclass(frozen=True)
@@ -79,7 +93,7 @@ class AdvisoryIndex:
                     continue
                 for affected in record.affected:
                     index._add(record, affected)
-                if _may_list_artifacts(record):
+                if may_list_artifacts(record):
                     for artifact in record.depguard.artifacts:
                         index.by_sha256.setdefault(artifact.sha256.lower(), []).append(record)
         return index
@@ -87,24 +101,22 @@ class AdvisoryIndex:
     def _add(self, record: Record, affected: Affected) -> None:
         if affected.package is None:
             return
-        eco = ecosystems.get(affected.package.ecosystem)
-        if eco is None:
+        key = package_key(affected.package.ecosystem, affected.package.name)
+        if key is None:
             return
-        key = (eco.name, eco.normalize_name(affected.package.name))
-        self.by_package.setdefault(key, []).append(_Entry(record, affected, eco))
+        self.by_package.setdefault(key, []).append(_Entry(record, affected, ecosystems.ECOSYSTEMS[key[0]]))
 
     def lookup(self, ecosystem: str, name: str, version: str | None) -> list[Match]:
         """Advisories covering ``name`` at ``version``; a None version matches only whole-package blocks."""
-        eco = ecosystems.get(ecosystem)
-        if eco is None:
-            return []
-        entries = self.by_package.get((eco.name, eco.normalize_name(name)), [])
+        key = package_key(ecosystem, name)
+        entries = self.by_package.get(key, []) if key is not None else []
         if not entries:
             return []
-        key = _key(eco, version) if version is not None and eco.version_is_valid(version) else None
+        eco = ecosystems.ECOSYSTEMS[key[0]]
+        version_key = _key(eco, version) if version is not None and eco.version_is_valid(version) else None
         found: dict[str, Match] = {}
         for entry in entries:
-            how = _how(entry, key)
+            how = _how(entry, version_key)
             if how and entry.record.id not in found:
                 found[entry.record.id] = Match(entry.record, how)
         return sorted(found.values(), key=lambda m: m.record.id)
@@ -116,7 +128,7 @@ class AdvisoryIndex:
         return len(self.by_package)
 
 
-def _may_list_artifacts(record: Record) -> bool:
+def may_list_artifacts(record: Record) -> bool:
     """Whether ``database_specific.depguard`` has an ``artifacts`` key at all.
 
     ``record.depguard`` validates a pydantic model on every access; asking the plain dict

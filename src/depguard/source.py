@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,10 @@ __all__ = ["FeedSnapshot", "from_directory", "bundled", "open_source", "printabl
 class FeedSnapshot:
     """Validated records plus where they came from, for reports and warnings.
 
+    ``records`` is a tuple, except for the cached copy of a URL's feed, whose records are
+    typed on demand (:class:`~depguard.packagemap.MappedRecords`): a check asks
+    :meth:`select` for the few it can match instead of typing them all.
+
     ``kind``: ``directory`` (a feed source), ``static`` (a built tree on disk), ``url`` (just
     confirmed by its server), ``cache`` (the last verified download, used offline or because
     the server could not be used) or ``bundled`` (the snapshot inside depguard).
@@ -40,7 +45,7 @@ class FeedSnapshot:
     older than what the project was last synced with, so sync must not lift anything from it.
     """
 
-    records: tuple[Record, ...]
+    records: Sequence[Record]
     source: str
     kind: str
     warnings: tuple[str, ...] = field(default=())
@@ -51,6 +56,19 @@ class FeedSnapshot:
     @property
     def newest_modified(self) -> str | None:
         return max((r.modified for r in self.records), default=None, key=lambda m: _ts(m))
+
+    def select(self, keys: Iterable[tuple[str, str]], digests: Iterable[str]) -> Sequence[Record]:
+        """At least every record that names one of ``keys`` or lists one of ``digests``.
+
+        ``keys`` are :func:`depguard.matching.package_key` values, ``digests`` lowercase
+        sha256 hex: an index of the result answers lookups of them exactly as an index of
+        all the records would. Records that are already typed are all returned as they are.
+        """
+        from depguard.packagemap import MappedRecords
+
+        if isinstance(self.records, MappedRecords):
+            return self.records.select(keys, digests)
+        return self.records
 
 
 def _ts(text: str) -> object:

@@ -33,6 +33,7 @@ _HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
 _NAME_LINE = re.compile(r"^\s*name\s*=")
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]')
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_LOWER_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def read_text(path: Path) -> str:
@@ -49,15 +50,25 @@ def read_text(path: Path) -> str:
 
 
 def load_toml(path: Path, text: str) -> dict[str, Any]:
-    """Parse TOML; the error names the file and the line tomllib complains about."""
+    """Parse TOML; the error names the file and the line tomllib complains about.
+
+    Machine-written lockfiles are read by :mod:`depguard.lockfiles._fasttoml` (a few times
+    faster, and exactly tomllib's answer); anything it does not read goes to tomllib.
+    """
+    from depguard.jsonio import gc_paused
+    from depguard.lockfiles._fasttoml import loads
+
+    with gc_paused():  # a 2,000-package lockfile is ~100,000 objects: see jsonio.gc_paused
+        data = loads(text)
+    if data is not None:
+        return data
     try:
         import tomllib
     except ImportError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
-    from depguard.jsonio import gc_paused
 
     try:
-        with gc_paused():  # a 2,000-package lockfile is ~100,000 objects: see jsonio.gc_paused
+        with gc_paused():
             return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = _TOML_LINE.search(str(exc))
@@ -117,7 +128,8 @@ def array_table_name_lines(text: str, key: str, names: list[str | None]) -> list
     header line, and tables the scan did not find get None.
     """
     lines = text.splitlines()
-    starts = [i for i, line in enumerate(lines) if _is_header(line, key, array=True)]
+    # "[[" in line: a cheap necessary condition, so the header regex runs on a few lines only
+    starts = [i for i, line in enumerate(lines) if "[[" in line and _is_header(line, key, array=True)]
     result: list[int | None] = []
     for index, expected in enumerate(names):
         if index >= len(starts) or len(starts) != len(names):
@@ -210,16 +222,23 @@ def sha256_of(values: Iterable[Any]) -> tuple[str, ...]:
     """
     digests: list[str] = []
     for value in values:
-        if isinstance(value, dict):
-            value = value.get("sha256")
-            candidate = value if isinstance(value, str) else None
-        elif isinstance(value, str):
-            algorithm, sep, digest = value.replace("=", ":", 1).partition(":")
-            candidate = digest if sep and algorithm.strip().lower() == "sha256" else None
-        else:
-            candidate = None
-        if candidate and _HEX64.match(candidate.strip()):
-            digest = candidate.strip().lower()
-            if digest not in digests:
-                digests.append(digest)
+        digest = _sha256_digest(value)
+        if digest is not None and digest not in digests:
+            digests.append(digest)
     return tuple(digests)
+
+
+def _sha256_digest(value: Any) -> str | None:
+    if type(value) is str and len(value) == 71 and value.startswith("sha256:") and _LOWER_HEX64.fullmatch(value, 7):
+        return value[7:]  # how lockfiles write it: nothing to strip or lowercase
+    if isinstance(value, dict):
+        value = value.get("sha256")
+        candidate = value if isinstance(value, str) else None
+    elif isinstance(value, str):
+        algorithm, sep, digest = value.replace("=", ":", 1).partition(":")
+        candidate = digest if sep and algorithm.strip().lower() == "sha256" else None
+    else:
+        candidate = None
+    if candidate and _HEX64.match(candidate.strip()):
+        return candidate.strip().lower()
+    return None

@@ -36,7 +36,7 @@ def parse(path: Path, root: Path) -> list[Package]:
 
 
 def _is_local(source: Any) -> bool:
-    return isinstance(source, dict) and any(kind in source for kind in LOCAL_SOURCES)
+    return isinstance(source, dict) and not LOCAL_SOURCES.isdisjoint(source)
 
 
 def _hashes(table: dict[str, Any]) -> tuple[str, ...]:
