@@ -394,3 +394,45 @@ def test_plain_equality_is_jsonschemas_for_numberless_constants(const: Any, valu
     assert (value == const) == jsonschema_utils.equal(value, const)
     assert compile_schema({"const": const})(value) == jsonschema_utils.equal(value, const)
     assert compile_schema({"enum": [const, "z"]})(value) == (jsonschema_utils.equal(value, const) or value == "z")
+
+
+# --------------------------------------------------------------------------------------------
+# the lint's and the loader's shortcuts
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    path=st.lists(st.sampled_from(["PyPI", "npm", "a", "@s", "x.json", "..", ".", "", "/"]), max_size=5).map("/".join),
+    ecosystem=st.sampled_from(["PyPI", "npm"]),
+    name=st.sampled_from(["a", "A_b", "@s/a", "a/b", "x", ".", ""]),
+    advisory_id=st.sampled_from(["x", "a/x", "", ".", "/x", "x/"]),
+)
+def test_record_path_text_shortcut_agrees_with_paths(path: str, ecosystem: str, name: str, advisory_id: str) -> None:
+    """A True from the text comparison always means the paths are equal, for normalized entry paths."""
+    entry_path = PurePosixPath(path)
+    if entry_path.is_absolute():
+        return  # entry paths are relative to the feed root
+    eco = feed_mod.ecosystems.get(ecosystem)
+    if feed_mod._is_record_path(str(entry_path), eco, name, advisory_id):
+        assert entry_path == feed_mod.record_relpath(ecosystem, name, advisory_id)
+
+
+@pytest.mark.parametrize("size", [0, 1, 65535, 65536, 200_000])
+def test_reading_a_file_in_few_system_calls_reads_all_of_it(tmp_path: Path, size: int) -> None:
+    target = tmp_path / "f.json"
+    target.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+    assert feed_mod._read(str(target)) == target.read_bytes()
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=st.lists(st.sampled_from(["MAL-", "PYSEC-", "GHSA", "-2c3f", "CVE-", "OSV-", "SNYK-", "PIP", "2026", "-", "12", "x",
+                                      "\n", ".", "json", "@", "/", "%", "é", "~", "_", " "]), max_size=6).map("".join))
+def test_one_pass_name_checks_agree_with_the_long_forms(text: str) -> None:
+    from urllib.parse import quote
+
+    from depguard.ecosystems import _quote
+
+    assert bool(feed_mod._ANY_ALIAS.fullmatch(text)) == any(p.fullmatch(text) for p in feed_mod.ALIAS_PATTERNS)
+    assert _quote(text) == quote(text, safe="")
+    if text and "/" not in text and text not in {".", ".."}:
+        assert feed_mod._stem(text) == PurePosixPath(text).stem

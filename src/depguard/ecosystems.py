@@ -25,6 +25,8 @@ _SEMVER = re.compile(
 #: Distinct version strings remembered per function: a 40,000-record feed has ~100,000.
 _CACHE_SIZE = 1 << 17
 _NPM_NAME = re.compile(r"^(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$")
+#: What ``urllib.parse.quote`` never escapes (RFC 3986 unreserved characters).
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 def pep503(name: str) -> str:
@@ -105,12 +107,17 @@ class Ecosystem:
         """The package URL without a version, as OSV's ``package.purl`` carries it."""
         if self.purl_type == "npm" and package.startswith("@"):
             scope, _, rest = package.partition("/")
-            return f"pkg:npm/{quote(scope, safe='')}/{quote(rest, safe='')}"
-        return f"pkg:{self.purl_type}/{quote(self.normalize_name(package), safe='')}"
+            return f"pkg:npm/{_quote(scope)}/{_quote(rest)}"
+        return f"pkg:{self.purl_type}/{_quote(self.normalize_name(package))}"
 
     def feed_dir_parts(self, package: str) -> tuple[str, ...]:
         """Folder names under ``feed/<ecosystem>/`` for a package (npm scopes become folders)."""
         return tuple(self.normalize_name(package).split("/"))
+
+
+def _quote(text: str) -> str:
+    """``quote(text, safe="")``: text of unreserved characters only (most names) is returned as it is."""
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
 
 
 PYPI = Ecosystem(

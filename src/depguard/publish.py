@@ -14,6 +14,14 @@ be taken down or compromised at run time. Everything a consumer needs is a plain
 The tree is a pure function of the feed: no clock time, no random order, zip entries dated
 from the records, so two builds of the same feed are byte-identical and a rebuild that changes
 nothing publishes nothing new. An invalid feed is never published.
+
+A publishing job builds tens of thousands of records, so each piece of work is done once:
+the lint verdict ``feed validate`` remembered for the very same bytes is not recomputed (see
+:func:`depguard.feed.lint`), a record's published file is its source bytes (a lint-clean
+record is canonical), each record is deflated once for both archives that hold it
+(:mod:`depguard.ziparchive`), the orders and dates several outputs share are computed once
+(:class:`_Site`), and the outputs are split between this process and a forked child
+(:mod:`depguard.forking`) that writes its share straight into the tree.
 """
 
 from __future__ import annotations
@@ -21,22 +29,24 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import html
-import io
 import json
 import os
 import re
 import shutil
 import tempfile
 import urllib.parse
-import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
+from depguard import ziparchive
 from depguard.client import ALL_PATH, DEFAULT_FEED_URL, FORMAT, FORMAT_VERSION, INDEX_PATH
 from depguard.errors import ConfigError, InvalidRecordError
 from depguard.feed import Feed, FeedEntry, Issue, lint, load_feed
+from depguard.forking import run_shared
+from depguard.jsonio import gc_paused
 from depguard.records import Record, parse_timestamp
 
 __all__ = [
@@ -69,6 +79,15 @@ _EPOCH = "1970-01-01T00:00:00Z"
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 #: Characters XML 1.0 cannot carry at all, even escaped; JSON strings can hold them.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: What :func:`_xml` changes: XML-invalid characters and what ``html.escape`` escapes.
+_XML_CHANGES = re.compile("[&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: What ``html.escape(quote=True)`` changes.
+_HTML_CHANGES = re.compile("[&<>\"']")
+_WEB_URL = re.compile(r"^https?://[^\s<>\"']+$", re.IGNORECASE)
+#: ``http(s)://host[:port]`` then the end or a path, query or fragment: where the host name is plain.
+_PLAIN_HOST = re.compile(r"https?://([A-Za-z0-9.-]+)(?::[0-9]*)?(?:[/?#][^\x00-\x20\x7f]*)?", re.IGNORECASE)
+#: Below this many records a build stays in one process: a fork would cost more than it saves.
+_FORK_MIN_RECORDS = 2000
 
 
 class FeedNotPublishable(InvalidRecordError):
@@ -92,11 +111,17 @@ class BuildResult:
 
 @dataclass(frozen=True)
 class _Item:
-    """One record ready to publish: its canonical bytes and the facts every output needs."""
+    """One record ready to publish: its canonical bytes and the facts every output needs.
+
+    ``position`` is the record's place in the feed's file order; ``modified_at`` is its
+    ``modified`` parsed once, for every newest-first order and every zip date.
+    """
 
     entry: FeedEntry
     record: Record
     ecosystems: tuple[str, ...]
+    position: int
+    modified_at: _dt.datetime
 
     @property
     def id(self) -> str:
@@ -114,6 +139,11 @@ class _Item:
     def path(self) -> str:
         """The record's file in the osv.dev layout, under its first ecosystem."""
         return f"{self.ecosystems[0]}/{self.id}.json"
+
+    @cached_property
+    def versions_text(self) -> list[tuple[str, str, str]]:
+        """:func:`_versions_text` of the record; the title and the page row both show it."""
+        return _versions_text(self.record)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -137,12 +167,16 @@ def build_site(
     issues = lint_in_chunks(feed, progress=None if progress is None else (lambda done, _n: progress(done, total)))
     if issues:
         raise FeedNotPublishable(Path(feed_root), issues)
-    offset = len(feed.entries)
-    render_progress = None if progress is None else (lambda done, _n: progress(offset + done, total))
-    files = render_site(feed, base_url=base_url, progress=render_progress)
-    write_tree(files, Path(out))
-    records = feed.records()
-    return BuildResult(Path(out), len(records), tuple(sorted(files)), _newest(records))
+    with gc_paused():  # tens of thousands of typed records and strings, none of them in a cycle
+        site = _Site(_items(feed), _base(base_url))
+        staging = _Staging(Path(out))
+        try:
+            files = _write_site(site, staging, progress=None if progress is None else (lambda done: progress(len(feed.entries) + done, total)))
+            staging.finish(files)
+        except BaseException:
+            staging.discard()
+            raise
+    return BuildResult(Path(out), len(site.items), tuple(sorted(files)), site.newest_in_feed_order)
 
 
 def render_site(feed: Feed, *, base_url: str = DEFAULT_SITE_URL, progress: Progress | None = None) -> dict[str, bytes]:
@@ -152,26 +186,19 @@ def render_site(feed: Feed, *, base_url: str = DEFAULT_SITE_URL, progress: Progr
     view or would need an unsafe file name is refused here anyway, because a path built from
     feed text must never escape the tree.
     """
-    items = _items(feed)
-    base = _base(base_url)
-    files: dict[str, bytes] = {}
-    for done, item in enumerate(items, start=1):
-        for ecosystem in item.ecosystems:
-            files[f"{ecosystem}/{item.id}.json"] = item.raw
-        if progress is not None:
-            progress(done, len(items))
-    for ecosystem in sorted({e for item in items for e in item.ecosystems}):
-        members = [item for item in items if ecosystem in item.ecosystems]
-        files[f"{ecosystem}/all.zip"] = _zip(members)
-        files[f"{ecosystem}/modified_id.csv"] = _modified_csv(members, prefix="")
-    files["all.zip"] = _zip(items)
-    files["modified_id.csv"] = _modified_csv(items, prefix=None)
-    files["ecosystems.txt"] = "".join(f"{e}\n" for e in sorted({e for i in items for e in i.ecosystems})).encode()
-    files[ALL_PATH] = _all_json(items)
-    files[INDEX_PATH] = _index_json(items, files[ALL_PATH])
-    files[PYPI_CONSTRAINTS_PATH] = _pypi_constraints(items, base)
-    files["feed.atom"] = _atom(items, base)
-    files["index.html"] = _html(items, base)
+    with gc_paused():
+        site = _Site(_items(feed), _base(base_url))
+        files: dict[str, bytes] = {}
+        for done, item in enumerate(site.items, start=1):
+            for ecosystem in item.ecosystems:
+                files[f"{ecosystem}/{item.id}.json"] = item.raw
+            if progress is not None:
+                progress(done, len(site.items))
+        files.update(site.archives())
+        all_bytes = site.all_json()
+        files[ALL_PATH] = all_bytes
+        files.update((rel, render()) for rel, render in site.pages())
+        files[INDEX_PATH] = site.index_json(_sha256(all_bytes), len(all_bytes))
     return files
 
 
@@ -181,56 +208,70 @@ def write_tree(files: Mapping[str, bytes], out: Path) -> None:
     ``out`` may be missing, empty, or an earlier build (it has an ``index.json`` of this
     format); anything else is refused rather than deleted, since ``--out`` could be mistyped.
     """
-    out = Path(out)
-    if out.exists() and not _replaceable(out):
-        raise ConfigError(f"{out} exists and is not an earlier feed build; choose an empty or new --out directory")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    staging = _Staging(Path(out))
     try:
         for rel, data in sorted(files.items()):
-            target = staging.joinpath(*_safe_parts(rel))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            os.chmod(target, 0o644)
-        for directory in [staging, *(p for p in staging.rglob("*") if p.is_dir())]:
-            os.chmod(directory, 0o755)
-        _swap(staging, out)
+            staging.write(rel, data)
+        staging.finish(files)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        staging.discard()
         raise
+
+
+def _write_site(site: _Site, staging: _Staging, *, progress: Callable[[int], None] | None) -> list[str]:
+    """Render and write every file of ``site`` into ``staging``; returns their paths.
+
+    Jobs shared with a forked child on a large feed (:func:`depguard.forking.run_shared`),
+    longest first: the records' own files, one job per ecosystem folder (creating files in
+    one folder is serialized by the file system, in different folders it is not), the
+    archives and CSVs, ``all.json`` with ``index.json`` (which carries its hash), the page,
+    the Atom feed and the constraints. Each job writes its own files, so a job run twice
+    writes the same bytes twice.
+    """
+
+    def writer(render: Callable[[], Iterable[tuple[str, bytes]]]) -> Callable[[], list[str]]:
+        return lambda: [staging.write(rel, data) for rel, data in render()]
+
+    def machine_files() -> Iterable[tuple[str, bytes]]:
+        all_bytes = site.all_json()
+        yield ALL_PATH, all_bytes
+        yield INDEX_PATH, site.index_json(_sha256(all_bytes), len(all_bytes))
+
+    folders = sorted(site.ecosystems, key=lambda ecosystem: -site.ecosystem_sizes[ecosystem])
+    jobs = [writer(lambda: site.record_files(folders[0]))] if folders else []
+    jobs.append(writer(lambda: site.archives().items()))
+    jobs += [writer(lambda ecosystem=ecosystem: site.record_files(ecosystem)) for ecosystem in folders[1:]]
+    jobs.append(writer(machine_files))
+    jobs += [writer(lambda rel=rel, render=render: [(rel, render())]) for rel, render in site.pages()]
+    finished = 0
+
+    def done(_index: int) -> None:
+        nonlocal finished
+        finished += 1
+        if progress is not None:
+            progress(len(site.items) * finished // len(jobs))
+
+    written = [rel for paths in run_shared(jobs, fork=len(site.items) >= _FORK_MIN_RECORDS, done=done) for rel in paths]
+    if progress is not None:
+        progress(len(site.items))
+    return written
 
 
 # --------------------------------------------------------------------------- records
 
 
 def lint_in_chunks(feed: Feed, *, chunk: int = 0, progress: Progress | None = None) -> list[Issue]:
-    """``feed.lint(feed)``, run over slices of the files so a progress bar can move.
+    """``feed.lint(feed)`` with ``progress`` following slices of ``chunk`` files, so a progress bar can move.
 
-    Per-file rules only look at the slice; cross-record rules (unique ids, overlaps) still see
-    the whole feed and report an issue only for files in the slice, so the union of the slices
-    is exactly what one ``lint`` call finds. Small feeds are linted in one call.
+    The slicing lives in :func:`depguard.feed.lint` (which also shares large feeds with a
+    forked child); the issues are exactly those of one ``lint`` call.
     """
-    paths = sorted({e.path for e in feed.entries} | {PurePosixPath(i.path) for i in feed.load_issues})
-    size = chunk or max(200, -(-len(paths) // 50))
-    if len(paths) <= size or (progress is None and not chunk):
-        issues = lint(feed)
-        if progress is not None:
-            progress(len(feed.entries), len(feed.entries))
-        return issues
-    found: set[Issue] = set()
-    done = 0
-    for start in range(0, len(paths), size):
-        part = set(paths[start : start + size])
-        found.update(lint(feed, only=part))
-        done += sum(1 for e in feed.entries if e.path in part)
-        if progress is not None:
-            progress(done, len(feed.entries))
-    return sorted(found)
+    return lint(feed, chunk=chunk, progress=progress)
 
 
 def _items(feed: Feed) -> list[_Item]:
     items = []
-    for entry in feed.entries:
+    for position, entry in enumerate(feed.entries):
         if entry.record is None:
             raise InvalidRecordError(f"{entry.path}: not a usable record")
         record = entry.record
@@ -240,7 +281,7 @@ def _items(feed: Feed) -> list[_Item]:
         for part in (record.id, *ecosystems):
             if not _SAFE_COMPONENT.match(part) or part in {".", ".."}:
                 raise InvalidRecordError(f"{entry.path}: {part!r} cannot be used as a file name")
-        items.append(_Item(entry, record, ecosystems))
+        items.append(_Item(entry, record, ecosystems, position, record.modified_at))
     items.sort(key=lambda item: item.id)
     ids = [item.id for item in items]
     if len(set(ids)) != len(ids):
@@ -248,85 +289,198 @@ def _items(feed: Feed) -> list[_Item]:
     return items
 
 
-def _newest(records: Iterable[Record]) -> str | None:
-    return max((r.modified for r in records), key=parse_timestamp, default=None)
-
-
-def _newest_first(items: Iterable[_Item]) -> list[_Item]:
-    """Newest ``modified`` first; ties by id, so the order never depends on the file system."""
-    by_id = sorted(items, key=lambda item: item.id)
-    return sorted(by_id, key=lambda item: item.record.modified_at, reverse=True)
+def _newest(items: Iterable[_Item]) -> str | None:
+    """The ``modified`` of the newest item; of equally new ones, the first in ``items``."""
+    newest = max(items, key=lambda item: item.modified_at, default=None)
+    return None if newest is None else newest.record.modified
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_json_string = json.encoder.encode_basestring  # a str as json.dumps(ensure_ascii=False) writes it
+
+
 def _json_bytes(value: Any) -> bytes:
     return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+class _Site:
+    """The items of a feed in id order, the base URL, and what several outputs share, computed once."""
+
+    def __init__(self, items: list[_Item], base: str) -> None:
+        self.items = items
+        self.base = base
+
+    @cached_property
+    def newest_first(self) -> list[_Item]:
+        """Newest ``modified`` first; ties by id, so the order never depends on the file system."""
+        return sorted(self.items, key=lambda item: item.modified_at, reverse=True)  # stable: id order within ties
+
+    @cached_property
+    def newest(self) -> str | None:
+        return _newest(self.items)
+
+    @cached_property
+    def newest_in_feed_order(self) -> str | None:
+        """:attr:`newest` as the feed's file order breaks ties between equal instants."""
+        return _newest(sorted(self.items, key=lambda item: item.position))
+
+    @cached_property
+    def ecosystems(self) -> list[str]:
+        return sorted({e for item in self.items for e in item.ecosystems})
+
+    def record_files(self, ecosystem: str) -> Iterable[tuple[str, bytes]]:
+        """The source bytes of each record of ``ecosystem`` in its folder: a lint-clean file is canonical."""
+        for item in self.items:
+            if ecosystem in item.ecosystems:
+                yield f"{ecosystem}/{item.id}.json", item.raw
+
+    @cached_property
+    def ecosystem_sizes(self) -> dict[str, int]:
+        """How many records each ecosystem's folder holds."""
+        sizes = dict.fromkeys(self.ecosystems, 0)
+        for item in self.items:
+            for ecosystem in item.ecosystems:
+                sizes[ecosystem] += 1
+        return sizes
+
+    def archives(self) -> dict[str, bytes]:
+        """The osv.dev archives and lists: ``all.zip`` and ``modified_id.csv`` per ecosystem and for all."""
+        members = {item.id: ziparchive.member(f"{item.id}.json", _zip_time(item.modified_at), item.raw) for item in self.items}
+        files: dict[str, bytes] = {}
+        for ecosystem in self.ecosystems:
+            files[f"{ecosystem}/all.zip"] = ziparchive.archive([members[i.id] for i in self.items if ecosystem in i.ecosystems])
+            files[f"{ecosystem}/modified_id.csv"] = _modified_csv([i for i in self.newest_first if ecosystem in i.ecosystems], prefix="")
+        files["all.zip"] = ziparchive.archive(list(members.values()))
+        files["modified_id.csv"] = _modified_csv(self.newest_first, prefix=None)
+        files["ecosystems.txt"] = "".join(f"{e}\n" for e in self.ecosystems).encode()
+        return files
+
+    def all_json(self) -> bytes:
+        """Every record, live and withdrawn, in id order: the one file ``sync`` downloads."""
+        return _json_bytes([item.data for item in self.items])
+
+    def pages(self) -> list[tuple[str, Callable[[], bytes]]]:
+        """The files rendered from the typed records, each with its renderer: web page, Atom feed, constraints."""
+        return [
+            ("index.html", lambda: _html(self)),
+            ("feed.atom", lambda: _atom(self)),
+            (PYPI_CONSTRAINTS_PATH, lambda: _pypi_constraints(self)),
+        ]
+
+    def index_json(self, all_sha256: str, all_size: int) -> bytes:
+        """The small file a client fetches first: what exists, how new it is, and the hashes."""
+        return _index_json(self, all_sha256, all_size)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class _Staging:
+    """A fresh directory next to ``out`` that replaces ``out`` only once every file is in it.
+
+    ``out`` may be missing, empty, or an earlier build (it has an ``index.json`` of this
+    format); anything else is refused rather than deleted, since ``--out`` could be mistyped.
+    Files may be written by this process and by a forked child at once: each writes its own.
+    """
+
+    def __init__(self, out: Path) -> None:
+        if out.exists() and not _replaceable(out):
+            raise ConfigError(f"{out} exists and is not an earlier feed build; choose an empty or new --out directory")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.out = out
+        self.root = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+        self._folders: set[str] = set()
+
+    def write(self, rel: str, data: bytes) -> str:
+        """Write ``data`` at ``rel`` (mode 0644) and return ``rel``; refuses paths leaving the tree."""
+        parts = _safe_parts(rel)
+        folder = os.path.join(self.root, *parts[:-1])
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
+        target = os.path.join(folder, parts[-1])
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0), 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            _fchmod(fd, target, 0o644)  # whatever the umask: a web server must be able to read it
+        finally:
+            os.close(fd)
+        return rel
+
+    def finish(self, files: Iterable[str]) -> None:
+        """Open every folder of the tree for reading and put the tree at ``out``."""
+        folders = {""}
+        for rel in files:
+            folder = rel.rpartition("/")[0]
+            while folder not in folders:
+                folders.add(folder)
+                folder = folder.rpartition("/")[0]
+        for folder in folders:
+            os.chmod(self.root.joinpath(*folder.split("/")) if folder else self.root, 0o755)
+        _swap(self.root, self.out)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- machine-readable files
 
 
-def _all_json(items: Sequence[_Item]) -> bytes:
-    """Every record, live and withdrawn, in id order: the one file ``sync`` downloads."""
-    return _json_bytes([item.data for item in items])
+def _index_json(site: _Site, all_sha256: str, all_size: int) -> bytes:
+    """``json.dumps(index, indent=1, ensure_ascii=False)`` plus a newline, the records written by hand.
 
-
-def _index_json(items: Sequence[_Item], all_bytes: bytes) -> bytes:
-    """The small file a client fetches first: what exists, how new it is, and the hashes."""
-    first_package = {item.id: next(a.package for a in item.record.affected if a.package is not None) for item in items}
+    ``json.dumps`` falls back to its pure-Python encoder whenever ``indent`` is set; every record
+    entry has the same seven fields, so each is one format string instead (a test holds the
+    result to ``json.dumps``).
+    """
     index = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "modified": _newest(item.record for item in items),
-        "count": len(items),
-        "all": {"path": ALL_PATH, "sha256": _sha256(all_bytes), "size": len(all_bytes)},
-        "records": [
-            {
-                "id": item.id,
-                "ecosystem": first_package[item.id].ecosystem,
-                "name": first_package[item.id].name,
-                "modified": item.record.modified,
-                "withdrawn": item.record.withdrawn,
-                "path": item.path,
-                "sha256": _sha256(item.raw),
-            }
-            for item in items
-        ],
+        "modified": site.newest,
+        "count": len(site.items),
+        "all": {"path": ALL_PATH, "sha256": all_sha256, "size": all_size},
+        "records": [],
     }
-    return (json.dumps(index, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    text = json.dumps(index, ensure_ascii=False, indent=1)  # small: the records are not in it yet
+    if site.items:
+        head, tail = text.rsplit('"records": []', 1)
+        text = head + '"records": [\n' + ",\n".join(map(_index_record, site.items)) + "\n ]" + tail
+    return (text + "\n").encode("utf-8")
 
 
-def _zip_time(modified: str) -> tuple[int, int, int, int, int, int]:
+def _index_record(item: _Item) -> str:
+    """One entry of ``index.json``'s ``records`` at its indentation (two spaces, fields at three)."""
+    record = item.record
+    package = next(a.package for a in record.affected if a.package is not None)
+    withdrawn = "null" if record.withdrawn is None else _json_string(record.withdrawn)
+    return (
+        f'  {{\n   "id": {_json_string(item.id)},\n   "ecosystem": {_json_string(package.ecosystem)},'
+        f'\n   "name": {_json_string(package.name)},\n   "modified": {_json_string(record.modified)},'
+        f'\n   "withdrawn": {withdrawn},\n   "path": {_json_string(item.path)},'
+        f'\n   "sha256": "{_sha256(item.raw)}"\n  }}'
+    )
+
+
+def _zip_time(moment: _dt.datetime) -> tuple[int, int, int, int, int, int]:
     """A zip entry's date from the record's ``modified`` (UTC), clamped to what zip can hold."""
-    moment = parse_timestamp(modified).astimezone(_dt.timezone.utc)
+    moment = moment.astimezone(_dt.timezone.utc)
     stamp = (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
     return min(max(stamp, _ZIP_MIN), _ZIP_MAX)
 
 
-def _zip(items: Sequence[_Item]) -> bytes:
-    """An osv.dev-style ``all.zip``: ``<ID>.json`` entries in id order, dated from the records."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for item in items:
-            info = zipfile.ZipInfo(f"{item.id}.json", date_time=_zip_time(item.record.modified))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3
-            info.external_attr = 0o100644 << 16
-            archive.writestr(info, item.raw, compresslevel=9)
-    return buffer.getvalue()
-
-
-def _modified_csv(items: Sequence[_Item], *, prefix: str | None) -> bytes:
+def _modified_csv(newest_first: Sequence[_Item], *, prefix: str | None) -> bytes:
     """``<modified>,<id>`` lines, newest first, as osv.dev writes them.
 
     ``prefix=None`` is the top-level file, where osv.dev names each record ``<Ecosystem>/<ID>``
     and lists it once per ecosystem it affects.
     """
     lines = []
-    for item in _newest_first(items):
+    for item in newest_first:
         if prefix is None:
             lines += [f"{item.record.modified},{ecosystem}/{item.id}\n" for ecosystem in item.ecosystems]
         else:
@@ -334,18 +488,18 @@ def _modified_csv(items: Sequence[_Item], *, prefix: str | None) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
-def _pypi_constraints(items: Sequence[_Item], base: str) -> bytes:
+def _pypi_constraints(site: _Site) -> bytes:
     """The compiled PyPI exclusions as a constraints file that pip and uv read directly."""
     from depguard.ranges import compile_exclusions
 
-    compiled = compile_exclusions([item.record for item in items], ecosystem="PyPI")
-    url = base + PYPI_CONSTRAINTS_PATH
+    compiled = compile_exclusions([item.record for item in site.items], ecosystem="PyPI")
+    url = site.base + PYPI_CONSTRAINTS_PATH
     lines = [
         "# depguard: PyPI releases known to be compromised, as resolver constraints.",
         "# Generated from the feed by `depguard feed build`; do not edit.",
         f"#   pip install -c {url} ...",
         f"#   UV_CONSTRAINT={url} uv pip install ...",
-        f"# Feed modified: {_newest(item.record for item in items) or 'never'}; {len(compiled.exclusions)} package(s).",
+        f"# Feed modified: {site.newest or 'never'}; {len(compiled.exclusions)} package(s).",
     ]
     # Requirement and comment passed the exclusions gate (plain names, versions, ids) and are
     # written as they are; free text from the feed is folded onto one comment line.
@@ -375,52 +529,59 @@ def _versions_text(record: Record) -> list[tuple[str, str, str]]:
 
 
 def _title(item: _Item) -> str:
-    packages = "; ".join(f"{name} {versions}" for _, name, versions in _versions_text(item.record))
+    packages = "; ".join(f"{name} {versions}" for _, name, versions in item.versions_text)
     withdrawn = "[withdrawn] " if item.record.is_withdrawn else ""
     return f"{withdrawn}{packages}: {item.record.summary or item.id}"
 
 
 def _xml(text: str) -> str:
+    """Feed text as XML character data or attribute value; most text needs no change at all."""
+    if _XML_CHANGES.search(text) is None:
+        return text
     return html.escape(_XML_INVALID.sub("\ufffd", text), quote=True)
 
 
 def _web_url(url: str) -> str | None:
     """``url`` when it is an http(s) link, else None: feed text never becomes a ``javascript:`` href."""
-    return url if re.match(r"^https?://[^\s<>\"']+$", url, re.IGNORECASE) else None
+    return url if _WEB_URL.match(url) else None
 
 
-def _atom(items: Sequence[_Item], base: str) -> bytes:
-    """An Atom 1.0 feed, one entry per advisory, newest first; ids are the records' URLs."""
-    updated = _newest(item.record for item in items) or _EPOCH
+def _atom(site: _Site) -> bytes:
+    """An Atom 1.0 feed, one entry per advisory, newest first; ids are the records' URLs.
+
+    Ids, paths and ecosystems are safe file-name components (:func:`_items`): nothing in them
+    needs escaping, so only the base URL and free text go through :func:`_xml`.
+    """
+    base = _xml(site.base)
     out = [
         '<?xml version="1.0" encoding="utf-8"?>',
         f'<feed xmlns="{_ATOM_NS}">',
-        f"  <id>{_xml(base)}</id>",
+        f"  <id>{base}</id>",
         "  <title>depguard: compromised package releases</title>",
-        f"  <updated>{_xml(updated)}</updated>",
-        f'  <link rel="self" type="application/atom+xml" href="{_xml(base)}feed.atom"/>',
-        f'  <link rel="alternate" type="text/html" href="{_xml(base)}"/>',
+        f"  <updated>{_xml(site.newest or _EPOCH)}</updated>",
+        f'  <link rel="self" type="application/atom+xml" href="{base}feed.atom"/>',
+        f'  <link rel="alternate" type="text/html" href="{base}"/>',
         "  <author><name>depguard</name></author>",
         "  <generator>depguard</generator>",
     ]
-    for item in _newest_first(items):
+    for item in site.newest_first:
         record = item.record
         out += [
             "  <entry>",
-            f"    <id>{_xml(base + item.path)}</id>",
+            f"    <id>{base}{item.path}</id>",
             f"    <title>{_xml(_title(item))}</title>",
             f"    <updated>{_xml(record.modified)}</updated>",
         ]
         if record.published:
             out.append(f"    <published>{_xml(record.published)}</published>")
-        out.append(f'    <link rel="alternate" type="text/html" href="{_xml(base)}#{_xml(item.id)}"/>')
-        out.append(f'    <link rel="alternate" type="application/json" href="{_xml(base + item.path)}"/>')
+        out.append(f'    <link rel="alternate" type="text/html" href="{base}#{item.id}"/>')
+        out.append(f'    <link rel="alternate" type="application/json" href="{base}{item.path}"/>')
         for reference in record.references:
             url = _web_url(reference.url)
             if url:
                 out.append(f'    <link rel="related" href="{_xml(url)}"/>')
         for ecosystem in item.ecosystems:
-            out.append(f'    <category term="{_xml(ecosystem)}"/>')
+            out.append(f'    <category term="{ecosystem}"/>')
         if record.summary:
             out.append(f"    <summary>{_xml(record.summary)}</summary>")
         if record.details:
@@ -439,38 +600,56 @@ _CSS = (
 
 
 def _e(text: str | None) -> str:
-    return html.escape(text or "", quote=True)
+    """``html.escape(text or "", quote=True)``; most text needs no change at all."""
+    if not text:
+        return ""
+    if _HTML_CHANGES.search(text) is None:
+        return text
+    return html.escape(text, quote=True)
+
+
+def _hostname(url: str) -> str | None:
+    """``urllib.parse.urlsplit(url).hostname``; a plain ``http(s)://host[:port]`` URL without the parser.
+
+    A third of the page's time went to the parser, and nearly every reference URL is plain:
+    an ASCII host name, no user info, no brackets, no whitespace. Anything else is parsed.
+    """
+    plain = _PLAIN_HOST.fullmatch(url)
+    if plain is None:
+        return urllib.parse.urlsplit(url).hostname
+    return plain[1].lower()
 
 
 def _html_row(item: _Item, base: str) -> str:
+    """One advisory's table row; ``base`` is already escaped, ids and paths need no escaping."""
     record = item.record
-    packages = "".join(
-        f"<li>{_e(eco)}: <code>{_e(name)}</code></li>" for eco, name, _ in _versions_text(record)
-    )
-    versions = "".join(f"<li>{_e(v)}</li>" for _, _, v in _versions_text(record))
-    links = [f'<li><a href="{_e(base + item.path)}">OSV JSON</a></li>']
+    rows = item.versions_text
+    packages = "".join(f"<li>{_e(eco)}: <code>{_e(name)}</code></li>" for eco, name, _ in rows)
+    versions = "".join(f"<li>{_e(v)}</li>" for _, _, v in rows)
+    links = [f'<li><a href="{base}{item.path}">OSV JSON</a></li>']
     for reference in record.references:
         url = _web_url(reference.url)
-        host = urllib.parse.urlsplit(reference.url).hostname or reference.url
+        host = _hostname(reference.url) or reference.url
         label = f"{reference.type.lower()} ({host})"
         links.append(f'<li><a href="{_e(url)}" rel="nofollow noopener">{_e(label)}</a></li>' if url else f"<li>{_e(label)}</li>")
     date = (record.published or record.modified)[:10]
     status = ' class="withdrawn"' if record.is_withdrawn else ""
     note = f" (withdrawn {_e((record.withdrawn or '')[:10])})" if record.is_withdrawn else ""
     return (
-        f'<tr id="{_e(item.id)}"{status}><td><a href="#{_e(item.id)}">{_e(item.id)}</a>{note}</td>'
+        f'<tr id="{item.id}"{status}><td><a href="#{item.id}">{item.id}</a>{note}</td>'
         f"<td><ul>{packages}</ul></td><td><ul>{versions}</ul></td><td>{_e(date)}</td>"
         f"<td>{_e(record.summary)}</td><td><ul>{''.join(links)}</ul></td></tr>"
     )
 
 
-def _html(items: Sequence[_Item], base: str) -> bytes:
+def _html(site: _Site) -> bytes:
     """A readable page of every advisory, newest first; no scripts, every piece of feed text escaped."""
-    newest = _newest(item.record for item in items) or "never"
-    by_date = sorted(sorted(items, key=lambda i: i.id), key=lambda i: parse_timestamp(i.record.published or i.record.modified), reverse=True)
+    items = site.items
+    by_date = sorted(items, key=lambda i: parse_timestamp(i.record.published or i.record.modified), reverse=True)
     live = [item for item in by_date if not item.record.is_withdrawn]
     withdrawn = [item for item in by_date if item.record.is_withdrawn]
-    constraints = _e(base + PYPI_CONSTRAINTS_PATH)
+    base = _e(site.base)
+    constraints = _e(site.base + PYPI_CONSTRAINTS_PATH)
     head = "<tr><th>Advisory</th><th>Package</th><th>Versions</th><th>Date</th><th>Summary</th><th>Links</th></tr>"
     parts = [
         "<!DOCTYPE html>",
@@ -478,16 +657,16 @@ def _html(items: Sequence[_Item], base: str) -> bytes:
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src 'none'\">",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>depguard: compromised package releases</title>",
-        f'<link rel="alternate" type="application/atom+xml" title="depguard advisories" href="{_e(base)}feed.atom">',
+        f'<link rel="alternate" type="application/atom+xml" title="depguard advisories" href="{base}feed.atom">',
         f"<style>{_CSS}</style></head><body>",
         "<h1>Compromised package releases</h1>",
-        f"<p>{len(live)} advisories in force, {len(withdrawn)} withdrawn; feed modified {_e(newest)}.</p>",
+        f"<p>{len(live)} advisories in force, {len(withdrawn)} withdrawn; feed modified {_e(site.newest or 'never')}.</p>",
         "<p>Keep these releases out of your installs: "
         f"<code>pip install -c {constraints} ...</code> or <code>UV_CONSTRAINT={constraints}</code>, "
         "or run <code>depguard sync</code> to write the constraints into your projects.</p>",
-        f'<p>Machine-readable: <a href="{_e(base)}all.json">all.json</a>, <a href="{_e(base)}index.json">index.json</a>, '
-        f'<a href="{_e(base)}feed.atom">Atom feed</a>, OSV layout (<a href="{_e(base)}ecosystems.txt">ecosystems.txt</a>, '
-        f'<a href="{_e(base)}modified_id.csv">modified_id.csv</a>).</p>',
+        f'<p>Machine-readable: <a href="{base}all.json">all.json</a>, <a href="{base}index.json">index.json</a>, '
+        f'<a href="{base}feed.atom">Atom feed</a>, OSV layout (<a href="{base}ecosystems.txt">ecosystems.txt</a>, '
+        f'<a href="{base}modified_id.csv">modified_id.csv</a>).</p>',
         f"<h2>In force</h2><table><thead>{head}</thead><tbody>",
         *(_html_row(item, base) for item in live),
         "</tbody></table>",
@@ -518,6 +697,14 @@ def _safe_parts(rel: str) -> list[str]:
     if any(part in {"", ".", ".."} for part in parts):
         raise InvalidRecordError(f"refusing to write outside the tree: {rel!r}")
     return parts
+
+
+def _fchmod(fd: int, path: str, mode: int) -> None:
+    """``os.fchmod`` (no second path lookup) where the platform has it, else ``os.chmod``."""
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, mode)
+    else:
+        os.chmod(path, mode)
 
 
 def _replaceable(out: Path) -> bool:

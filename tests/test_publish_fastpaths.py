@@ -1,0 +1,219 @@
+"""``feed build``'s fast paths give exactly the bytes of the slow code they stand in front of.
+
+The zip writer against :mod:`zipfile`, the hand-written ``index.json`` against
+``json.dumps``, the escaping and host-name shortcuts against ``html``
+and ``urllib``, and a build split with a forked child against the one-process rendering,
+also when the child fails.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+import urllib.parse
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from depguard import forking, publish, ziparchive
+from depguard.feed import load_feed
+from feedkit import record, write_feed
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _modes(root: Path) -> set[tuple[str, int]]:
+    return {("dir" if p.is_dir() else "file", p.stat().st_mode & 0o777) for p in [root, *root.rglob("*")]}
+
+
+def _feed(root: Path, count: int) -> Path:
+    """A lint-clean feed of ``count`` records: PyPI and npm, live and withdrawn, equal timestamps."""
+    records = []
+    for n in range(1, count + 1):
+        ecosystem = "npm" if n % 3 == 0 else "PyPI"
+        data = record(
+            f"x_DEPGUARD-2026-{n:04d}", name=f"pkg{n}", ecosystem=ecosystem, versions=("1.0.0",),
+            whole_package=n % 5 == 0, modified=f"2026-04-0{1 + n % 3}T00:00:00Z",
+            withdrawn="2026-04-05T00:00:00Z" if n % 7 == 0 else None,
+        )
+        data["summary"] = f"<b>{n}</b> & \"friends\""
+        data["references"].append({"type": "WEB", "url": f"https://User@Example.ORG:8443/a?b={n}&c=<2>"})
+        records.append(data)
+    write_feed(root, records)
+    return root
+
+
+# --------------------------------------------------------------------------- zip archives
+
+names = st.text(alphabet="ab_.-é0", min_size=1, max_size=12)
+dates = st.tuples(
+    st.integers(1980, 2107), st.integers(1, 12), st.integers(1, 28), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59)
+)
+members = st.lists(st.tuples(names, dates, st.binary(max_size=300)), max_size=6, unique_by=lambda m: m[0])
+
+
+@settings(max_examples=150, deadline=None)
+@given(members=members, create_system=st.sampled_from([0, 3]), external_attr=st.sampled_from([0o100644 << 16, 0o600 << 16]))
+def test_zip_archive_is_what_zipfile_writes(members: list[tuple[str, Any, bytes]], create_system: int, external_attr: int) -> None:
+    built = [ziparchive.member(name, date, data) for name, date, data in members]
+    fast = ziparchive.archive(built, create_system=create_system, external_attr=external_attr)
+    assert fast == ziparchive.archive_with_zipfile(built, create_system=create_system, external_attr=external_attr)
+    with zipfile.ZipFile(io.BytesIO(fast)) as archive:
+        assert archive.testzip() is None
+        # zip keeps seconds in steps of two
+        assert [(i.filename, i.date_time) for i in archive.infolist()] == [(n, (*d[:5], d[5] // 2 * 2)) for n, d, _ in members]
+        assert [archive.read(i) for i in archive.infolist()] == [data for _, _, data in members]
+
+
+def test_zip_archive_reference_is_the_code_it_replaced() -> None:
+    """archive_with_zipfile is what publish._zip did before: ZipInfo + writestr at level 9."""
+    data = b'{"id": "x"}\n' * 50
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo("x.json", date_time=(2026, 3, 25, 12, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.create_system = 3
+        info.external_attr = 0o100644 << 16
+        archive.writestr(info, data, compresslevel=9)
+    member = ziparchive.member("x.json", (2026, 3, 25, 12, 0, 0), data)
+    assert ziparchive.archive([member]) == ziparchive.archive_with_zipfile([member]) == buffer.getvalue()
+
+
+def test_zip_archive_past_the_member_count_limit_has_zip64_end_records() -> None:
+    one = ziparchive.member("a", (2026, 1, 1, 0, 0, 0), b"")
+    built = [ziparchive.Member(f"{n}", one.date_time, one.size, one.crc, one.deflated, one.data) for n in range(70_000)]
+    fast = ziparchive.archive(built)
+    assert fast == ziparchive.archive_with_zipfile(built)
+    assert b"PK\x06\x06" in fast[-200:]
+
+
+def test_zip_archive_past_two_gibibytes_is_left_to_zipfile(monkeypatch: pytest.MonkeyPatch) -> None:
+    built = [ziparchive.member(f"{n}.json", (2026, 1, 1, 0, 0, 0), os.urandom(64)) for n in range(3)]
+    calls: list[int] = []
+    reference = ziparchive.archive_with_zipfile
+
+    def counted(*args: Any, **kwargs: Any) -> bytes:
+        calls.append(1)
+        return reference(*args, **kwargs)
+
+    monkeypatch.setattr(ziparchive, "archive_with_zipfile", counted)
+    monkeypatch.setattr(ziparchive, "_LIMIT", 100)
+    assert ziparchive.archive(built) == reference(built) and calls
+
+
+# --------------------------------------------------------------------------- JSON and text
+
+
+def _index_reference(site: publish._Site, sha: str, size: int) -> bytes:
+    """index.json as the code before wrote it: one json.dumps(indent=1) of the whole index."""
+    records = []
+    for item in site.items:
+        package = next(a.package for a in item.record.affected if a.package is not None)
+        records.append({"id": item.id, "ecosystem": package.ecosystem, "name": package.name, "modified": item.record.modified,
+                        "withdrawn": item.record.withdrawn, "path": item.path, "sha256": publish._sha256(item.raw)})
+    index = {"format": publish.FORMAT, "format_version": publish.FORMAT_VERSION, "modified": site.newest,
+             "count": len(site.items), "all": {"path": publish.ALL_PATH, "sha256": sha, "size": size}, "records": records}
+    return (json.dumps(index, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+@pytest.mark.parametrize("count", [0, 1, 12])
+def test_index_json_is_json_dumps_indent_1(tmp_path: Path, count: int) -> None:
+    _feed(tmp_path, count)
+    site = publish._Site(publish._items(load_feed(tmp_path)), "https://example.org/")
+    if count:  # a name and a withdrawal date that need escaping in JSON
+        item = site.items[0]
+        object.__setattr__(item, "record", item.record.model_copy(update={"withdrawn": 'x"\\é\u2028'}))
+    assert site.index_json("ab" * 32, 7) == _index_reference(site, "ab" * 32, 7)
+
+
+urls = st.lists(
+    st.sampled_from(["http://", "https://", "HTTPS://", "ftp://", "//", "a", "Z", "0", ".", "-", ":", "8", "/", "?", "#", "@",
+                     "[", "]", "%", " ", "\t", "\n", "\x00", "\x7f", "é", "_", "~", "user@", "[::1]"]),
+    max_size=10,
+).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(url=urls)
+def test_hostname_is_urlsplits(url: str) -> None:
+    try:
+        expected = urllib.parse.urlsplit(url).hostname
+    except ValueError:
+        with pytest.raises(ValueError):
+            publish._hostname(url)
+        return
+    assert publish._hostname(url) == expected
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("ab &<>\"'\x00\x08\x0b\x1f\ufffe\uffff\u2028é")), max_size=10))
+def test_escapes_are_html_escape(text: str) -> None:
+    assert publish._e(text) == html.escape(text, quote=True)
+    assert publish._xml(text) == html.escape(publish._XML_INVALID.sub("\ufffd", text), quote=True)
+    assert publish._e(None) == ""
+
+
+# --------------------------------------------------------------------------- the build, in one process or two
+
+
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Forces the build's child for small feeds; lists the children started."""
+    started: list[int] = []
+    real = forking._Fork._start
+
+    def start(fork: forking._Fork, claims: int) -> int | None:
+        reports = real(fork, claims)
+        if fork.pid is not None:
+            started.append(fork.pid)
+        return reports
+
+    monkeypatch.setattr(forking._Fork, "_start", start)
+    monkeypatch.setattr(publish, "_FORK_MIN_RECORDS", 0)
+    return started
+
+
+@pytest.mark.skipif(not forking.can_fork(), reason="no fork here: the build always runs in one process")
+def test_build_shared_with_a_child_is_the_one_process_rendering(tmp_path: Path, forks: list[int]) -> None:
+    root = _feed(tmp_path / "feed", 40)
+    result = publish.build_site(root, tmp_path / "out", base_url="https://example.org/feed")
+    assert forks, "the build forked a child"
+    expected = publish.render_site(load_feed(root), base_url="https://example.org/feed")
+    assert _tree(tmp_path / "out") == expected
+    assert list(result.files) == sorted(expected)
+    assert _modes(tmp_path / "out") == {("dir", 0o755), ("file", 0o644)}
+    publish.write_tree(expected, tmp_path / "reference")
+    assert _tree(tmp_path / "reference") == expected and _modes(tmp_path / "reference") == _modes(tmp_path / "out")
+
+
+@pytest.mark.skipif(not forking.can_fork(), reason="no fork here: the build always runs in one process")
+def test_a_failing_child_changes_nothing(tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child dies as it writes its first file: the parent does every job itself."""
+    root = _feed(tmp_path / "feed", 20)
+    parent = os.getpid()
+    real_write = publish._Staging.write
+
+    def write(staging: publish._Staging, rel: str, data: bytes) -> str:
+        if os.getpid() != parent:
+            os._exit(3)
+        return real_write(staging, rel, data)
+
+    monkeypatch.setattr(publish._Staging, "write", write)
+    publish.build_site(root, tmp_path / "out")
+    assert forks
+    assert _tree(tmp_path / "out") == publish.render_site(load_feed(root))
+
+
+def test_build_progress_reaches_the_total(tmp_path: Path, forks: list[int]) -> None:
+    root = _feed(tmp_path / "feed", 30)
+    seen: list[tuple[int, int]] = []
+    publish.build_site(root, tmp_path / "out", progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (60, 60) and all(total == 60 for _, total in seen)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
