@@ -380,7 +380,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Addressed:
-    """What both test servers share: a context manager with a loopback address and URLs."""
+    """What both test servers share: a context manager with a loopback address and URLs, and
+    the counts tests assert on, derived from each server's own :meth:`requests` log."""
 
     host: str
     _port: int
@@ -407,6 +408,18 @@ class _Addressed:
 
     def url(self, path: str = "/") -> str:
         return self.base_url + ("" if path.startswith("/") else "/") + path
+
+    def requests(self, path: str | None = None) -> list[RequestRecord]:
+        raise NotImplementedError
+
+    def request_count(self, path: str | None = None) -> int:
+        return len(self.requests(path))
+
+    def body_bytes(self, path: str | None = None) -> int:
+        return sum(r.body_bytes for r in self.requests(path))
+
+    def statuses(self, path: str | None = None) -> list[int]:
+        return [r.status for r in self.requests(path)]
 
 
 class LocalHTTPServer(_Addressed):
@@ -516,15 +529,6 @@ class LocalHTTPServer(_Addressed):
     def requests(self, path: str | None = None) -> list[RequestRecord]:
         with self._lock:
             return [r for r in self._records if path is None or r.path == path]
-
-    def request_count(self, path: str | None = None) -> int:
-        return len(self.requests(path))
-
-    def body_bytes(self, path: str | None = None) -> int:
-        return sum(r.body_bytes for r in self.requests(path))
-
-    def statuses(self, path: str | None = None) -> list[int]:
-        return [r.status for r in self.requests(path)]
 
     def reset_stats(self) -> None:
         with self._lock:
@@ -732,15 +736,6 @@ http {{
                 )
             )
         return records
-
-    def request_count(self, path: str | None = None) -> int:
-        return len(self.requests(path))
-
-    def body_bytes(self, path: str | None = None) -> int:
-        return sum(r.body_bytes for r in self.requests(path))
-
-    def statuses(self, path: str | None = None) -> list[int]:
-        return [r.status for r in self.requests(path)]
 
     def reset_stats(self) -> None:
         try:
