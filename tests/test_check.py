@@ -111,7 +111,8 @@ def git_repo(tmp_path: Path, real_index: checkkit.RealIndex) -> Path:
     repo = checkkit.uv_project(tmp_path / "repo", real_index, ["litellm==1.82.7"])
     checkkit.check_feed(repo / "feed", real_index)
     git(repo, "init", "-q")
-    git(repo, "add", "pyproject.toml", "uv.lock")
+    (repo / ".gitignore").write_text("pylock.toml\nrequirements.txt\n")
+    git(repo, "add", "pyproject.toml", "uv.lock", ".gitignore")
     return repo
 
 
@@ -122,8 +123,19 @@ def test_check_git_repo_with_bad_uv_lock_exits_1_and_names_everything(git_repo: 
     row = next(r for r in result.stdout.splitlines() if r.startswith("uv.lock:"))
     assert row.split()[:4] == [f"uv.lock:{line}", "litellm", "1.82.7", checkkit.LITELLM]
     assert ACTION_VERSION in row
-    # only git-tracked lockfiles are read: the untracked exports are not
+    # what git ignores is not read: the ignored exports stay out
     assert "pylock.toml" not in result.stdout and "requirements.txt" not in result.stdout
+
+
+def test_check_reads_an_untracked_lockfile_git_does_not_ignore(git_repo: Path) -> None:
+    """A uv.lock that `uv lock` just wrote, before anyone ran `git add`, is checked."""
+    git(git_repo, "rm", "-q", "--cached", "uv.lock")
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=git_repo, capture_output=True, text=True, check=True)
+    assert "?? uv.lock" in status.stdout
+    result = depguard(git_repo, "--feed", "feed")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert any(r.startswith("uv.lock:") and "litellm" in r for r in result.stdout.splitlines())
+    assert "checked: uv.lock" in result.stdout
 
 
 def test_check_clean_repo_exits_0(tmp_path: Path, real_index: checkkit.RealIndex) -> None:

@@ -159,7 +159,7 @@ def test_unsafe_file_is_reported_untouched_while_others_are_protected(tmp_path: 
     assert "litellm!=1.82.7" in (repo / "b/pyproject.toml").read_text()
 
 
-def test_untracked_and_ignored_projects_are_left_alone(tmp_path: Path, feed: Path) -> None:
+def test_ignored_projects_and_virtualenvs_are_left_alone(tmp_path: Path, feed: Path) -> None:
     repo = init_repo(tmp_path / "repo", {"pyproject.toml": project(["litellm"]), ".gitignore": "scratch/\n"})
     (repo / "scratch").mkdir()
     (repo / "scratch/pyproject.toml").write_text(project([], name="scratch"))
@@ -169,6 +169,27 @@ def test_untracked_and_ignored_projects_are_left_alone(tmp_path: Path, feed: Pat
     before = {p: (repo / p).read_bytes() for p in ("scratch/pyproject.toml", ".venv/lib/site-packages/pkg/pyproject.toml")}
     assert sync(repo, feed).returncode == 0
     assert all((repo / p).read_bytes() == b for p, b in before.items())
+
+
+def test_untracked_project_git_does_not_ignore_is_protected(tmp_path: Path, feed: Path) -> None:
+    """A project created but not yet added sees what `git status` sees: it is protected."""
+    repo = init_repo(tmp_path / "repo", {"README.md": "x\n"})
+    (repo / "new").mkdir()
+    (repo / "new/pyproject.toml").write_text(project(["litellm"], name="new"))
+    proc = sync(repo, feed)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "litellm!=1.82.7,!=1.82.8" in (repo / "new/pyproject.toml").read_text()
+    assert "no projects found" not in proc.stdout
+
+
+def test_nested_repository_is_not_this_repos_project(tmp_path: Path, feed: Path) -> None:
+    """An untracked nested clone belongs to another repository: never edited."""
+    repo = init_repo(tmp_path / "repo", {"pyproject.toml": project(["litellm"])})
+    nested = init_repo(repo / "clone", {"pyproject.toml": project(["litellm"], name="other")})
+    before = (nested / "pyproject.toml").read_bytes()
+    assert sync(repo, feed).returncode == 0
+    assert (nested / "pyproject.toml").read_bytes() == before
+    assert "litellm!=1.82.7" in (repo / "pyproject.toml").read_text()
 
 
 def test_pip_tools_requirements_in_gets_constraint_line(tmp_path: Path, feed: Path) -> None:

@@ -142,12 +142,12 @@ def discover(root: Path, paths: Sequence[Path] = (), *, exclude: Sequence[str] =
 
 
 def _search(root: Path, under: Path, exclude: Sequence[str]) -> list[Path]:
-    from depguard.gitops import open_repo, tracked_files
+    from depguard.gitops import open_repo, visible_files
 
     repo = open_repo(under)
     if repo is not None and repo.working_tree_dir is not None:
         top = Path(repo.working_tree_dir)
-        files = tracked_files(repo, under if under.resolve() != top.resolve() else None)
+        files = visible_files(repo, under if under.resolve() != top.resolve() else None)
         base = top
     else:
         files = list(_walk(under))

@@ -352,7 +352,7 @@ def _open_feed(  # noqa: ANN202 - returns FeedSnapshot
 @app.command("sync")
 def sync_command(
     ctx: typer.Context,
-    paths: List[Path] = typer.Argument(None, help="Projects (directories or pyproject.toml files). Default: every tracked project in the repo."),
+    paths: List[Path] = typer.Argument(None, help="Projects (directories or pyproject.toml files). Default: every project git sees in the repo (tracked, or untracked and not ignored)."),
     check: bool = typer.Option(False, "--check", help="Change nothing; print a diff and exit 1 if any block is stale (for CI and pre-commit)."),
     diff: bool = typer.Option(False, "--diff", help="Also print a unified diff of each change."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing; exit 0."),
@@ -516,7 +516,7 @@ class CheckFormat(str, enum.Enum):
 
 @app.command("check")
 def check_command(
-    paths: List[Path] = typer.Argument(None, help="Lockfiles or directories; with --env also interpreters or virtualenvs. Default: every tracked lockfile in the repo."),
+    paths: List[Path] = typer.Argument(None, help="Lockfiles or directories; with --env also interpreters or virtualenvs. Default: every lockfile git sees in the repo (tracked, or untracked and not ignored)."),
     env: bool = typer.Option(False, "--env", help="Also check installed distributions: of each interpreter or virtualenv among PATHS, else of the Python running depguard. Nothing is imported from them."),
     feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot)."),
     offline: bool = typer.Option(False, "--offline", help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1."),

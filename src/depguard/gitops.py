@@ -1,7 +1,7 @@
 """Everything depguard asks git: the only module that imports gitpython.
 
-Projects are found from the files git tracks, so ignored files, untracked virtualenvs and
-vendored checkouts outside the index are never touched; commits (for bots) and reads of the
+Projects are found from the files ``git status`` sees (tracked, or untracked and not
+ignored), so ignored files, ignored virtualenvs and nested repositories are never touched; commits (for bots) and reads of the
 feed's history (for pull-request validation: REF's tree, blobs through one persistent
 ``git cat-file --batch``, the paths ever added) live here too.
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "open_repo",
     "repo_root",
-    "tracked_files",
+    "visible_files",
     "require_repo",
     "require_committable",
     "dirty_paths",
@@ -91,17 +91,24 @@ def repo_root(path: Path) -> Path | None:
     return Path(top) if proc.returncode == 0 and top else None
 
 
-def tracked_files(repo: Repo, under: Path | None = None) -> list[Path]:
-    """Absolute paths of the files in git's index (staged or committed), optionally under a folder."""
+def visible_files(repo: Repo, under: Path | None = None) -> list[Path]:
+    """Absolute paths of the files ``git status`` sees: in the index, or untracked and not ignored.
+
+    A lockfile that ``uv lock`` just wrote, or a project not yet added, must be protected and
+    checked before anyone remembers ``git add``; ignored files (virtualenvs, build output) stay
+    out. git lists an untracked nested repository as one ``dir/`` entry and never descends
+    into it, so another repository's files never count as this one's.
+    """
     root = Path(repo.working_tree_dir or ".")
-    args = ["-z", "--cached"]
+    args = ["-z", "--cached", "--others", "--exclude-standard"]
     if under is not None:
         args += ["--", str(under.resolve().relative_to(root.resolve()))]
     try:
         output = repo.git.ls_files(*args)
     except Exception as exc:  # gitpython's GitCommandError carries git's stderr
         raise GitError(f"git ls-files failed: {exc}") from None
-    return [root / name for name in output.split("\0") if name]
+    names = dict.fromkeys(name for name in output.split("\0") if name and not name.endswith("/"))
+    return [root / name for name in names if os.path.lexists(root / name)]  # not deleted from the work tree
 
 
 # --- running git ---------------------------------------------------------------------------

@@ -97,8 +97,9 @@ def _is_venv(root: Path, folder: PurePosixPath, seen: dict[PurePosixPath, bool])
 def discover(root: Path, *, tracked: Iterable[Path] | None = None, exclude: Sequence[str] = ()) -> list[Project]:
     """Every project under ``root``, with workspace roles resolved.
 
-    ``tracked`` is git's list of files (preferred: ignored files and untracked venvs are then
-    invisible); without it the tree is walked, skipping virtualenvs and vendored folders.
+    ``tracked`` is git's list of visible files (preferred: ignored files are then invisible;
+    virtualenvs are skipped either way); without it the tree is walked, skipping virtualenvs
+    and vendored folders.
     """
     files = _candidate_files(root, tracked)
     by_dir: dict[Path, Project] = {}

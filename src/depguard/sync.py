@@ -318,16 +318,16 @@ def find_root(start: Path) -> Path:
 
 
 def load_projects(root: Path, paths: Sequence[Path] = (), *, exclude: Sequence[str] = ()) -> list[Project]:
-    """The projects sync looks at: git's tracked files under ``root``, narrowed to ``paths``.
+    """The projects sync looks at: the files git sees under ``root``, narrowed to ``paths``.
 
     The whole repo is always discovered first, so a path inside a workspace member still
     sends the uv block to the workspace root, where uv reads it.
     """
-    from depguard.gitops import open_repo, tracked_files
+    from depguard.gitops import open_repo, visible_files
     from depguard.projects import discover
 
     repo = open_repo(root)
-    tracked = tracked_files(repo) if repo is not None else None
+    tracked = visible_files(repo) if repo is not None else None
     projects = discover(root, tracked=tracked, exclude=exclude)
     if not paths:
         return projects
