@@ -208,6 +208,18 @@ def test_check_env_of_the_current_interpreter(tmp_path: Path, real_index: checkk
     assert source["kind"] == "environment" and source["packages"] > 5  # pytest, depguard's dependencies...
 
 
+def test_a_finding_is_never_hidden_by_an_unreadable_file(git_repo: Path) -> None:
+    """One compromised lockfile plus one broken file: exit 1 (found), and the summary names both."""
+    (git_repo / "sub").mkdir()
+    (git_repo / "sub/uv.lock").write_text("version = [\n")  # not TOML
+    result = depguard(git_repo, "--feed", "feed")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.index("litellm") < result.stdout.rindex("compromised package(s)")
+    verdict = result.stdout.rstrip().splitlines()[-1]
+    assert "1 compromised package(s)" in verdict and "1 error(s)" in verdict
+    assert "sub/uv.lock" in result.stderr
+
+
 def test_check_include_escaping_the_repo_is_an_error(tmp_path: Path, real_index: checkkit.RealIndex) -> None:
     repo = tmp_path / "repo"
     checkkit.check_feed(repo / "feed", real_index)

@@ -137,6 +137,21 @@ def test_dry_run_and_diff_write_nothing(tmp_path: Path, feed: Path) -> None:
     assert tree_digest(repo) == before
 
 
+def test_diff_previews_like_black_and_ruff(tmp_path: Path, feed: Path) -> None:
+    """`sync --diff` prints the diff, writes nothing and exits 1 while something would change."""
+    repo = init_repo(tmp_path / "repo", {"pyproject.toml": project(["litellm"])})
+    before = tree_digest(repo)
+    proc = sync(repo, feed, "--diff")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "+++ b/pyproject.toml" in proc.stdout and "would change" in proc.stdout
+    assert tree_digest(repo) == before
+    assert sync(repo, feed).returncode == 0
+    after = tree_digest(repo)
+    proc = sync(repo, feed, "--diff")
+    assert proc.returncode == 0 and "+++" not in proc.stdout
+    assert tree_digest(repo) == after
+
+
 def test_json_output_lists_files_and_exclusions(tmp_path: Path, feed: Path) -> None:
     repo = init_repo(tmp_path / "repo", {"pyproject.toml": project(["litellm"])})
     report = json.loads(sync(repo, feed, "--format", "json").stdout)

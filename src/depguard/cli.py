@@ -354,7 +354,7 @@ def sync_command(
     ctx: typer.Context,
     paths: List[Path] = typer.Argument(None, help="Projects (directories or pyproject.toml files). Default: every project git sees in the repo (tracked, or untracked and not ignored)."),
     check: bool = typer.Option(False, "--check", help="Change nothing; print a diff and exit 1 if any block is stale (for CI and pre-commit)."),
-    diff: bool = typer.Option(False, "--diff", help="Also print a unified diff of each change."),
+    diff: bool = typer.Option(False, "--diff", help="Preview: print a unified diff of each change and write nothing; exit 1 when something would change (as black --diff and ruff --diff do)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing; exit 0."),
     feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot)."),
     offline: bool = typer.Option(False, "--offline", help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1."),
@@ -373,14 +373,16 @@ def sync_command(
     roots only: uv ignores members' constraints), pip users a constraints file, pip-tools users
     a -c line. Everything outside the marked block stays byte-identical.
 
-    Exit 0 when up to date or written, 1 when --check finds a stale block, 2 on errors (a file
-    that cannot be edited safely is reported and left untouched).
+    Exit 0 when up to date or written, 1 when --check or --diff finds a stale block, 2 on
+    errors (a file that cannot be edited safely is reported and left untouched).
     """
     from depguard import sync as sync_mod
     from depguard.config import load_config
 
     root = sync_mod.find_root(Path.cwd())
     commit = commit or branch is not None
+    # --diff previews, as black and ruff do (exit 1 when stale); --dry-run keeps its exit 0, --commit shows what it commits
+    check = check or (diff and not commit and not dry_run)
     if commit and (check or dry_run):
         raise _fail("--commit/--branch cannot be combined with --check or --dry-run")
     if message_file is not None and not commit:
@@ -528,7 +530,9 @@ def check_command(
     the repo), Pipfile.lock and package-lock.json, and reports each entry a live advisory names,
     at its file and line. [tool.depguard] ignore entries are listed with their reason, not failed.
 
-    Exit 0 when clean, 1 when a compromised package is found, 2 when something could not be read.
+    Exit 0 when clean, 1 when a compromised package is found (even if another file could not
+    be read: a finding is never reported as a mere error), 2 when something could not be read
+    and nothing compromised was found. Findings are printed first; the summary line names both.
     """
     from depguard import check as check_mod
     from depguard.config import load_config
@@ -548,7 +552,7 @@ def check_command(
         typer.echo(f"depguard: warning: {printable(warning)}", err=True)
     for error in report.errors:
         typer.echo(f"depguard: error: {error}", err=True)
-    raise typer.Exit(EXIT_ERROR if report.errors else EXIT_FOUND if report.findings else EXIT_OK)
+    raise typer.Exit(EXIT_FOUND if report.findings else EXIT_ERROR if report.errors else EXIT_OK)
 
 
 # --- depguard serve ------------------------------------------------------------------------
