@@ -77,10 +77,27 @@ def _check_invariants(name: str, text: str, result: str) -> None:
         suffix += 1
     assert prefix + suffix == len(text), name
     assert result[prefix : len(result) - suffix].isascii(), name
-    # (d) every original line is still there, in order (corpus files never need the one-line split)
-    new_lines = iter(result.splitlines())
-    assert all(any(line == candidate for candidate in new_lines) for line in text.splitlines()), name
+    # (d) every original line is still a line: take the block's lines away (and give a one-line
+    # array's line back the "]..." that moved below the end marker) and the original remains
+    if pyproject.CREATED_MARK in result:  # a key or table of depguard's own: the original lines stay, in order
+        new_lines = iter(result.splitlines())
+        assert all(any(line == candidate for candidate in new_lines) for line in text.splitlines()), name
+    else:
+        assert _without_block_lines(result) == text.splitlines(), name
     assert BEGIN_MARKER in result, name
+
+
+def _without_block_lines(result: str) -> list[str]:
+    lines = result.splitlines()
+    begin = next(i for i, line in enumerate(lines) if line.endswith(BEGIN_MARKER))
+    end = next(i for i in range(begin, len(lines)) if lines[i].strip() == "# <<< depguard")
+    lead = lines[begin][: -len(BEGIN_MARKER)]
+    if not lead.strip():  # line form: whole lines of depguard's
+        return lines[:begin] + lines[end + 1 :]
+    if lead.endswith(",  "):  # tail form: the user's items stayed on their line
+        return lines[:begin] + [lead[:-3] + lines[end + 1]] + lines[end + 2 :]
+    assert lead.endswith("[  "), lead  # head form: the line was split after its "["
+    return lines[:begin] + [lead[:-2] + lines[end + 1].lstrip(" ")] + lines[end + 2 :]
 
 
 def test_corpus_pyprojects(upstream_corpus: Path) -> None:
@@ -102,3 +119,44 @@ def test_corpus_pyprojects(upstream_corpus: Path) -> None:
     for name, reason in refused:
         print(f"  refused {name}: {reason}")
     assert len(refused) * 10 <= len(files), refused
+
+
+def _array_shapes(corpus: Path) -> dict[str, str]:
+    """Every array of strings written in the corpus (any key), by its exact text: the shapes
+    real people write (one line, hanging, trailing commas, comments), to try as the target."""
+    from depguard.writers._tomlspan import ScanError, scan
+
+    shapes: dict[str, str] = {}
+    for path in sorted((corpus / "pyprojects").glob("*/pyproject.toml")):
+        text = path.read_bytes().decode("utf-8").lstrip("\ufeff")
+        try:
+            spans = scan(text)
+        except ScanError:
+            continue
+        for kv in spans.keyvalues:
+            if kv.array is None:
+                continue
+            raw = text[kv.value_start : kv.value_end]
+            values = [text[t.start : t.end] for t in kv.array.tokens if t.kind == "value"]
+            if values and all(v[:1] in "\"'" for v in values):
+                shapes.setdefault(raw, f"{path.parent.name}:{'.'.join(kv.path)}")
+    return shapes
+
+
+def test_every_array_shape_of_the_corpus_as_the_target(upstream_corpus: Path) -> None:
+    """Issue 13: every array shape found in real files, as constraint-dependencies, takes the block
+    with the user's items on their own lines in their order, bytes outside one region unchanged,
+    and withdrawing everything restores the original bytes."""
+    shapes = _array_shapes(upstream_corpus)
+    one_line = [raw for raw in shapes if "\n" not in raw and not raw.rstrip("] ").endswith(",")]
+    assert len(shapes) > 100 and len(one_line) > 20, (len(shapes), len(one_line))
+    for raw, where in shapes.items():
+        text = f'[project]\nname = "x"\n\n[tool.uv]\n{KEY} = {raw}  # keep me\npackage = false\n'
+        try:
+            edit = pyproject.apply(text, EXCLUSIONS)
+        except ProjectError as error:
+            raise AssertionError(f"{where}: refused {raw!r}: {error}") from None
+        _check_invariants(where, text, edit.text)
+        if raw in one_line:  # the user's line keeps its items and only loses its "]"
+            first = next(line for line in edit.text.splitlines() if line.startswith(f"{KEY} = "))
+            assert first == f"{KEY} = {raw[: raw.rindex(']')].rstrip(' ')},  {BEGIN_MARKER}", where

@@ -100,8 +100,9 @@ def assert_single_insertion(before: str, after: str) -> str:
 
 
 def assert_lines_kept(before: str, after: str) -> None:
-    """(d): every original line is still a line, in order; a one-line array may be split once,
-    right after its ``[``, by the inline begin marker."""
+    """(d): every original line is still a line, in order. The documented exceptions: a one-line
+    array ending in an item keeps its items on their line and only its ``]...`` moves below the
+    block (tail form); any other one-line array is split once, right after its ``[`` (head form)."""
     old_lines = _strip_bom(before).splitlines()
     new_lines = _strip_bom(after).splitlines()
     j = 0
@@ -112,7 +113,17 @@ def assert_lines_kept(before: str, after: str) -> None:
         if k < len(new_lines):
             j = k + 1
             continue
-        # the documented exception: "<prefix>[<rest>" became "<prefix>[  # >>> ..." ... "<indent><rest>"
+        tail_form = next(
+            (i for i in range(j, len(new_lines))
+             if new_lines[i].endswith(",  " + BEGIN) and line.startswith(new_lines[i][: -len(",  " + BEGIN)])),
+            None,
+        )
+        if tail_form is not None:  # "<items>]<rest>" became "<items>,  # >>> ..." ... "]<rest>"
+            rest = line[len(new_lines[tail_form]) - len(",  " + BEGIN) :]
+            assert rest.lstrip(" \t").startswith("]"), rest
+            j = next(i for i in range(tail_form, len(new_lines)) if new_lines[i] == rest) + 1
+            continue
+        # head form: "<prefix>[<rest>" became "<prefix>[  # >>> ..." ... "<indent><rest>"
         split = next(
             i
             for i in range(j, len(new_lines))
@@ -167,13 +178,33 @@ def test_last_item_without_trailing_comma_gets_the_block_before_its_line() -> No
     )
 
 
-def test_single_line_array_is_expanded_with_an_inline_begin_marker() -> None:
+def test_single_line_array_keeps_the_users_items_on_their_line() -> None:
+    """Issue 13: the user's line only loses its ``]`` (and gains the separator and marker)."""
     text = '[tool.uv]\nconstraint-dependencies = ["a<2", \'b>=1\']  # mine\n'
     edit = check_apply(text, TWO)
     assert edit.text == (
-        f"[tool.uv]\nconstraint-dependencies = [  {BEGIN}\n{ENTRIES}    {END}\n"
-        "    \"a<2\", 'b>=1']  # mine\n"
+        f"[tool.uv]\nconstraint-dependencies = [\"a<2\", 'b>=1',  {BEGIN}\n{ENTRIES}    {END}\n"
+        "]  # mine\n"
     )
+
+
+def test_single_line_array_with_a_trailing_comma_takes_the_head_form() -> None:
+    """``"b>=1",  # >>>`` would read as if depguard had added that comma: split after ``[`` instead."""
+    text = '[tool.uv]\nconstraint-dependencies = ["a<2", \'b>=1\',]\n'
+    edit = check_apply(text, TWO)
+    assert edit.text == (
+        f"[tool.uv]\nconstraint-dependencies = [  {BEGIN}\n{ENTRIES}    {END}\n"
+        "    \"a<2\", 'b>=1',]\n"
+    )
+
+
+def test_tail_block_is_updated_in_place_and_removed_exactly() -> None:
+    text = '[tool.uv]\nconstraint-dependencies = ["numpy<2", "urllib3>=2"]\nother = 1\n'
+    edit = check_apply(text, [LITELLM])
+    again = pyproject.apply(edit.text, TWO)
+    assert again.text.startswith('[tool.uv]\nconstraint-dependencies = ["numpy<2", "urllib3>=2",  ' + BEGIN)
+    assert pyproject.read_block(again.text) == tuple(e.requirement for e in TWO)
+    assert pyproject.apply(again.text, []).text == text
 
 
 def test_empty_single_line_array() -> None:

@@ -12,10 +12,18 @@ Shapes, and what ``apply`` does with them:
   start where the previous token is ``[`` or ``,``. When the last user item has no trailing
   comma the block goes *before* that item's line instead of adding a comma: an added comma could
   not be told apart from one the user wrote, so ``remove`` could not restore the bytes.
-* a one-line array (``[]``, ``["a<2"]``), or any array without such a line start: the begin
-  marker becomes a trailing comment of the ``[`` line, followed by the entries and the end marker;
-  the user's items continue on the next line (indented like the entries). This is the one
-  place an original line is split, and ``remove`` joins it back exactly.
+* a one-line array whose last item has no trailing comma (``["numpy<2", "urllib3>=2"]``, common
+  in public repos): the *tail* form. The user's items stay on their line, in their order; depguard adds ``,  # >>> ...``
+  after the last one, its entries and end marker on lines of their own, and the ``]`` (with
+  whatever followed it) moves to the line after the end marker. The comma, the marker and the
+  lines up to the end marker are depguard's bytes: ``remove`` takes exactly them away, so the
+  line gets its ``]`` back. A begin marker right after ``<item>,`` on the line of the array's
+  ``[`` appears in no other form, so reading the block back is never ambiguous.
+* an empty one-line array (``[]``), one that ends in a comma (``["a<2",]``), or any other array
+  without a free line start: the *head* form. The begin marker becomes a trailing comment of the ``[`` line, followed by the entries
+  and the end marker; any user items continue on the next line (indented like the entries),
+  and ``remove`` joins the line back exactly. (The tail form cannot serve a trailing comma:
+  ``"a<2",  # >>> ...`` would read as if depguard had added that comma.)
 * the key missing from an existing ``[tool.uv]`` table (or from a table whose ``uv.`` dotted keys
   define tool.uv): a ``constraint-dependencies`` key is added after the table's last statement;
   no ``[tool.uv]`` anywhere: a table is appended at the end of the file. Such added scaffolding
@@ -39,7 +47,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import tomlkit
 from tomlkit.exceptions import ParseError, TOMLKitError
@@ -77,6 +85,12 @@ _NEWLINES = ("\n", "\r\n")
 #: A basic or literal string of printable ASCII without quotes or backslashes: its value is the
 #: text between the quotes in TOML (and in tomlkit), so reading it needs no parser.
 _PLAIN_STRING = re.compile(r"\"[ !#-\[\]-~]*\"|'[ -&(-\[\]-~]*'")
+#: Where the block sits in the array: on whole lines, after ``[`` on its line, or after the
+#: user's last item on its line (see the module docstring).
+Form = Literal["line", "head", "tail"]
+#: The bytes before the begin marker that are depguard's in the head form (after the user's
+#: ``[``) and in the tail form (the separator after the user's last item).
+_FORM_LEAD = {"head": "  ", "tail": ",  "}
 
 
 @dataclass(frozen=True)
@@ -84,11 +98,12 @@ class _Block:
     """depguard's region inside the target array.
 
     ``start``/``end`` delimit the bytes depguard owns: whole lines in the line form, everything
-    after ``[`` up to the end marker's newline in the inline form. ``before``/``values`` count
-    array values before and inside the region, to predict the parsed array after an edit.
+    after ``[`` up to the end marker's newline in the head form, the added comma up to the end
+    marker's newline in the tail form. ``before``/``values`` count array values before and
+    inside the region, to predict the parsed array after an edit.
     """
 
-    inline: bool
+    form: Form
     start: int
     end: int
     indent: str
@@ -263,8 +278,8 @@ def _find_block(body: str, spans: Scan, target: KeyValue | None) -> _Block | Non
 def _block_at(body: str, array: ArraySpan, begin: int, end: int) -> _Block:
     tokens = array.tokens
     before_begin = _previous_non_ws(tokens, begin)
-    inline = before_begin == -1
-    if not inline and tokens[before_begin].kind != "nl":
+    form = _form_before(tokens, before_begin)
+    if form is None:
         raise UnsafeEditError(
             f"{_WHERE}: depguard begin marker at line {line_number(body, tokens[begin].start)} shares its line "
             "with an array item; put it on its own line"
@@ -275,23 +290,38 @@ def _block_at(body: str, array: ArraySpan, begin: int, end: int) -> _Block:
             f"{_WHERE}: depguard end marker at line {line_number(body, tokens[end].start)} must be on its own line"
         )
     newline = body[tokens[begin + 1].start : tokens[begin + 1].end]
-    if inline:
-        start, indent = array.open + 1, body[tokens[before_end].end : tokens[end].start]
-    else:
+    if form == "line":
         start = tokens[before_begin].end
         indent = body[start : tokens[begin].start]
+    else:
+        start = array.open + 1 if form == "head" else tokens[before_begin].start
+        indent = body[tokens[before_end].end : tokens[end].start]
     stop = tokens[end + 1].end
     inside = [i for i in range(begin + 1, end) if tokens[i].kind == "value"]
     entries = [(_string_value(body, tokens[i]), _trailing_comment(body, tokens, i)) for i in inside]
     requirements = tuple(value for value, _ in entries if value is not None)
     canonical = _render(
-        [(value or "", comment or "") for value, comment in entries], indent, newline, inline=inline
+        [(value or "", comment or "") for value, comment in entries], indent, newline, form=form
     )
     hand_edited = body[start:stop] != canonical or not all(looks_rendered(v, c) for v, c in entries)
     before = sum(1 for token in tokens[:begin] if token.kind == "value")
     significant = [token for token in tokens[:begin] if token.kind in ("value", "comma")]
     uncomma = line_number(body, significant[-1].start) if significant and significant[-1].kind == "value" else None
-    return _Block(inline, start, stop, indent, newline, before, len(inside), requirements, hand_edited, uncomma)
+    return _Block(form, start, stop, indent, newline, before, len(inside), requirements, hand_edited, uncomma)
+
+
+def _form_before(tokens: Sequence[Token], before_begin: int) -> Form | None:
+    """The block's form, from what precedes the begin marker on its line (None: refused)."""
+    if before_begin == -1:
+        return "head"
+    kind = tokens[before_begin].kind
+    if kind == "nl":
+        return "line"
+    if kind == "comma" and not any(token.kind == "nl" for token in tokens[:before_begin]):
+        item = _previous_non_ws(tokens, before_begin)
+        if item >= 0 and tokens[item].kind == "value":
+            return "tail"  # only ever written into an array that was one line: never a hand-placed marker
+    return None
 
 
 def _previous_non_ws(tokens: Sequence[Token], index: int) -> int:
@@ -352,11 +382,11 @@ def _fast_analysis(body: str) -> _Analysis | None:
     found = _canonical_region(body)
     if found is None:
         return None
-    start, stop, indent, newline, inline, requirements = found
+    start, stop, indent, newline, form, requirements = found
     rest = body[:start] + body[stop:]
     sentinel = "depguard-sentinel-" + hashlib.sha256(rest.encode("utf-8", "surrogatepass")).hexdigest()
-    line = f'"{sentinel}",{newline}' if inline else f'{indent}"{sentinel}",{newline}'
-    small = body[:start] + line + body[stop:]
+    lead = {"line": indent, "head": "", "tail": ","}[form]
+    small = body[:start] + f'{lead}"{sentinel}",{newline}' + body[stop:]
     try:
         analysis = _full_analysis(small)
     except ProjectError:
@@ -364,12 +394,11 @@ def _fast_analysis(body: str) -> _Analysis | None:
     if analysis.problem or analysis.block is not None or analysis.target is None or analysis.target.array is None:
         return None
     tokens = analysis.target.array.tokens
-    at = start if inline else start + len(indent)
+    at = start + len(lead)
     index = next((i for i, t in enumerate(tokens) if t.kind == "value" and t.start == at), None)
     if index is None or tokens[index].end != at + len(sentinel) + 2:
         return None
-    previous = _previous_non_ws(tokens, index)
-    if inline != (previous == -1) or (not inline and tokens[previous].kind != "nl"):
+    if _form_before(tokens, _previous_non_ws(tokens, index)) != form:
         return None
     before = sum(1 for token in tokens[:index] if token.kind == "value")
     items = _lookup(analysis.data)[1]
@@ -378,7 +407,7 @@ def _fast_analysis(body: str) -> _Analysis | None:
     items[before : before + 1] = requirements
     significant = [token for token in tokens[:index] if token.kind in ("value", "comma")]
     uncomma = line_number(small, significant[-1].start) if significant and significant[-1].kind == "value" else None
-    block = _Block(inline, start, stop, indent, newline, before, len(requirements), requirements, False, uncomma)
+    block = _Block(form, start, stop, indent, newline, before, len(requirements), requirements, False, uncomma)
     return _Analysis(body, analysis.data, None, None, block, None)
 
 
@@ -386,18 +415,22 @@ def _fast_analysis(body: str) -> _Analysis | None:
 _ENTRY_LINE = re.compile(r'"([^"\\]*)",  # (.*)')
 
 
-def _canonical_region(body: str) -> tuple[int, int, str, str, bool, tuple[str, ...]] | None:
-    """``(start, stop, indent, newline, inline, requirements)`` of the first begin marker's block,
+def _canonical_region(body: str) -> tuple[int, int, str, str, Form, tuple[str, ...]] | None:
+    """``(start, stop, indent, newline, form, requirements)`` of the first begin marker's block,
     if its bytes are exactly what :func:`_render` makes of entries that pass the writer's checks."""
     begin = body.find(BEGIN_MARKER)
     if begin == -1:
         return None
     line_start = body.rfind("\n", 0, begin) + 1
-    inline = body[line_start:begin].strip(" \t") != ""
-    if inline:
-        if body[begin - 3 : begin] != "[  ":
+    form: Form = "line"
+    if body[line_start:begin].strip(" \t"):
+        if body[begin - 3 : begin] == "[  ":
+            form = "head"
+        elif body[begin - 3 : begin] == ",  ":
+            form = "tail"
+        else:
             return None
-        start = begin - 2
+        start = begin - len(_FORM_LEAD[form])
     elif line_start == 0:
         return None
     else:
@@ -408,7 +441,7 @@ def _canonical_region(body: str) -> tuple[int, int, str, str, bool, tuple[str, .
     if not newline or end == -1 or not body.startswith(newline, end + len(END_MARKER)):
         return None
     end_line = body.rfind("\n", 0, end) + 1
-    indent = body[end_line:end] if inline else body[line_start:begin]
+    indent = body[end_line:end] if form != "line" else body[line_start:begin]
     if indent.strip(" \t"):
         return None
     lines = body[after + len(newline) : end_line].split(newline)[:-1]
@@ -419,23 +452,24 @@ def _canonical_region(body: str) -> tuple[int, int, str, str, bool, tuple[str, .
             return None
         entries.append((match[1], match[2]))
     stop = end + len(END_MARKER) + len(newline)
-    if body[start:stop] != _render(entries, indent, newline, inline=inline):
+    if body[start:stop] != _render(entries, indent, newline, form=form):
         return None
-    return start, stop, indent, newline, inline, tuple(requirement for requirement, _ in entries)
+    return start, stop, indent, newline, form, tuple(requirement for requirement, _ in entries)
 
 
 # -- rendering -----------------------------------------------------------------------------
 
 
-def _render(entries: Sequence[tuple[str, str]], indent: str, newline: str, *, inline: bool) -> str:
-    """The bytes of a block: whole lines, or (inline) everything after ``[`` to the end marker line."""
+def _render(entries: Sequence[tuple[str, str]], indent: str, newline: str, *, form: Form) -> str:
+    """The bytes depguard owns: whole lines; (head) everything after ``[`` to the end marker
+    line; (tail) the comma after the user's last item to the end marker line."""
     lines = "".join(f'{indent}"{requirement}",  # {comment}{newline}' for requirement, comment in entries)
-    head = f"  {BEGIN_MARKER}{newline}" if inline else f"{indent}{BEGIN_MARKER}{newline}"
-    return f"{head}{lines}{indent}{END_MARKER}{newline}"
+    lead = indent if form == "line" else _FORM_LEAD[form]
+    return f"{lead}{BEGIN_MARKER}{newline}{lines}{indent}{END_MARKER}{newline}"
 
 
 def _created_statement(key: str, entries: Sequence[tuple[str, str]], newline: str) -> str:
-    block = _render(entries, _DEFAULT_INDENT, newline, inline=False)
+    block = _render(entries, _DEFAULT_INDENT, newline, form="line")
     return f"{key} = [  {CREATED_MARK}{newline}{block}]"
 
 
@@ -454,7 +488,7 @@ def _splice(analysis: _Analysis, entries: Sequence[tuple[str, str]]) -> tuple[st
             raise UnsafeEditError(
                 f"{_WHERE}: the item at line {block.uncomma_line}, just before the depguard block, has no trailing comma; add one"
             )
-        rendered = _render(entries, block.indent, block.newline, inline=block.inline)
+        rendered = _render(entries, block.indent, block.newline, form=block.form)
         return body[: block.start] + rendered + body[block.end :], block.before, block.values, False, False
     if target is not None and target.array is not None:
         return _insert_into_array(body, target.array, entries) + (False, False)
@@ -466,13 +500,19 @@ def _insert_into_array(body: str, array: ArraySpan, entries: Sequence[tuple[str,
     if line_start is not None:
         pos = line_start.end
         newline = body[line_start.start : line_start.end]
-        chunk = _render(entries, _item_indent(body, array.tokens, pos), newline, inline=False)
+        chunk = _render(entries, _item_indent(body, array.tokens, pos), newline, form="line")
     else:
-        pos = array.open + 1
         newline = newline_of_line(body, array.open) or newline_before(body, array.open)
-        chunk = _render(entries, _DEFAULT_INDENT, newline, inline=True)
-        if body[pos:].lstrip(" \t")[:1] != "]":
-            chunk += _DEFAULT_INDENT  # the user's items continue on the next line, indented
+        significant = [token for token in array.tokens if token.kind in ("value", "comma")]
+        one_line = not any(token.kind == "nl" for token in array.tokens)
+        if one_line and significant and significant[-1].kind == "value":  # the user's items stay on their line
+            pos = significant[-1].end
+            chunk = _render(entries, _DEFAULT_INDENT, newline, form="tail")
+        else:
+            pos = array.open + 1
+            chunk = _render(entries, _DEFAULT_INDENT, newline, form="head")
+            if body[pos:].lstrip(" \t")[:1] != "]":
+                chunk += _DEFAULT_INDENT  # the user's items continue on the next line, indented
     before = sum(1 for token in array.tokens if token.kind == "value" and token.start < pos)
     return body[:pos] + chunk + body[pos:], before, 0
 
@@ -590,7 +630,7 @@ def _removal(analysis: _Analysis) -> tuple[str, dict[str, Any], bool]:
             raise UnsafeEditError(analysis.problem or f"{_WHERE}: cannot locate tool.uv.{KEY} unambiguously; not editing")
         stop = block.end
         rest = body[stop:]
-        if block.inline and rest.lstrip(" \t")[:1] != "]" and rest.startswith(block.indent):
+        if block.form == "head" and rest.lstrip(" \t")[:1] != "]" and rest.startswith(block.indent):
             stop += len(block.indent)
         body = body[: block.start] + body[stop:]
         del expected["tool"]["uv"][KEY][block.before : block.before + block.values]
