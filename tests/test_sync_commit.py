@@ -104,6 +104,19 @@ def test_commit_holds_only_sync_files_and_leaves_other_work_alone(tmp_path: Path
     assert "notes.txt" in git(repo, "ls-tree", "--name-only", "HEAD")  # nor the staged deletion
 
 
+def test_commit_subject_names_the_newest_advisory_first(tmp_path: Path) -> None:
+    """Issue 13: "ctx, 0x000testqwe, aiocpa and 3 more" hid litellm; newest incidents come first."""
+    feed = write_feed(tmp_path / "feed", [
+        record(f"x_DEPGUARD-{year}-0001", name=name, versions=("1.0",), published=f"{year}-01-01T00:00:00Z",
+               modified=f"{year}-01-02T00:00:00Z")
+        for year, name in [(2019, "aaa"), (2020, "bbb"), (2021, "ccc"), (2022, "ddd"), (2026, "newest"), (2024, "mid")]
+    ])
+    repo = init_repo(tmp_path / "repo", {"pyproject.toml": project([])})
+    assert sync(repo, feed, "--commit").returncode == 0
+    subject = git(repo, "log", "-1", "--format=%s").strip()
+    assert subject == "depguard: exclude compromised releases of newest, mid, ddd and 3 more"
+
+
 def test_commit_message_explains_added_and_lifted_advisories(tmp_path: Path, feed: Path) -> None:
     repo = init_repo(tmp_path / "repo", {"pyproject.toml": project(["litellm", "evilpkg"])})
     message_file = tmp_path / "body.md"

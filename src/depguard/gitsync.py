@@ -225,7 +225,7 @@ def advisory_changes(
     added, lifted = [], []
     explained_gain: dict[str, set[str]] = {}
     explained_loss: dict[str, set[str]] = {}
-    for record in sorted(snapshot.records, key=lambda r: r.id):
+    for record in _newest_first(snapshot.records):
         solo = _solo_specs(record)
         if record.id in live_ids:
             hit = {n: tuple(sorted(s & gained[n], key=_spec_key)) for n, s in solo.items() if s & gained.get(n, set())}
@@ -244,6 +244,13 @@ def advisory_changes(
     if any(rest_loss.values()):
         lifted.append(AdvisoryChange(None, {n: v for n, v in rest_loss.items() if v}, "no advisory in the feed names it any more"))
     return added, lifted
+
+
+def _newest_first(records: Sequence[Record]) -> list[Record]:
+    """Newest advisory first (by ``published``, then id): the subject line names only a few
+    packages, and the one a reviewer needs to see is this week's incident, not a 2022 one.
+    Feed timestamps are RFC 3339 UTC, so their text order is their time order."""
+    return sorted(records, key=lambda r: (r.published or r.modified, r.id), reverse=True)
 
 
 def _lift_reason(record: Record) -> str:
