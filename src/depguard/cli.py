@@ -519,7 +519,7 @@ class CheckFormat(str, enum.Enum):
 @app.command("check")
 def check_command(
     paths: List[Path] = typer.Argument(None, help="Lockfiles or directories; with --env also interpreters or virtualenvs. Default: every lockfile git sees in the repo (tracked, or untracked and not ignored)."),
-    env: bool = typer.Option(False, "--env", help="Also check installed distributions: of each interpreter or virtualenv among PATHS, else of the Python running depguard. Nothing is imported from them."),
+    env: bool = typer.Option(False, "--env", help="Also check installed distributions: of each interpreter or virtualenv among PATHS, else of the Python running depguard. Their metadata (*.dist-info, *.egg-info) is read as files: the inspected interpreter is never started and nothing in it runs (a hostile pyvenv.cfg or .pth file cannot act)."),
     feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot)."),
     offline: bool = typer.Option(False, "--offline", help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1."),
     output: CheckFormat = typer.Option(CheckFormat.text, "--format", help="text for people, json for tools, sarif for GitHub code scanning."),

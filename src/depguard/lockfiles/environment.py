@@ -2,19 +2,19 @@
 
 A lockfile says what should be installed; a virtualenv, a CI image or a developer laptop
 holds what was. litellm 1.82.8 ran its payload from a ``.pth`` file at every interpreter
-start, so merely starting that interpreter the normal way runs the malware. The target is
-therefore run with ``-I -S``: isolated mode (no ``PYTHON*`` variables, no script directory)
-and no ``site`` module, so no ``.pth`` file, ``sitecustomize`` or ``usercustomize`` runs and
-no third-party code is imported. The interpreter only reports where its site-packages
-directories are; depguard then reads the ``.dist-info`` / ``.egg-info`` metadata there
-itself, as plain files.
+start, and a hostile ``pyvenv.cfg`` (its ``home`` key) can move the standard library an
+interpreter loads, so even ``python -I -S`` of the inspected environment may run its code.
+depguard therefore never starts the inspected interpreter: it works out the site-packages
+directories from the filesystem (``pyvenv.cfg`` read as text, the ``lib/pythonX.Y`` layout)
+and reads the ``.dist-info`` / ``.egg-info`` metadata there as plain files. Only the Python
+running depguard itself (``--env`` without a path) is asked, in-process, where its own
+directories are.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,26 +24,10 @@ from depguard.lockfiles import Location, Package
 
 __all__ = ["parse", "inspect", "site_directories", "distributions", "interpreter", "is_environment"]
 
-#: Run by the target interpreter under ``-I -S``: prints its site directories as JSON.
-#: ``site`` is imported only for its path functions: with -S its ``main()`` never runs.
-_PROBE = r"""
-import json, os, site, sys
-exe = os.path.abspath(sys.executable)
-here = os.path.dirname(exe)
-venv = next((d for d in (here, os.path.dirname(here)) if os.path.isfile(os.path.join(d, "pyvenv.cfg"))), None)
-system = venv is None
-if venv is not None:
-    with open(os.path.join(venv, "pyvenv.cfg"), encoding="utf-8", errors="replace") as cfg:
-        for line in cfg:
-            key, _, value = line.partition("=")
-            if key.strip().lower() == "include-system-site-packages":
-                system = value.strip().lower() == "true"
-prefixes = ([venv] if venv else []) + ([sys.base_prefix, sys.base_exec_prefix] if system else [])
-paths = site.getsitepackages(prefixes)
-if venv is None and site.ENABLE_USER_SITE is not False:
-    paths.append(site.getusersitepackages())
-print(json.dumps({"paths": paths, "executable": exe, "venv": venv}))
-"""
+#: ``python3.11``, ``python3.13t``: the version an executable's own name gives.
+_VERSIONED_NAME = re.compile(r"python(\d+\.\d+)t?(?:\.exe)?")
+#: The largest pyvenv.cfg read: real ones are a few hundred bytes.
+_MAX_CFG_BYTES = 64 * 1024
 
 
 def interpreter(target: str | os.PathLike[str] | None) -> Path:
@@ -53,10 +37,10 @@ def interpreter(target: str | os.PathLike[str] | None) -> Path:
     path = Path(target)
     if path.is_dir():
         for candidate in (path / "bin" / "python", path / "Scripts" / "python.exe"):
-            if candidate.exists():
+            if candidate.exists() or candidate.is_symlink():
                 return candidate
         raise LockfileError(f"{path}: a directory without bin/python; not a virtual environment")
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise LockfileError(f"{path}: no such interpreter")
     return path
 
@@ -70,25 +54,110 @@ def is_environment(path: Path) -> bool:
     return path.is_file() and format_for(path) is None and os.access(path, os.X_OK)
 
 
-def site_directories(python: Path, *, timeout: float = 60.0) -> list[Path]:
-    """Where ``python`` looks for installed distributions, asked without running site or .pth files."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+def site_directories(python: Path) -> list[Path]:
+    """Where ``python`` looks for installed distributions, worked out without starting it.
+
+    A virtualenv (a ``pyvenv.cfg`` beside or above the executable) has its own site-packages,
+    plus the base installation's when ``include-system-site-packages = true``; any other
+    executable is taken as a base installation whose prefix is the folder above ``bin/``,
+    plus the user site of that version.
+    """
+    venv = _venv_of(python)
+    if venv is None:
+        return _existing(_base_site_directories(python.parent.parent, _version_of(python), user=True))
+    config = _read_pyvenv_cfg(venv / "pyvenv.cfg")
+    version = _cfg_version(config) or _version_of(python)
+    paths = _prefix_site_directories(venv, version)
+    if config.get("include-system-site-packages", "").lower() == "true" and config.get("home"):
+        home = Path(config["home"])  # the base interpreter's bin folder; only read, never run
+        paths += _base_site_directories(home.parent, version, user=False)
+    return _existing(paths)
+
+
+def _own_site_directories() -> list[Path]:
+    """The running interpreter's site directories, as ``site`` computes them."""
+    import site
+
+    paths = [Path(p) for p in site.getsitepackages()]
+    if site.ENABLE_USER_SITE and sys.prefix == sys.base_prefix:
+        paths.append(Path(site.getusersitepackages()))
+    return paths
+
+
+def _venv_of(python: Path) -> Path | None:
+    """The virtualenv folder of an executable at ``<venv>/bin/python`` (or ``Scripts``), if any."""
+    here = Path(os.path.abspath(python)).parent
+    for candidate in (here, here.parent):
+        if (candidate / "pyvenv.cfg").is_file():
+            return candidate
+    return None
+
+
+def _read_pyvenv_cfg(path: Path) -> dict[str, str]:
+    """``key = value`` lines of a pyvenv.cfg, keys lower-cased; read as text, bounded."""
     try:
-        proc = subprocess.run(
-            [str(python), "-I", "-S", "-c", _PROBE],
-            capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise LockfileError(f"{python}: cannot run the interpreter: {exc}") from None
-    if proc.returncode != 0:
-        raise LockfileError(f"{python}: the interpreter failed to report its site directories: {proc.stderr.strip()[-500:]}")
+        with path.open("rb") as handle:
+            raw = handle.read(_MAX_CFG_BYTES + 1)
+    except OSError as exc:
+        raise LockfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > _MAX_CFG_BYTES:
+        raise LockfileError(f"{path}: larger than {_MAX_CFG_BYTES} bytes; not a pyvenv.cfg")
+    config: dict[str, str] = {}
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            config.setdefault(key.strip().lower(), value.strip())
+    return config
+
+
+def _cfg_version(config: dict[str, str]) -> str | None:
+    """``X.Y`` from ``version_info``/``version`` (venv and virtualenv write one of them)."""
+    for key in ("version_info", "version"):
+        match = re.match(r"(\d+)\.(\d+)", config.get(key, ""))
+        if match:
+            return f"{match[1]}.{match[2]}"
+    return None
+
+
+def _version_of(python: Path) -> str | None:
+    """``X.Y`` from the executable's name or, through its symlinks, the file it names."""
+    candidates = [python]
     try:
-        paths = json.loads(proc.stdout)["paths"]
-    except (ValueError, KeyError, TypeError):
-        raise LockfileError(f"{python}: unexpected answer from the interpreter: {proc.stdout[:200]!r}") from None
+        candidates.append(python.resolve())
+    except (OSError, RuntimeError):
+        pass
+    for candidate in candidates:
+        match = _VERSIONED_NAME.fullmatch(candidate.name)
+        if match:
+            return match[1]
+    return None
+
+
+def _prefix_site_directories(prefix: Path, version: str | None) -> list[Path]:
+    """``lib/pythonX.Y/site-packages`` (and lib64, and Windows' ``Lib``) under ``prefix``;
+    every ``python3.*`` folder when the version is unknown."""
+    pattern = f"python{version}" if version else "python3.*"
+    paths: list[Path] = []
+    for lib in ("lib", "lib64"):
+        paths += sorted((prefix / lib).glob(f"{pattern}/site-packages"))
+        paths += sorted((prefix / lib).glob(f"{pattern}t/site-packages"))
+    paths.append(prefix / "Lib" / "site-packages")
+    return paths
+
+
+def _base_site_directories(prefix: Path, version: str | None, *, user: bool) -> list[Path]:
+    """A base installation's site directories: its own, Debian's dist-packages, the user site."""
+    paths = _prefix_site_directories(prefix, version)
+    paths += sorted((prefix / "lib").glob("python3/dist-packages"))
+    paths += sorted((prefix / "local" / "lib").glob(f"python{version or '3.*'}/dist-packages"))
+    if user and version:
+        paths.append(Path.home() / ".local" / "lib" / f"python{version}" / "site-packages")
+    return paths
+
+
+def _existing(paths: list[Path]) -> list[Path]:
     seen: list[Path] = []
-    for item in paths:
-        path = Path(item)
+    for path in paths:
         if path.is_dir() and path not in seen:
             seen.append(path)
     return seen
@@ -137,13 +206,17 @@ def inspect(target: str | os.PathLike[str] | None = None) -> list[Package]:
     """Every distribution the interpreter ``target`` (default: the current one) would see.
 
     Like Python itself, the first directory that holds a name wins; later copies are shadowed.
+    The inspected interpreter is never started (see the module docstring).
     """
     from depguard.ecosystems import pep503
 
-    python = interpreter(target)
+    if target is None or str(target) == "":
+        directories = _existing(_own_site_directories())  # depguard's own Python: nothing foreign runs
+    else:
+        directories = site_directories(interpreter(target))
     seen: set[str] = set()
     packages = []
-    for directory in site_directories(python):
+    for directory in directories:
         for package in distributions(directory):
             key = pep503(package.name)
             if key not in seen:
