@@ -38,6 +38,9 @@ _GLOBAL = {
 _GLOBAL_FLAGS = {"--no-index", "--prefer-binary", "--require-hashes", "--pre"}
 #: Options pip accepts after a requirement on the same line.
 _PER_REQUIREMENT = {"--hash", "--global-option", "--config-settings"}
+#: How deep ``-r``/``-c`` includes may nest. Real projects use two or three levels; the
+#: bound keeps a hostile chain from exhausting the stack or reading thousands of files.
+MAX_INCLUDE_DEPTH = 64
 _ARCHIVE = re.compile(r"\.(whl|tar\.gz|zip|tar\.bz2|tgz)$", re.IGNORECASE)
 
 
@@ -78,18 +81,33 @@ def logical_lines(text: str) -> Iterator[_Line]:
 
 
 def _read(path: Path, boundary: Path, *, visited: set[Path], out: list[Package]) -> None:
-    resolved = path.resolve()
-    if resolved in visited:
-        return
-    visited.add(resolved)
-    for line in logical_lines(read_text(path)):
-        where = f"{path}:{line.number}"
+    """Depth-first through the includes, with an explicit stack: a 3,000-file ``-r`` chain is
+    one error line at :data:`MAX_INCLUDE_DEPTH`, not a RecursionError."""
+    stack: list[tuple[Path, Iterator[_Line]]] = []
+
+    def enter(target: Path, where: str) -> None:
+        resolved = target.resolve()
+        if resolved in visited:
+            return
+        if len(stack) >= MAX_INCLUDE_DEPTH:
+            raise LockfileError(f"{where}: -r/-c includes nest more than {MAX_INCLUDE_DEPTH} files deep; not following further")
+        visited.add(resolved)
+        stack.append((target, logical_lines(read_text(target))))
+
+    enter(path, str(path))
+    while stack:
+        current, lines = stack[-1]
+        line = next(lines, None)
+        if line is None:
+            stack.pop()
+            continue
+        where = f"{current}:{line.number}"
         if line.text.startswith("-"):
             include = _option_line(line.text, where)
             if include is not None:
-                _read(_include_path(path, include, boundary, where), boundary, visited=visited, out=out)
+                enter(_include_path(current, include, boundary, where), where)
             continue
-        package = _requirement(line.text, Location(path, line.number), where)
+        package = _requirement(line.text, Location(current, line.number), where)
         if package is not None:
             out.append(package)
 
