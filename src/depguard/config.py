@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from depguard.display import is_plain, printable
 from depguard.errors import ConfigError
 
 __all__ = ["Config", "IgnoreEntry", "MAX_PROJECT_FILE_BYTES", "TARGETS", "load_config", "parse_config", "read_toml"]
@@ -109,9 +110,11 @@ def parse_config(table: Any, *, source: Path | None = None) -> Config:
     constraints_file = table.get("constraints-file", "constraints.txt")
     if not isinstance(constraints_file, str) or not constraints_file or Path(constraints_file).is_absolute() or ".." in Path(constraints_file).parts:
         raise ConfigError(f"{where} constraints-file must be a relative path inside the project")
+    if not is_plain(constraints_file) or constraints_file != constraints_file.strip():
+        raise ConfigError(f"{where} constraints-file {printable(constraints_file)!r} holds a control, bidi or surrounding space character")
     feed = table.get("feed")
-    if feed is not None and not isinstance(feed, str):
-        raise ConfigError(f"{where} feed must be a URL or path string")
+    if feed is not None and (not isinstance(feed, str) or not is_plain(feed)):
+        raise ConfigError(f"{where} feed must be a URL or path string without control or bidi characters")
     return Config(
         feed=feed,
         targets=targets,
@@ -126,6 +129,9 @@ def parse_config(table: Any, *, source: Path | None = None) -> Config:
 def _strings(value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where} must be a list of strings")
+    for item in value:
+        if not is_plain(item):
+            raise ConfigError(f"{where}: {printable(item)!r} holds a control or bidi character")
     return list(value)
 
 
@@ -142,7 +148,7 @@ def _ignore_entry(item: Any, where: str) -> IgnoreEntry:
         raise ConfigError(f"{where}: a reason is required to ignore {advisory}")
     if isinstance(until, _dt.date) and not isinstance(until, _dt.datetime):
         return IgnoreEntry(advisory, reason.strip(), until)
-    if isinstance(until, str) and _DATE.match(until):
+    if isinstance(until, str) and _DATE.fullmatch(until):
         try:
             return IgnoreEntry(advisory, reason.strip(), _dt.date.fromisoformat(until))
         except ValueError:

@@ -7,9 +7,19 @@ module of its own, with no imports, so the CLI can use it without loading the he
 
 from __future__ import annotations
 
-__all__ = ["printable"]
+__all__ = ["is_plain", "printable"]
 
 
 def printable(text: str) -> str:
     """``text`` with every unprintable character escaped (``\\x1b``, ``\\u202e``)."""
     return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def is_plain(text: str) -> bool:
+    """Whether ``text`` is safe as a configured name (a file, a branch, a glob): no control,
+    format (bidi overrides, zero-width) or line/paragraph separator characters at all.
+
+    ``str.isprintable`` is False for exactly those categories (Cc, Cf, Zl, Zp, and the
+    unassigned ones), plus every space but U+0020, which no name needs either.
+    """
+    return text.isprintable()

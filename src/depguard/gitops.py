@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from depguard.display import is_plain, printable
 from depguard.errors import GitError
 
 if TYPE_CHECKING:
@@ -175,9 +176,10 @@ def require_committable(path: Path, *, branch: str | None = None) -> Repo:
         if repo.head.is_detached:
             raise GitError("HEAD is detached: check out a branch, or pass --branch NAME to commit on a new branch")
         return repo
-    if branch.startswith(("-", "refs/")) or branch == "HEAD" or "@{" in branch:
-        raise GitError(f"--branch takes a plain branch name: {branch!r}")
-    _git(repo, "check-ref-format", "--branch", branch)
+    if branch.startswith(("-", "refs/")) or branch in ("HEAD", "@") or "@{" in branch or not is_plain(branch):
+        raise GitError(f"--branch takes a plain branch name: {printable(branch)!r}")
+    # Not `check-ref-format --branch`: that expands "@" and "@{-1}" to existing branches.
+    _git(repo, "check-ref-format", f"refs/heads/{branch}")
     checked_out = _checked_out_branches(repo)
     if f"refs/heads/{branch}" in checked_out:
         raise GitError(

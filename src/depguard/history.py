@@ -202,7 +202,7 @@ def _time(value: Any) -> _dt.datetime | None:
 
 
 def _number(advisory_id: str) -> tuple[int, int] | None:
-    match = ID_PATTERN.match(advisory_id)
+    match = ID_PATTERN.fullmatch(advisory_id)
     return (int(match["year"]), int(match["number"])) if match else None
 
 

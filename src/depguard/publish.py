@@ -279,7 +279,7 @@ def _items(feed: Feed) -> list[_Item]:
         if not ecosystems:
             raise InvalidRecordError(f"{entry.path}: a published record needs at least one affected package")
         for part in (record.id, *ecosystems):
-            if not _SAFE_COMPONENT.match(part) or part in {".", ".."}:
+            if not _SAFE_COMPONENT.fullmatch(part) or part in {".", ".."}:
                 raise InvalidRecordError(f"{entry.path}: {part!r} cannot be used as a file name")
         items.append(_Item(entry, record, ecosystems, position, record.modified_at))
     items.sort(key=lambda item: item.id)
@@ -543,7 +543,7 @@ def _xml(text: str) -> str:
 
 def _web_url(url: str) -> str | None:
     """``url`` when it is an http(s) link, else None: feed text never becomes a ``javascript:`` href."""
-    return url if _WEB_URL.match(url) else None
+    return url if _WEB_URL.fullmatch(url) else None
 
 
 def _atom(site: _Site) -> bytes:
@@ -682,7 +682,7 @@ def _html(site: _Site) -> bytes:
 
 def _base(url: str) -> str:
     """The site's base URL with exactly one trailing slash; links are built from it."""
-    if not re.match(r"^https?://[^\s<>\"']+$", url, re.IGNORECASE):
+    if not _WEB_URL.fullmatch(url):
         raise ConfigError(f"not an http(s) base URL: {url!r}")
     return url.rstrip("/") + "/"
 

@@ -115,7 +115,7 @@ def pair_markers(kinds: Sequence[tuple[bool, int]], where: str) -> MarkerPair | 
 def entry_parts(exclusion: Exclusion) -> tuple[str, str]:
     """The requirement and comment text to render, re-checked to be inert ASCII."""
     requirement, comment = exclusion.requirement, exclusion.comment
-    if not _SAFE_REQUIREMENT.match(requirement) or not requirement.isascii():
+    if not _SAFE_REQUIREMENT.fullmatch(requirement) or not requirement.isascii():
         raise UnsafeEditError(f"refusing to write requirement {requirement!r}: not a plain exclusion")
     if not _is_advisory_list(comment):
         raise UnsafeEditError(f"refusing to write comment {comment!r}: not a list of advisory ids")
@@ -130,12 +130,12 @@ def looks_rendered(requirement: str | None, comment: str | None) -> bool:
     """
     if requirement is None or comment is None:
         return False
-    return bool(_SAFE_REQUIREMENT.match(requirement)) and requirement.isascii() and _is_advisory_list(comment)
+    return bool(_SAFE_REQUIREMENT.fullmatch(requirement)) and requirement.isascii() and _is_advisory_list(comment)
 
 
 def _is_advisory_list(comment: str) -> bool:
     ids = comment.split(", ")
-    return comment.isascii() and all(ADVISORY_ID.match(advisory) and len(advisory) <= 64 for advisory in ids)
+    return comment.isascii() and all(ADVISORY_ID.fullmatch(advisory) and len(advisory) <= 64 for advisory in ids)
 
 
 def split_bom(text: str) -> tuple[str, str]:

@@ -134,7 +134,7 @@ def _find_block(text: str) -> _Block | None:
     first, last = lines[markers[pair.begin][0]], lines[markers[pair.end][0]]
     inner = lines[markers[pair.begin][0] + 1 : markers[pair.end][0]]
     newline = text[first.end : first.stop]
-    entries = [_ENTRY.match(text[line.start : line.end]) for line in inner]
+    entries = [_ENTRY.fullmatch(text[line.start : line.end]) for line in inner]
     requirements = []
     for line in inner:
         requirement = _PIP_COMMENT.sub("", text[line.start : line.end]).strip()

@@ -74,7 +74,7 @@ def remove_constraint_line(text: str, constraints_relpath: str | None = None) ->
     wanted = constraint_line(constraints_relpath) if constraints_relpath is not None else None
     for start, end, stop in reversed(_lines(body)):
         content = body[start:end]
-        ours = content == wanted if wanted is not None else bool(_ADDED_LINE.match(content))
+        ours = content == wanted if wanted is not None else bool(_ADDED_LINE.fullmatch(content))
         if not ours:
             continue
         if stop == end and start > 0:  # last line without an ending: apply added the one before
@@ -84,7 +84,7 @@ def remove_constraint_line(text: str, constraints_relpath: str | None = None) ->
 
 
 def _checked(path: str) -> str:
-    if not isinstance(path, str) or not _SAFE_PATH.match(path):
+    if not isinstance(path, str) or not _SAFE_PATH.fullmatch(path):
         raise UnsafeEditError(f"{_WHERE}: refusing to write constraints path {path!r} (use a plain relative POSIX path)")
     return path
 
