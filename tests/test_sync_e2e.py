@@ -234,7 +234,10 @@ def test_bundled_feed_is_used_offline_by_default(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo", {"pyproject.toml": project(["ultralytics"])})
     proc = depguard(repo, "sync")
     assert proc.returncode == 0, proc.stderr
-    assert "ultralytics!=8.3.41,!=8.3.42,!=8.3.45,!=8.3.46" in (repo / "pyproject.toml").read_text()
+    record = json.loads((Path(__file__).resolve().parents[1] / "feed/PyPI/ultralytics/x_DEPGUARD-2024-0005.json").read_text())
+    expected = "ultralytics" + ",".join(f"!={v}" for v in record["affected"][0]["versions"])  # the bundled copy is feed/
+    assert expected.startswith("ultralytics!=8.3.41,!=8.3.42,")
+    assert f'"{expected}",  # x_DEPGUARD-2024-0005' in (repo / "pyproject.toml").read_text()
 
 
 def test_error_messages_name_the_file_once_and_escape_control_characters(tmp_path: Path, feed: Path) -> None:
