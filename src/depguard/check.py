@@ -137,7 +137,7 @@ def discover(root: Path, paths: Sequence[Path] = (), *, exclude: Sequence[str] =
     for path in paths:
         if not path.exists():
             raise LockfileError(f"no such file or directory: {path}")
-        found += [path] if path.is_file() else _search(root, path, exclude)
+        found += _search(root, path, exclude) if path.is_dir() else [path]  # a FIFO or device is refused by the reader
     return _unique(found)
 
 

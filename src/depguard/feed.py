@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import stat
 import re
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -173,15 +174,15 @@ class Feed:
 # --- loading -------------------------------------------------------------------------------
 
 
-def _record_files(root: Path) -> list[tuple[tuple[str, ...], str]]:
-    """(relative parts, full path) of every visible file under ``root``, in path order.
+def _record_files(root: Path) -> list[tuple[tuple[str, ...], str, bool]]:
+    """(relative parts, full path, is a symlink) of every visible file under ``root``, in path order.
 
     ``os.scandir`` rather than ``Path.rglob``: a 20,000-record feed is 20,000 folders, and
     rglob's per-entry Path objects took half of the time of loading it. Same rules as before:
     dot-files and dot-folders are skipped, symlinked folders are not descended into, a
-    symlink to a file counts as that file, unreadable folders are skipped.
+    symlink to a file is reported as one (the caller decides), unreadable folders are skipped.
     """
-    found: list[tuple[tuple[str, ...], str]] = []
+    found: list[tuple[tuple[str, ...], str, bool]] = []
     pending: list[tuple[tuple[str, ...], str]] = [((), os.fspath(root))]
     while pending:
         parts, folder = pending.pop()
@@ -197,8 +198,8 @@ def _record_files(root: Path) -> list[tuple[tuple[str, ...], str]]:
                 if entry.is_dir():
                     if not entry.is_symlink():
                         pending.append(((*parts, entry.name), entry.path))
-                elif entry.is_file():
-                    found.append(((*parts, entry.name), entry.path))
+                elif entry.is_file() or entry.is_symlink():
+                    found.append(((*parts, entry.name), entry.path, entry.is_symlink()))
             except OSError:
                 continue
     found.sort()
@@ -251,25 +252,39 @@ def load_feed(root: Path | str) -> Feed:
 def _read_files(feed: Feed, root: Path) -> list[tuple[str, bytes]]:
     """(relative path, bytes) of every record file; load issues for files that cannot be records."""
     files = []
-    for parts, full in _record_files(root):
+    real_root = os.path.realpath(root)
+    for parts, full, link in _record_files(root):
         rel = "/".join(parts)
         if _suffix(parts[-1]) != ".json":
             if parts[-1] not in {"README.md", "README"}:
                 feed.load_issues.append(Issue(rel, "", "layout", "only <id>.json record files belong in the feed"))
+            continue
+        if link and os.path.commonpath([real_root, os.path.realpath(full)]) != real_root:
+            feed.load_issues.append(Issue(rel, "", "readable", "a symlink that leads out of the feed folder; not read"))
             continue
         try:
             raw = _read(full)
         except OSError as exc:
             feed.load_issues.append(Issue(rel, "", "readable", f"cannot read: {exc.strerror or exc}"))
             continue
+        except ValueError as exc:
+            feed.load_issues.append(Issue(rel, "", "readable", str(exc)))
+            continue
         files.append((rel, raw))
     return files
 
 
 def _read(path: str) -> bytes:
-    """The whole file: ``open(path, "rb").read()`` in four system calls instead of nine."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    """The whole file: ``open(path, "rb").read()`` in five system calls instead of nine.
+
+    Only a regular file: a FIFO or a device would block or never end (opened non-blocking,
+    so a FIFO cannot stall the open either); that is a ValueError.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file; not read")
         chunks = []
         while chunk := os.read(fd, 1 << 16):
             chunks.append(chunk)

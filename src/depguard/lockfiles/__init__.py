@@ -15,6 +15,7 @@ skips what it cannot read reports "clean" for the file most likely to be wrong.
 from __future__ import annotations
 
 import fnmatch
+import os
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,11 +90,21 @@ def is_lockfile(path: Path) -> bool:
     return format_for(path) is not None
 
 
+def _refuse_link_out_of(path: Path, root: Path) -> None:
+    """Reading follows the rule writing does: a file inside the repo that is a link to
+    somewhere outside it is not read (its content would be quoted in errors and findings).
+    A file named by a path outside the repo is the caller's own choice and is read."""
+    absolute, top = Path(os.path.abspath(path)), Path(os.path.abspath(root))
+    if absolute.is_relative_to(top) and not path.resolve().is_relative_to(root.resolve()):
+        raise LockfileError(f"{path}: a symlink that leads out of the repository; not read")
+
+
 def read_lockfile(path: Path, root: Path, *, fmt: str | None = None) -> list[Package]:
     """The packages of one lockfile; ``root`` bounds the files it may include.
 
     Raises :class:`LockfileError` when the format is unknown or the file cannot be parsed.
     """
+    _refuse_link_out_of(path, root)
     fmt = fmt or format_for(path)
     if fmt is None or fmt not in FORMATS:
         known = ", ".join(p for _m, patterns in FORMATS.values() for p in patterns)

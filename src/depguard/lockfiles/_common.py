@@ -10,7 +10,9 @@ wrong one.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,9 @@ __all__ = [
     "sha256_of",
 ]
 
+#: The largest lockfile read. The largest real ones (a monorepo's package-lock.json) are tens
+#: of megabytes; the bound only keeps a hostile file from exhausting memory.
+MAX_LOCKFILE_BYTES = 256 * 1024 * 1024
 _TOML_LINE = re.compile(r"at line (\d+)")
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
 _NAME_LINE = re.compile(r"^\s*name\s*=")
@@ -37,11 +42,29 @@ _LOWER_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def read_text(path: Path) -> str:
-    """The file as text; unreadable or non-UTF-8 files are errors that name the file."""
+    """The file as text; unreadable or non-UTF-8 files are errors that name the file.
+
+    Only a regular file of at most :data:`MAX_LOCKFILE_BYTES`: a FIFO, a device or a file in
+    ``/proc`` could block ``check`` or never end (the file is opened non-blocking, then
+    checked with fstat before a byte is read).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        data = path.read_bytes()
+        fd = os.open(path, flags)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise LockfileError(f"{path}: not a regular file; not read")
+            if info.st_size > MAX_LOCKFILE_BYTES:
+                raise LockfileError(f"{path}: {info.st_size} bytes is more than the {MAX_LOCKFILE_BYTES} bytes depguard reads from a lockfile")
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                data = handle.read(MAX_LOCKFILE_BYTES + 1)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise LockfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_LOCKFILE_BYTES:
+        raise LockfileError(f"{path}: more than the {MAX_LOCKFILE_BYTES} bytes depguard reads from a lockfile")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
