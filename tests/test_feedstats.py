@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from feedkit import record, write_feed
 from typer.testing import CliRunner
 
 from depguard import feedstats
 from depguard.cli import app
 from depguard.records import Record
-from feedkit import record, write_feed
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]

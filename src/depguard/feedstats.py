@@ -27,7 +27,7 @@ import datetime as _dt
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from depguard import ecosystems
 from depguard.display import printable
@@ -35,17 +35,17 @@ from depguard.errors import InvalidRecordError
 from depguard.records import Affected, Record, parse_timestamp
 
 __all__ = [
-    "EcosystemCounts",
-    "YearCounts",
-    "Incident",
-    "FeedStats",
     "FORMATS",
+    "EcosystemCounts",
+    "FeedStats",
+    "Incident",
+    "YearCounts",
     "blocks_every_version",
-    "newest_first_key",
     "compute",
+    "newest_first_key",
     "render",
-    "render_text",
     "render_markdown",
+    "render_text",
     "to_json",
 ]
 
@@ -56,7 +56,7 @@ FORMATS = ("text", "json", "markdown")
 #: Packages named per incident in text before "and N more".
 _PACKAGES_SHOWN = 3
 
-RecordLike = Union[Record, Mapping[str, Any]]
+RecordLike = Record | Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -300,7 +300,7 @@ def render_text(stats: FeedStats, *, newest: int = NEWEST_SHOWN) -> str:
 
     Every string from the feed goes through :func:`depguard.display.printable`.
     """
-    table = [(*_COLUMNS, "withdrawn")]
+    table: list[tuple[object, ...]] = [(*_COLUMNS, "withdrawn")]
     table += [(*row, counts.withdrawn) for row, counts in zip(_rows(stats), (*stats.ecosystems, stats.total))]
     rows = [tuple(printable(str(v)) for v in row) for row in table]
     widths = [max(len(row[i]) for row in rows) for i in range(len(table[0]))]

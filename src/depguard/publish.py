@@ -661,8 +661,10 @@ def _html_counts(stats: FeedStats) -> list[str]:
         year_rows.append(f'<tr><td>{year.year}</td>{cells}<td class="n">{year.records}</td></tr>')
     return [
         '<h2 id="counts">The feed in numbers</h2>',
-        "<p>Records in force per ecosystem; a withdrawn record counts only as withdrawn. "
-        "package@version pairs are the exact versions listed; a whole-package block covers every version of a package.</p>",
+        (
+            "<p>Records in force per ecosystem; a withdrawn record counts only as withdrawn. package@version pairs "
+            "are the exact versions listed; a whole-package block covers every version of a package.</p>"
+        ),
         f'<table class="counts" id="per-ecosystem"><thead><tr><th>Ecosystem</th>{head}</tr></thead><tbody>',
         *rows,
         "</tbody></table>",
