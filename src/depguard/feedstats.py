@@ -32,6 +32,7 @@ from typing import Any
 from depguard import ecosystems
 from depguard.display import printable
 from depguard.errors import InvalidRecordError
+from depguard.jsonio import gc_paused
 from depguard.records import Affected, Record, parse_timestamp
 
 __all__ = [
@@ -198,28 +199,37 @@ class _Tally:
 
 
 def compute(records: Iterable[RecordLike]) -> FeedStats:
-    """The stats of ``records``: :class:`~depguard.records.Record` models or ``all.json`` entries."""
-    typed = _typed(records)
+    """The stats of ``records``: :class:`~depguard.records.Record` models or ``all.json`` entries.
+
+    One pass, each date parsed once, with the cyclic collector paused: the page of a
+    20,000-record build computes this too (see :func:`depguard.jsonio.gc_paused`).
+    """
+    with gc_paused():
+        return _compute(_typed(records))
+
+
+def _compute(typed: list[Record]) -> FeedStats:
     tallies: dict[str, _Tally] = {}
     total = _Tally()
     years: dict[int, dict[str, int]] = {}
     year_totals: dict[int, int] = {}
-    live: list[Record] = []
+    live: list[tuple[_dt.datetime, str, Record, tuple[tuple[str, str], ...]]] = []
     for record in typed:
-        names = tuple(dict.fromkeys((a.package.ecosystem, a.package.name) for a in record.affected if a.package is not None))
-        record_ecosystems = tuple(dict.fromkeys(ecosystem for ecosystem, _ in names))
-        if record.is_withdrawn:
+        names = tuple(dict.fromkeys([(a.package.ecosystem, a.package.name) for a in record.affected if a.package is not None]))
+        record_ecosystems = tuple(dict.fromkeys([ecosystem for ecosystem, _ in names])) if len(names) > 1 else tuple(e for e, _ in names)
+        if record.withdrawn is not None:
             total.withdrawn += 1
             for ecosystem in record_ecosystems:
                 tallies.setdefault(ecosystem, _Tally()).withdrawn += 1
             continue
-        live.append(record)
+        moment = _published_at(record)
+        live.append((moment, record.id, record, names))
         total.records += 1
-        year = _published_at(record).year
+        year = moment.year
         year_totals[year] = year_totals.get(year, 0) + 1
+        per_year = years.setdefault(year, {})
         for ecosystem in record_ecosystems:
             tallies.setdefault(ecosystem, _Tally()).records += 1
-            per_year = years.setdefault(year, {})
             per_year[ecosystem] = per_year.get(ecosystem, 0) + 1
         for affected in record.affected:
             if affected.package is None:
@@ -240,21 +250,16 @@ def compute(records: Iterable[RecordLike]) -> FeedStats:
     # a package blocked whole by one entry: the versions other entries list are covered already
     for tally in (*tallies.values(), total):
         tally.versions = {pair for pair in tally.versions if pair[0] not in tally.whole}
-    live.sort(key=newest_first_key, reverse=True)
+    live.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)  # newest_first_key, computed once
     return FeedStats(
         ecosystems=tuple(tallies[e].counts(e) for e in sorted(tallies)),
         total=total.counts("all"),
-        years=tuple(
-            YearCounts(year, year_totals[year], tuple(sorted(years.get(year, {}).items()))) for year in sorted(year_totals, reverse=True)
+        years=tuple(YearCounts(year, year_totals[year], tuple(sorted(years[year].items()))) for year in sorted(year_totals, reverse=True)),
+        newest=tuple(
+            Incident(record.id, record.published or record.modified, moment.date().isoformat(), names, record.summary)
+            for moment, _, record, names in live
         ),
-        newest=tuple(_incident(record) for record in live),
     )
-
-
-def _incident(record: Record) -> Incident:
-    packages = tuple(dict.fromkeys((a.package.ecosystem, a.package.name) for a in record.affected if a.package is not None))
-    published = record.published or record.modified
-    return Incident(record.id, published, _published_at(record).date().isoformat(), packages, record.summary)
 
 
 # --------------------------------------------------------------------------- rendering
