@@ -207,6 +207,56 @@ def test_withdrawn_records_are_published_but_not_enforced(tmp_path: Path) -> Non
     assert page.index("<h2>Withdrawn</h2>") < page.index('id="x_DEPGUARD-2026-0002"')
 
 
+def _table(page: str, table_id: str) -> list[list[str]]:
+    """The cells of the table ``table_id`` of the page, row by row, tags stripped."""
+    body = re.search(rf'<table class="counts" id="{table_id}">(.*?)</table>', page, re.S)
+    assert body, f"no table {table_id}"
+    return [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body.group(1))]
+
+
+def test_page_shows_counts_per_ecosystem_and_year_from_feedstats(site: Path) -> None:
+    from depguard import feedstats
+
+    page = (site / "index.html").read_text()
+    stats = feedstats.compute(_records(site))
+    assert _table(page, "per-ecosystem") == [
+        ["Ecosystem", "Records", "Packages", "package@version pairs", "Whole-package blocks", "Withdrawn"],
+        *[[c.ecosystem if c is not stats.total else "All", *map(str, (c.records, c.packages, c.package_versions,
+                                                                       c.whole_package_blocks, c.withdrawn))]
+          for c in (*stats.ecosystems, stats.total)],
+    ]
+    assert _table(page, "per-ecosystem")[1:] == [  # this repo's feed/, counted by hand
+        ["PyPI", "6", "6", "21", "1", "0"], ["npm", "7", "7", "15", "0", "0"], ["All", "13", "13", "36", "1", "0"],
+    ]
+    assert _table(page, "per-year") == [
+        ["Published", "PyPI", "npm", "All"], ["2026", "1", "0", "1"], ["2025", "1", "5", "6"], ["2024", "3", "2", "5"], ["2022", "1", "0", "1"],
+    ]
+    in_force = page[page.index("<h2>In force</h2>"):]
+    assert re.findall(r'<tr id="([^"]+)"', in_force) == [i.id for i in stats.newest]
+
+
+def test_page_lists_incidents_newest_published_first_then_by_id(tmp_path: Path) -> None:
+    records = [
+        record("x_DEPGUARD-2025-0001", name="a", published="2025-05-01T00:00:00Z", modified="2026-01-01T00:00:00Z"),
+        record("x_DEPGUARD-2025-0002", name="b", published="2025-06-01T00:00:00Z"),
+        record("x_DEPGUARD-2025-0003", name="c", published="2025-06-01T00:00:00Z"),
+        record("x_DEPGUARD-2025-0004", name="d", ecosystem="npm", versions=("1.0.0",), published="2025-04-01T00:00:00Z"),
+        record("x_DEPGUARD-2024-0001", name="e", published="2024-01-01T00:00:00Z", withdrawn="2024-02-01T00:00:00Z",
+               modified="2024-02-01T00:00:00Z"),
+    ]
+    write_feed(tmp_path / "feed", records)
+    build_site(tmp_path / "feed", tmp_path / "out")
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert re.findall(r'<tr id="([^"]+)"', page) == [
+        "x_DEPGUARD-2025-0003", "x_DEPGUARD-2025-0002", "x_DEPGUARD-2025-0001", "x_DEPGUARD-2025-0004",  # in force
+        "x_DEPGUARD-2024-0001",  # withdrawn
+    ]
+    assert _table(page, "per-ecosystem")[1:] == [["PyPI", "3", "3", "6", "0", "1"], ["npm", "1", "1", "1", "0", "0"],
+                                                 ["All", "4", "4", "7", "0", "1"]]
+    assert _table(page, "per-year")[1:] == [["2025", "3", "1", "4"]], "withdrawn records are not counted per year"
+
+
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -224,6 +274,11 @@ def test_page_renders_in_headless_chromium_with_the_litellm_advisory(site: Path,
     assert row, dom.stdout[:2000]
     text = re.sub(r"<[^>]+>", " ", row.group(1))
     assert "litellm" in text and "1.82.7" in text and "1.82.8" in text and "credential stealer" in text
+    counts = re.search(r'<table class="counts" id="per-ecosystem">(.*?)</table>', dom.stdout, re.S)
+    assert counts, "the counts table survived parsing"
+    cells = [re.sub(r"<[^>]+>|\s+", " ", row).split() for row in re.findall(r"<tr>(.*?)</tr>", counts.group(1))]
+    assert ["All", "13", "13", "36", "1", "0"] in cells
+    assert dom.stdout.index('id="per-year"') < dom.stdout.index(f'<tr id="{LITELLM}"'), "counts above the advisories"
     shot = tmp_path / "page.png"
     done = subprocess.run(
         [CHROMIUM, *flags, "--window-size=1280,900", f"--screenshot={shot}", page], capture_output=True, text=True, timeout=60,

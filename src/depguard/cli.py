@@ -247,16 +247,47 @@ def feed_build(
     typer.echo(f"{result.out}: {result.records} record(s), {len(result.files)} file(s), feed modified {result.newest_modified or 'never'}")
 
 
+class StatsFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+@feed_app.command("stats")
+def feed_stats(
+    path: Optional[Path] = typer.Argument(None, help="Feed directory or built tree. Default: ./feed if present, else the bundled feed."),
+    output: StatsFormat = typer.Option(StatsFormat.text, "--format", help="text for people, json for tools, markdown for the README's headline block."),
+) -> None:
+    """Count a feed's records in force per ecosystem and per year: records, packages,
+    package@version pairs, whole-package blocks; withdrawn records apart.
+
+    The records are checked as every consumer checks them; a feed with an invalid record is
+    refused (exit 2). --format markdown prints the block between the feed-stats markers of
+    README.md.
+    """
+    from depguard import feedstats
+
+    root = path or _default_feed_dir()
+    try:
+        stats = feedstats.compute(_open_feed(str(root), None).records)
+    except DepguardError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(feedstats.render(stats, output.value), nl=False)
+    raise typer.Exit(EXIT_OK)
+
+
 @feed_app.command("status")
 def feed_status(
     feed: Optional[str] = typer.Option(None, "--feed", help="Feed source, as for sync. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed."),
     offline: bool = typer.Option(False, "--offline", help="Do not download; report the cached copy."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for tools."),
 ) -> None:
-    """Show which feed sync would use: its source, age, record count and cache location.
+    """Show which feed sync would use: its source, age, size and cache location.
 
-    Resolves the feed exactly as sync does (one conditional request for a URL source).
+    Resolves the feed exactly as sync does (one conditional request for a URL source), then
+    counts its records in force per ecosystem and per year and lists the 10 newest incidents.
     """
+    from depguard import feedstats
     from depguard.client import FetchOptions, cache_root, describe_age
     from depguard.config import load_config
     from depguard.records import parse_timestamp
@@ -267,6 +298,7 @@ def feed_status(
         config = load_config(root / "pyproject.toml")
         snapshot = _open_feed(feed, config.feed, config_dir=root, offline=offline)
         cache_dir = snapshot.cache or str(cache_root(FetchOptions.from_env()))
+        stats = feedstats.compute(snapshot.records)
     except DepguardError as exc:
         raise _fail(str(exc)) from None
     now = _dt.datetime.now(_dt.timezone.utc)
@@ -283,17 +315,19 @@ def feed_status(
         "checked_at": snapshot.checked_at.isoformat().replace("+00:00", "Z") if snapshot.checked_at else None,
         "cache": cache_dir,
         "warnings": list(snapshot.warnings),
+        "stats": feedstats.to_json(stats),
     }
     if output is OutputFormat.json:
         typer.echo(json.dumps(info, indent=2))
         raise typer.Exit(EXIT_OK)
-    typer.echo(f"source:   {snapshot.source} ({snapshot.kind})")
+    typer.echo(f"source:   {printable(snapshot.source)} ({snapshot.kind})")
     typer.echo(f"records:  {len(snapshot.records)} ({live} in force, {len(snapshot.records) - live} withdrawn)")
     if newest:
         typer.echo(f"newest:   {newest} ({describe_age(now - parse_timestamp(newest))} old)")
     if snapshot.checked_at:
         typer.echo(f"checked:  {describe_age(now - snapshot.checked_at)} ago")
-    typer.echo(f"cache:    {cache_dir}" + ("" if snapshot.cache else " (not used by this source)"))
+    typer.echo(f"cache:    {printable(cache_dir)}" + ("" if snapshot.cache else " (not used by this source)"))
+    typer.echo(feedstats.render_text(stats), nl=False)
     for warning in snapshot.warnings:
         typer.echo(f"warning: {printable(warning)}", err=True)
     raise typer.Exit(EXIT_OK)

@@ -45,9 +45,10 @@ from depguard import ziparchive
 from depguard.client import ALL_PATH, DEFAULT_FEED_URL, FORMAT, FORMAT_VERSION, INDEX_PATH
 from depguard.errors import ConfigError, InvalidRecordError
 from depguard.feed import Feed, FeedEntry, Issue, lint, load_feed
+from depguard.feedstats import FeedStats, blocks_every_version, compute, newest_first_key
 from depguard.forking import run_shared
 from depguard.jsonio import gc_paused
-from depguard.records import Record, parse_timestamp
+from depguard.records import Record
 
 __all__ = [
     "FORMAT",
@@ -518,12 +519,7 @@ def _versions_text(record: Record) -> list[tuple[str, str, str]]:
     for affected in record.affected:
         if affected.package is None:
             continue
-        whole = any(
-            any(event.introduced == "0" for event in rng.events)
-            and not any(event.fixed or event.last_affected or event.limit for event in rng.events)
-            for rng in affected.ranges
-        )
-        versions = "every version" if whole else ", ".join(affected.versions)
+        versions = "every version" if blocks_every_version(affected) else ", ".join(affected.versions)
         rows.append((affected.package.ecosystem, affected.package.name, versions))
     return rows
 
@@ -596,6 +592,7 @@ _CSS = (
     "table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.4rem;"
     "border-bottom:1px solid #ccc}code{font-size:.95em}.withdrawn{color:#777}.withdrawn td{text-decoration:line-through}"
     "ul{margin:0;padding-left:1.1rem}td:last-child li,td:nth-child(4){white-space:nowrap}"
+    "table.counts{width:auto;margin-bottom:1rem}table.counts td.n,table.counts th.n{text-align:right}"
 )
 
 
@@ -642,10 +639,46 @@ def _html_row(item: _Item, base: str) -> str:
     )
 
 
+def _html_counts(stats: FeedStats) -> list[str]:
+    """The feed's size as two small tables: per ecosystem, and per year published and ecosystem.
+
+    The numbers are :mod:`depguard.feedstats`'s, the same as ``depguard feed stats`` prints;
+    ecosystem names come from the feed and are escaped like any feed text.
+    """
+    head = "".join(f'<th class="n">{label}</th>' for label in ("Records", "Packages", "package@version pairs", "Whole-package blocks", "Withdrawn"))
+    rows = [
+        f"<tr><td>{_e(c.ecosystem) if c is not stats.total else 'All'}</td>"
+        + "".join(f'<td class="n">{n}</td>' for n in (c.records, c.packages, c.package_versions, c.whole_package_blocks, c.withdrawn))
+        + "</tr>"
+        for c in (*stats.ecosystems, stats.total)
+    ]
+    names = [c.ecosystem for c in stats.ecosystems]
+    year_head = "".join(f'<th class="n">{_e(name)}</th>' for name in names) + '<th class="n">All</th>'
+    year_rows = []
+    for year in stats.years:
+        by_ecosystem = dict(year.by_ecosystem)
+        cells = "".join(f'<td class="n">{by_ecosystem.get(name, 0)}</td>' for name in names)
+        year_rows.append(f'<tr><td>{year.year}</td>{cells}<td class="n">{year.records}</td></tr>')
+    return [
+        '<h2 id="counts">The feed in numbers</h2>',
+        (
+            "<p>Records in force per ecosystem; a withdrawn record counts only as withdrawn. package@version pairs "
+            "are the exact versions listed; a whole-package block covers every version of a package.</p>"
+        ),
+        f'<table class="counts" id="per-ecosystem"><thead><tr><th>Ecosystem</th>{head}</tr></thead><tbody>',
+        *rows,
+        "</tbody></table>",
+        f'<table class="counts" id="per-year"><thead><tr><th>Published</th>{year_head}</tr></thead><tbody>',
+        *year_rows,
+        "</tbody></table>",
+    ]
+
+
 def _html(site: _Site) -> bytes:
     """A readable page of every advisory, newest first; no scripts, every piece of feed text escaped."""
     items = site.items
-    by_date = sorted(items, key=lambda i: parse_timestamp(i.record.published or i.record.modified), reverse=True)
+    stats = compute(item.record for item in items)
+    by_date = sorted(items, key=lambda i: newest_first_key(i.record), reverse=True)
     live = [item for item in by_date if not item.record.is_withdrawn]
     withdrawn = [item for item in by_date if item.record.is_withdrawn]
     base = _e(site.base)
@@ -667,7 +700,8 @@ def _html(site: _Site) -> bytes:
         f'<p>Machine-readable: <a href="{base}all.json">all.json</a>, <a href="{base}index.json">index.json</a>, '
         f'<a href="{base}feed.atom">Atom feed</a>, OSV layout (<a href="{base}ecosystems.txt">ecosystems.txt</a>, '
         f'<a href="{base}modified_id.csv">modified_id.csv</a>).</p>',
-        f"<h2>In force</h2><table><thead>{head}</thead><tbody>",
+        *_html_counts(stats),
+        f"<h2>In force</h2><p>Newest first, by date published.</p><table><thead>{head}</thead><tbody>",
         *(_html_row(item, base) for item in live),
         "</tbody></table>",
     ]
