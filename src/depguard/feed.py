@@ -21,6 +21,7 @@ from typing import Any
 
 from depguard import ecosystems
 from depguard.errors import FeedSourceError, InvalidRecordError
+from depguard.protected import is_protected
 from depguard.jsonio import JSONError, gc_paused, strict_loads
 from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
 
@@ -697,6 +698,28 @@ def _affected_issues(entry: FeedEntry, index: int, affected: dict[str, Any]) -> 
         if entry.path != expected:
             yield Issue(path, "", "layout", f"record belongs at {expected}")
     yield from _version_issues(path, base, eco, _list(affected.get("versions")))
+    if _blocks_every_version(affected) and is_protected(eco.name, eco.normalize_name(name)) and not _has_override(entry.data):
+        yield Issue(
+            path, f"{base}/package/name", "protected",
+            f"{name} is on depguard's protected list (widely used, an installer, or a dependency of depguard): "
+            "blocking every version would break every consumer's installs; list the bad versions instead, or add "
+            "database_specific.depguard.protected_override {reviewed_by, reason} after review",
+        )
+
+
+def _blocks_every_version(affected: dict[str, Any]) -> bool:
+    """An ``introduced: "0"`` event anywhere in the ranges: the record compiles to ``name<0``."""
+    return any(
+        isinstance(event, dict) and event.get("introduced") == "0"
+        for r in _list(affected.get("ranges")) if isinstance(r, dict)
+        for event in _list(r.get("events"))
+    )
+
+
+def _has_override(data: dict[str, Any]) -> bool:
+    specific = data.get("database_specific")
+    depguard = specific.get("depguard") if isinstance(specific, dict) else None
+    return isinstance(depguard, dict) and isinstance(depguard.get("protected_override"), dict)
 
 
 def _is_record_path(path: str, eco: ecosystems.Ecosystem, name: str, advisory_id: str) -> bool:
