@@ -449,3 +449,17 @@ def test_csv_needs_reference_published_and_campaign(tmp_path: Path, empty_feed: 
 def test_help_teaches_with_an_example() -> None:
     code, out, _ = run("feed", "import", "--help")
     assert code == 0 and "Example: depguard feed import" in out and "--csv" in out
+
+
+def test_validator_refuses_a_todo_marker_anywhere_in_the_text(tmp_path: Path) -> None:
+    from depguard.feed import validate as validate_feed
+
+    data = record()
+    data["details"] += f"\n\n{TODO_MARKER}: PyPI litellm: list the versions, then delete this line."
+    write_feed(tmp_path, [data])
+    [issue] = validate_feed(tmp_path)
+    assert (issue.rule, issue.pointer) == ("todo", "/details")
+    assert issue.message.endswith(f"{TODO_MARKER}: PyPI litellm: list the versions, then delete this line.")
+    data["details"] = data["details"].split("\n\n")[0]
+    write_feed(tmp_path, [data])
+    assert validate_feed(tmp_path) == []
