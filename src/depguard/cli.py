@@ -195,8 +195,9 @@ def feed_import(
     and details, then run `depguard feed validate`. Exit 0 when done, 2 on bad input (then
     nothing is written).
 
-    Example: depguard feed import ../malicious-packages/osv/malicious/pypi/litellm/MAL-2026-2144.json
-    ../advisory-database/vulns/litellm/PYSEC-2026-2.yaml
+    Example: depguard feed import MAL-2026-2144.json PYSEC-2026-2.yaml
+
+    Example: depguard feed import --dry-run --format json malicious-packages/osv/malicious/
 
     Example: depguard feed import --csv iocs.csv --reference https://example.org/iocs
     --published 2025-11-24 --campaign "Shai-Hulud 2.0"

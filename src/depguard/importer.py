@@ -466,11 +466,22 @@ def _stamp(moment: _dt.datetime) -> str:
     return moment.astimezone(_dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _load_live(root: Path) -> list[_Live]:
-    """The feed's live (not withdrawn) records, which an import may extend instead of duplicating."""
-    feed = feed_mod.load_feed(root)
-    return [_Live(e.path, json.loads(e.raw), e.raw) for e in feed.entries if e.data.get("withdrawn") is None
-            and feed_mod.ID_PATTERN.fullmatch(str(e.data.get("id")))]
+class _Lives:
+    """The feed's live (not withdrawn) records, which an import may extend instead of duplicating,
+    indexed by (ecosystem, normalized name) so a bulk import does not scan the feed per package."""
+
+    def __init__(self, root: Path) -> None:
+        feed = feed_mod.load_feed(root)
+        self.by_package: dict[tuple[str, str], list[_Live]] = {}
+        for entry in feed.entries:
+            if entry.data.get("withdrawn") is not None or not feed_mod.ID_PATTERN.fullmatch(str(entry.data.get("id"))):
+                continue
+            live = _Live(entry.path, json.loads(entry.raw), entry.raw)
+            for affected in _list(live.data.get("affected")):
+                package = affected.get("package") if isinstance(affected, dict) else None
+                eco = ecosystems.get(package.get("ecosystem", "")) if isinstance(package, dict) else None
+                if eco is not None and isinstance(package.get("name"), str):
+                    self.by_package.setdefault((eco.name, eco.normalize_name(package["name"])), []).append(live)
 
 
 def _live_versions(live: _Live, key: tuple[str, str]) -> tuple[dict[str, Any] | None, set[Any]]:
@@ -483,14 +494,12 @@ def _live_versions(live: _Live, key: tuple[str, str]) -> tuple[dict[str, Any] | 
     return None, set()
 
 
-def _match(lives: list[_Live], package: _Package, aliases: set[str]) -> _Live | None:
+def _match(lives: _Lives, package: _Package, aliases: set[str]) -> _Live | None:
     """The live record that already covers ``package``: same package, and a shared alias or version."""
     wanted = {package.eco.version_key(v) for v in package.versions}
-    for live in lives:
+    for live in lives.by_package.get(package.key, ()):
         entry, versions = _live_versions(live, package.key)
-        if entry is None:
-            continue
-        if aliases & set(_list(live.data.get("aliases"))) or wanted & versions:
+        if entry is not None and (aliases & set(_list(live.data.get("aliases"))) or wanted & versions):
             return live
     return None
 
@@ -540,7 +549,7 @@ def plan_import(records: Sequence[Upstream], root: Path | str, *, now: _dt.datet
     for record in records:
         if record.withdrawn:
             plan.notes.append(Note("withdrawn", record.id, f"withdrawn upstream on {record.data['withdrawn']}: not imported ({record.source})"))
-    lives = _load_live(root)
+    lives = _Lives(root)
     ids = _Ids(root)
     touched: list[_Live] = []
     pendings: list[_Pending] = []
@@ -577,7 +586,7 @@ class _Pending:
         self.refs += [r for r in refs if r["url"] not in urls]
 
 
-def _plan_incident(incident: list[Upstream], lives: list[_Live], pendings: list[_Pending], touched: list[_Live], plan: Plan) -> None:
+def _plan_incident(incident: list[Upstream], lives: _Lives, pendings: list[_Pending], touched: list[_Live], plan: Plan) -> None:
     names = ", ".join(r.id for r in incident)
     aliases = _aliases([i for r in incident for i in r.ids], plan.notes, names)
     refs = _references(incident, plan.notes, names)
@@ -851,7 +860,7 @@ def plan_csv(packages: Sequence[CsvPackage], root: Path | str, *, reference: str
         raise InvalidRecordError("--campaign must be a short one-line name (at most 80 characters)")
     root = Path(root)
     plan = Plan(notes=list(notes))
-    lives = _load_live(root)
+    lives = _Lives(root)
     ids = _Ids(root)
     touched: list[_Live] = []
     ref = [{"type": "REPORT", "url": reference}]
