@@ -463,3 +463,23 @@ def test_validator_refuses_a_todo_marker_anywhere_in_the_text(tmp_path: Path) ->
     data["details"] = data["details"].split("\n\n")[0]
     write_feed(tmp_path, [data])
     assert validate_feed(tmp_path) == []
+
+
+def test_range_already_answered_by_a_live_record_adds_no_todo(upstream, repo_feed: Path) -> None:
+    """GitHub's eslint-config-prettier range 10.1.6..10.1.8 has no versions list, but the repo's
+    record lists 10.1.6 and 10.1.7: the range is reported, the reviewed record stays valid."""
+    path = repo_feed / "npm/eslint-config-prettier/x_DEPGUARD-2025-0001.json"
+    before = json.loads(path.read_text())
+    paths = upstream(f"{GHSA}/2025/07/GHSA-f29h-pxvx-f335/GHSA-f29h-pxvx-f335.json")
+    code, out, err = run("feed", "import", "--feed", str(repo_feed), "--format", "json", *paths)
+    assert code == 0, err
+    report = json.loads(out)
+    covered = [n for n in report["needs_human"] if n["kind"] == "range-covered"]
+    assert [n["subject"] for n in covered] == ["npm eslint-config-prettier"]
+    assert TODO_MARKER not in path.read_text()
+    assert json.loads(path.read_text())["affected"] == before["affected"]
+    # The other packages of the advisory are a new draft, whose unlisted ranges are TODOs.
+    [new] = [w for w in report["written"] if w["action"] == "new"]
+    assert "npm eslint-plugin-prettier" in new["packages"] and "npm got-fetch" in new["packages"]
+    code, errors = validate(repo_feed)
+    assert code == 1 and {e["path"] for e in errors} == {new["path"]}

@@ -358,7 +358,9 @@ class _Package:
     name: str
     versions: set[str] = field(default_factory=set)
     whole: list[str] = field(default_factory=list)  # upstream ids that say introduced "0"
-    open_ranges: list[tuple[str, str]] = field(default_factory=list)  # (upstream id, range text)
+    specific: bool = False  # some record names versions or a bounded range
+    #: (upstream id, range text, its bounds in normal form, or None when it has no usable bounds)
+    open_ranges: list[tuple[str, str, frozenset[str] | None]] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
 
     @property
@@ -390,6 +392,7 @@ def _collect_packages(incident: list[Upstream]) -> dict[tuple[str, str], _Packag
                 package.sources.append(record.id)
             listed = {eco.normalize_version(v) for v in entry.get("versions") or ()}
             package.versions |= listed
+            package.specific |= bool(listed)
             ranges = [r for r in entry.get("ranges") or () if isinstance(r, dict)]
             # The malicious-packages database keeps what each source said; a GHSA-malware
             # "introduced 0" often survives only there (duckdb MAL-2025-46994).
@@ -419,6 +422,7 @@ def _classify_range(upstream_id: str, eco: ecosystems.Ecosystem, range_: dict[st
         if upstream_id not in package.whole:
             package.whole.append(upstream_id)
         return
+    package.specific = True
     bounds = [v for v in introduced if v != "0"] + [str(e["last_affected"]) for e in events if "last_affected" in e]
     normal = set()
     for bound in bounds:
@@ -426,8 +430,9 @@ def _classify_range(upstream_id: str, eco: ecosystems.Ecosystem, range_: dict[st
     if bounds and "0" not in introduced and normal <= listed:
         return
     text = f"{range_.get('type', 'range')} {_events_text(events)}"
-    if (upstream_id, text) not in package.open_ranges:
-        package.open_ranges.append((upstream_id, text))
+    usable = frozenset(normal) if bounds and "0" not in introduced else None
+    if (upstream_id, text, usable) not in package.open_ranges:
+        package.open_ranges.append((upstream_id, text, usable))
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -578,6 +583,7 @@ class _Pending:
         for package in packages:
             mine = self.packages.setdefault(package.key, _Package(package.eco, package.name))
             mine.versions |= package.versions
+            mine.specific |= package.specific
             mine.whole += [w for w in package.whole if w not in mine.whole]
             mine.open_ranges += [o for o in package.open_ranges if o not in mine.open_ranges]
             mine.sources += [s for s in package.sources if s not in mine.sources]
@@ -594,6 +600,7 @@ def _plan_incident(incident: list[Upstream], lives: _Lives, pendings: list[_Pend
     for package in _collect_packages(incident).values():
         live = _match(lives, package, set(aliases))
         if live is not None:
+            _answered_by(live, package, plan.notes)
             _extend(live, package, aliases, refs, _package_todos(package, plan.notes, f"{package.eco.name} {package.name}"), names)
             if live not in touched:
                 touched.append(live)
@@ -603,6 +610,28 @@ def _plan_incident(incident: list[Upstream], lives: _Lives, pendings: list[_Pend
         pending = _Pending([], {}, [], [])
         pending.merge(incident, rest, aliases, refs)
         pendings.append(pending)
+
+
+def _answered_by(live: _Live, package: _Package, notes: list[Note]) -> None:
+    """Drop the open ranges whose bounds the live record already lists: a human answered them.
+
+    The repo's eslint-config-prettier record lists 10.1.6 and 10.1.7; GitHub's range
+    ``introduced 10.1.6, fixed 10.1.8`` then asks nothing new, and a TODO in a reviewed record
+    would only block it.
+    """
+    entry, _ = _live_versions(live, package.key)
+    assert entry is not None
+    eco = package.eco
+    have = {eco.normalize_version(v) for v in _list(entry.get("versions")) if isinstance(v, str) and eco.version_is_valid(v)}
+    have |= package.versions
+    kept = []
+    for upstream_id, text, bounds in package.open_ranges:
+        if bounds is not None and bounds <= have:
+            notes.append(Note("range-covered", f"{eco.name} {package.name}",
+                              f"{upstream_id}: range {text} is answered by the versions {live.data.get('id')} lists; check no version inside it is missing"))
+        else:
+            kept.append((upstream_id, text, bounds))
+    package.open_ranges = kept
 
 
 def _overlap_notes(drafts: Sequence[Draft], notes: list[Note]) -> None:
@@ -631,13 +660,13 @@ def _overlap_notes(drafts: Sequence[Draft], notes: list[Note]) -> None:
 
 def _whole_package(package: _Package) -> bool:
     """Only ``introduced "0"`` is known: a package malicious from its first upload."""
-    return bool(package.whole) and not package.versions and not package.open_ranges
+    return bool(package.whole) and not package.specific
 
 
 def _package_todos(package: _Package, notes: list[Note], subject: str) -> list[str]:
     """The TODO lines a record of ``package`` needs, each also reported as a note."""
     todos = []
-    for upstream_id, text in package.open_ranges:
+    for upstream_id, text, _ in package.open_ranges:
         line = (f"{TODO}: {subject}: {upstream_id} gives the range {text} without listing its versions; "
                 f"list every affected version explicitly in affected[].versions (check the registry), then delete this line.")
         todos.append(line)
@@ -665,7 +694,8 @@ def _extend(live: _Live, package: _Package, aliases: list[str], refs: list[dict[
         entry["versions"] = sorted([*_list(entry.get("versions")), *added], key=eco.version_key)
         live.added += len(added)
     current = _list(live.data.get("aliases"))
-    live.data["aliases"] = sorted(set(current) | set(aliases))
+    if not set(aliases) <= set(current):
+        live.data["aliases"] = sorted(set(current) | set(aliases))
     urls = {r.get("url") for r in _list(live.data.get("references")) if isinstance(r, dict)}
     live.data["references"] = _list(live.data.get("references")) + [r for r in refs if r["url"] not in urls]
     live.todos += [t for t in todos if t not in live.todos]
