@@ -216,8 +216,7 @@ def feed_import(
                 raise _fail(f"--csv needs {', '.join(missing)}")
             when = _iso_date(published or "")
             notes: list = []
-            raw = csv_file.read_bytes() if csv_file.stat().st_size <= importer.MAX_INPUT_BYTES else b"x" * (importer.MAX_INPUT_BYTES + 1)
-            packages = importer.read_csv(raw, str(csv_file), ecosystem=ecosystem, notes=notes)
+            packages = importer.read_csv(importer.read_bounded(csv_file), str(csv_file), ecosystem=ecosystem, notes=notes)
             plan = importer.plan_csv(packages, root, reference=reference or "", published=when, campaign=campaign or "", now=now, notes=notes)
         else:
             if not paths:

@@ -45,6 +45,7 @@ __all__ = [
     "Plan",
     "CsvPackage",
     "read_upstream",
+    "read_bounded",
     "parse_upstream",
     "group_incidents",
     "plan_import",
@@ -149,7 +150,8 @@ def _input_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _read_bounded(path: Path) -> bytes:
+def read_bounded(path: Path) -> bytes:
+    """The bytes of one input file, refused when larger than :data:`MAX_INPUT_BYTES`."""
     if path.stat().st_size > MAX_INPUT_BYTES:
         raise InvalidRecordError(f"{path}: larger than {MAX_INPUT_BYTES >> 20} MiB; not an upstream record")
     return path.read_bytes()
@@ -171,7 +173,7 @@ def read_upstream(paths: Sequence[str], *, stdin: Any = None) -> list[Upstream]:
             records.append(parse_upstream(raw, "<stdin>"))
             continue
         for path in _input_files(Path(given)):
-            records.append(parse_upstream(_read_bounded(path), str(path), yaml=path.suffix in {".yaml", ".yml"}))
+            records.append(parse_upstream(read_bounded(path), str(path), yaml=path.suffix in {".yaml", ".yml"}))
     if not records:
         raise InvalidRecordError(f"no *.json, *.yaml or *.yml record found in {', '.join(paths)}")
     return records
