@@ -173,6 +173,79 @@ def feed_new(
     typer.echo(str(target))
 
 
+@feed_app.command("import")
+def feed_import(
+    paths: Optional[List[str]] = typer.Argument(None, metavar="PATH...", help="Upstream OSV records: files (.json, .yaml), folders (searched recursively) or - for stdin."),
+    root: Path = typer.Option(Path("feed"), "--feed", help="Feed directory to write drafts into."),
+    csv_file: Optional[Path] = typer.Option(None, "--csv", metavar="FILE", help="A CSV list of compromised packages instead of OSV records: one record per package."),
+    reference: Optional[str] = typer.Option(None, "--reference", metavar="URL", help="With --csv: the https page that publishes the list (required)."),
+    published: Optional[str] = typer.Option(None, "--published", metavar="DATE", help="With --csv: when the campaign was disclosed, ISO date (required)."),
+    campaign: Optional[str] = typer.Option(None, "--campaign", metavar="TEXT", help="With --csv: the campaign's name, used in the generated text (required)."),
+    ecosystem: str = typer.Option("npm", "--ecosystem", "-e", help="With --csv: ecosystem of rows that do not say (npm or PyPI)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be written; write nothing."),
+    output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for tools."),
+) -> None:
+    """Draft feed records from upstream OSV records (MAL-, GHSA-, PYSEC-) or a CSV IOC list.
+
+    Records that share an id or alias are one incident and become one draft (next free id of
+    the year it was published); a package a live record already covers is added to that
+    record instead (versions, aliases and references merged, its text kept). Only explicit
+    versions are copied: a range without listed versions becomes a TODO(depguard import) line
+    that `depguard feed validate` refuses until you resolve it. Rewrite each draft's summary
+    and details, then run `depguard feed validate`. Exit 0 when done, 2 on bad input (then
+    nothing is written).
+
+    Example: depguard feed import MAL-2026-2144.json PYSEC-2026-2.yaml
+
+    Example: depguard feed import --dry-run --format json malicious-packages/osv/malicious/
+
+    Example: depguard feed import --csv iocs.csv --reference https://example.org/iocs
+    --published 2025-11-24 --campaign "Shai-Hulud 2.0"
+    """
+    from depguard import importer
+
+    now = _dt.datetime.now(_dt.timezone.utc)
+    try:
+        if not root.is_dir():
+            raise _fail(f"feed directory not found: {root}")
+        if csv_file is not None:
+            if paths:
+                raise _fail("give either PATH... or --csv, not both")
+            missing = [flag for flag, value in (("--reference", reference), ("--published", published), ("--campaign", campaign)) if not value]
+            if missing:
+                raise _fail(f"--csv needs {', '.join(missing)}")
+            when = _iso_date(published or "")
+            notes: list = []
+            packages = importer.read_csv(importer.read_bounded(csv_file), str(csv_file), ecosystem=ecosystem, notes=notes)
+            plan = importer.plan_csv(packages, root, reference=reference or "", published=when, campaign=campaign or "", now=now, notes=notes)
+        else:
+            if not paths:
+                raise _fail("nothing to import: give PATH... (files, folders or -) or --csv FILE")
+            records = importer.read_upstream(paths)
+            plan = importer.plan_import(records, root, now=now)
+        if not dry_run:
+            importer.write_plan(plan, root)
+    except DepguardError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"{getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}") from None
+    if output is OutputFormat.json:
+        typer.echo(json.dumps({"feed": str(root), "dry_run": dry_run, **plan.to_json()}, indent=2))
+    else:
+        for line in importer.iter_lines(plan, root, dry_run=dry_run):
+            typer.echo(printable(line))
+    raise typer.Exit(EXIT_OK)
+
+
+def _iso_date(text: str) -> _dt.datetime:
+    """``2025-11-24`` or a full RFC 3339 timestamp, as an aware UTC datetime."""
+    try:
+        value = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(f"--published must be an ISO date such as 2025-11-24: {text!r}") from None
+    return value.replace(tzinfo=_dt.timezone.utc) if value.tzinfo is None else value.astimezone(_dt.timezone.utc)
+
+
 @feed_app.command("fmt")
 def feed_fmt(
     path: Optional[Path] = typer.Argument(None, help="Feed directory. Default: ./feed if present, else the bundled feed."),
