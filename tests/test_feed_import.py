@@ -372,28 +372,43 @@ def csv_import(root: Path, path: str, *extra: str) -> tuple[int, str, str]:
                "--published", "2025-11-24", "--campaign", "Shai-Hulud 2.0", *extra)
 
 
-def _package_labels(data: dict) -> set[str]:
-    return {f"{a['package']['ecosystem']} {a['package']['name']}" for a in data["affected"]}
-
-
-def test_csv_versions_joined_in_one_cell(upstream, repo_feed: Path) -> None:
+def test_csv_versions_joined_in_one_cell(upstream, empty_feed: Path) -> None:
     [path] = upstream(f"{IOC}/shai-hulud-2.0/consolidated_iocs.csv")
     assert b"\r\n" in Path(path).read_bytes()
-    code, out, err = csv_import(repo_feed, path, "--format", "json")
+    code, out, err = csv_import(empty_feed, path, "--format", "json")
     assert code == 0, err
     report = json.loads(out)
-    covered = {p for d in records(repo_feed).values() if not d.get("withdrawn") for p in _package_labels(d)}
-    assert len(report["written"]) == 795
-    for written in report["written"]:  # a package the feed already covers is extended (or unchanged), never duplicated
-        assert written["action"] == ("new" if not set(written["packages"]) & covered else written["action"]), written
-        assert written["action"] in {"new", "extend", "unchanged"}
-    data = records(repo_feed)
+    assert len(report["written"]) == 795 and all(w["action"] == "new" for w in report["written"])
+    data = records(empty_feed)
     parser = next(d for p, d in data.items() if p.startswith("npm/@asyncapi/avro-schema-parser/"))
     assert parser["affected"][0]["versions"] == ["3.0.25", "3.0.26"]
     assert parser["published"] == "2025-11-24T00:00:00Z" and parser["references"] == [{"type": "REPORT", "url": "https://example.org/iocs"}]
     assert "Shai-Hulud 2.0" in parser["summary"] and "**What to do:**" in parser["details"]
     assert [n["kind"] for n in report["needs_human"]] == ["review-text"]
-    assert validate(repo_feed) == (0, [])  # generated text is good enough to publish
+    assert validate(empty_feed) == (0, [])  # generated text is good enough to publish
+
+
+def test_csv_import_into_a_feed_that_covers_the_list_extends_and_never_duplicates(upstream, repo_feed: Path) -> None:
+    """The repo's feed already carries the Shai-Hulud 2.0 list: importing it again adds no record."""
+    [path] = upstream(f"{IOC}/shai-hulud-2.0/consolidated_iocs.csv")
+    before = len(records(repo_feed))
+    code, out, err = csv_import(repo_feed, path, "--format", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert len(report["written"]) == 795 and {w["action"] for w in report["written"]} <= {"extend", "unchanged"}
+    assert len(records(repo_feed)) == before
+    assert validate(repo_feed) == (0, [])
+
+
+def test_csv_references_after_the_first_are_carried_as_articles(upstream, empty_feed: Path) -> None:
+    [path] = upstream(f"{IOC}/teampcp/iocs.csv")
+    code, _, err = run("feed", "import", "--feed", str(empty_feed), "--csv", path, "--reference", "https://example.org/list",
+                       "--reference", "https://example.org/analysis", "--published", "2026-03-20", "--campaign", "TeamPCP")
+    assert code == 0, err
+    some = next(iter(records(empty_feed).values()))
+    assert some["references"] == [{"type": "REPORT", "url": "https://example.org/list"},
+                                  {"type": "ARTICLE", "url": "https://example.org/analysis"}]
+    assert " belongs to the TeamPCP campaign" in some["details"] or " belong to the TeamPCP campaign" in some["details"]
 
 
 def test_csv_one_row_per_version_merges_rows_of_a_package(upstream, empty_feed: Path) -> None:

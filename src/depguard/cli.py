@@ -178,7 +178,7 @@ def feed_import(
     paths: Optional[List[str]] = typer.Argument(None, metavar="PATH...", help="Upstream OSV records: files (.json, .yaml), folders (searched recursively) or - for stdin."),
     root: Path = typer.Option(Path("feed"), "--feed", help="Feed directory to write drafts into."),
     csv_file: Optional[Path] = typer.Option(None, "--csv", metavar="FILE", help="A CSV list of compromised packages instead of OSV records: one record per package."),
-    reference: Optional[str] = typer.Option(None, "--reference", metavar="URL", help="With --csv: the https page that publishes the list (required)."),
+    references: List[str] = typer.Option([], "--reference", metavar="URL", help="With --csv: the https page that publishes the list (required); repeat for the campaign's analyses, which follow it as references."),
     published: Optional[str] = typer.Option(None, "--published", metavar="DATE", help="With --csv: when the campaign was disclosed, ISO date (required)."),
     campaign: Optional[str] = typer.Option(None, "--campaign", metavar="TEXT", help="With --csv: the campaign's name, used in the generated text (required)."),
     ecosystem: str = typer.Option("npm", "--ecosystem", "-e", help="With --csv: ecosystem of rows that do not say (npm or PyPI)."),
@@ -211,13 +211,13 @@ def feed_import(
         if csv_file is not None:
             if paths:
                 raise _fail("give either PATH... or --csv, not both")
-            missing = [flag for flag, value in (("--reference", reference), ("--published", published), ("--campaign", campaign)) if not value]
+            missing = [flag for flag, value in (("--reference", references), ("--published", published), ("--campaign", campaign)) if not value]
             if missing:
                 raise _fail(f"--csv needs {', '.join(missing)}")
             when = _iso_date(published or "")
             notes: list = []
             packages = importer.read_csv(importer.read_bounded(csv_file), str(csv_file), ecosystem=ecosystem, notes=notes)
-            plan = importer.plan_csv(packages, root, reference=reference or "", published=when, campaign=campaign or "", now=now, notes=notes)
+            plan = importer.plan_csv(packages, root, references=references, published=when, campaign=campaign or "", now=now, notes=notes)
         else:
             if not paths:
                 raise _fail("nothing to import: give PATH... (files, folders or -) or --csv FILE")

@@ -870,7 +870,8 @@ def _csv_text(package: CsvPackage, campaign: str, reference: str) -> tuple[str, 
     if len(summary) > 200:
         summary = f"{package.name}: compromised {package.eco.name} versions from a supply-chain campaign"[:200]
     details = (
-        f"{package.eco.name} {label} {_join(versions)} of `{package.name}` belong to the {campaign} campaign: "
+        f"{package.eco.name} {label} {_join(versions)} of `{package.name}` "
+        f"{'belongs' if len(versions) == 1 else 'belong'} to the {campaign} campaign: "
         f"{'it was' if len(versions) == 1 else 'they were'} published with malicious code by someone other than the "
         f"package's maintainers, and {'it is' if len(versions) == 1 else 'they are'} listed among the campaign's "
         f"indicators of compromise at {reference}. Releases of `{package.name}` outside this list are not known to be affected.\n\n"
@@ -883,11 +884,19 @@ def _csv_text(package: CsvPackage, campaign: str, reference: str) -> tuple[str, 
     return summary, details
 
 
-def plan_csv(packages: Sequence[CsvPackage], root: Path | str, *, reference: str, published: _dt.datetime,
+def plan_csv(packages: Sequence[CsvPackage], root: Path | str, *, references: Sequence[str], published: _dt.datetime,
              campaign: str, now: _dt.datetime, notes: Sequence[Note] = ()) -> Plan:
-    """One record per package of an IOC list, or the live record that covers it extended."""
-    if not reference.startswith("https://") or any(c.isspace() or ord(c) < 32 for c in reference):
-        raise InvalidRecordError(f"--reference must be an https URL: {reference!r}")
+    """One record per package of an IOC list, or the live record that covers it extended.
+
+    ``references[0]`` is the list itself (named in the generated text); the others are the
+    campaign's analyses, carried as ARTICLE references after it.
+    """
+    if not references:
+        raise InvalidRecordError("--reference is required: the https page that publishes the list")
+    for url in references:
+        if not url.startswith("https://") or any(c.isspace() or ord(c) < 32 for c in url):
+            raise InvalidRecordError(f"--reference must be an https URL: {url!r}")
+    reference = references[0]
     if not campaign.strip() or any(ord(c) < 32 for c in campaign) or len(campaign) > 80:
         raise InvalidRecordError("--campaign must be a short one-line name (at most 80 characters)")
     root = Path(root)
@@ -895,7 +904,7 @@ def plan_csv(packages: Sequence[CsvPackage], root: Path | str, *, reference: str
     lives = _Lives(root)
     ids = _Ids(root)
     touched: list[_Live] = []
-    ref = [{"type": "REPORT", "url": reference}]
+    ref = [{"type": "REPORT", "url": reference}] + [{"type": "ARTICLE", "url": url} for url in dict.fromkeys(references[1:])]
     for item in packages:
         package = _Package(item.eco, item.name, set(item.versions), sources=[reference])
         live = _match(lives, package, set())
