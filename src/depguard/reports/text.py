@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from depguard.display import printable
 from depguard.reports import advisory_label, help_uri
 
 if TYPE_CHECKING:
@@ -22,9 +23,12 @@ _IGNORED_COLUMNS = ("LOCATION", "PACKAGE", "VERSION", "ADVISORY", "REASON")
 
 
 def render(report: CheckReport) -> str:
+    """The whole report. Every string that comes from a file, a path or the feed is escaped
+    (:func:`~depguard.display.printable`): a package name or folder name holding ESC or OSC
+    sequences must not set the title, clear the screen or overwrite the verdict."""
     snapshot = report.snapshot
-    lines = [f"feed: {snapshot.source} ({snapshot.kind}, {len(snapshot.records)} records)"]
-    lines += [f"checked: {report.relpath(s.path)} ({s.kind}, {s.packages} package(s))" for s in report.sources]
+    lines = [f"feed: {printable(snapshot.source)} ({snapshot.kind}, {len(snapshot.records)} records)"]
+    lines += [f"checked: {printable(report.relpath(s.path))} ({s.kind}, {s.packages} package(s))" for s in report.sources]
     if report.findings:
         lines += ["", *_table(_FINDING_COLUMNS, [_finding_row(report, f) for f in report.findings])]
     if report.ignored:
@@ -34,19 +38,21 @@ def render(report: CheckReport) -> str:
         lines.append("")
         for record in report.advisories:
             url = help_uri(record)
-            lines.append(f"{advisory_label(record)}: {record.summary or ''}" + (f" <{url}>" if url else ""))
+            lines.append(printable(f"{advisory_label(record)}: {record.summary or ''}" + (f" <{url}>" if url else "")))
     lines += ["", _verdict(report)]
     return "\n".join(lines) + "\n"
 
 
 def _finding_row(report: CheckReport, finding: Finding) -> tuple[str, ...]:
     package = finding.package
-    return (_where(report, finding), package.name, package.version or "-", advisory_label(finding.advisory), finding.how, finding.action)
+    cells = (_where(report, finding), package.name, package.version or "-", advisory_label(finding.advisory), finding.how, finding.action)
+    return tuple(map(printable, cells))
 
 
 def _ignored_row(report: CheckReport, finding: Finding) -> tuple[str, ...]:
     package = finding.package
-    return (_where(report, finding), package.name, package.version or "-", advisory_label(finding.advisory), finding.ignored_reason or "")
+    cells = (_where(report, finding), package.name, package.version or "-", advisory_label(finding.advisory), finding.ignored_reason or "")
+    return tuple(map(printable, cells))
 
 
 def _where(report: CheckReport, finding: Finding) -> str:
