@@ -20,7 +20,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from depguard import ecosystems
-from depguard.errors import FeedSourceError, InvalidRecordError
+from depguard.errors import FeedSourceError, InvalidRecordError, UnsafeValueError
+from depguard.exclusions import safe_version
 from depguard.protected import is_protected
 from depguard.jsonio import JSONError, gc_paused, strict_loads
 from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
@@ -751,7 +752,10 @@ def _version_issues(path: str, base: str, eco: ecosystems.Ecosystem, versions: l
     for index, version in enumerate(versions):
         if not isinstance(version, str):
             continue
-        if not eco.version_is_valid(version):
+        refusal = _writer_refusal(eco, version)
+        if refusal is not None:  # what sync could not write, the validator refuses (never a silent drop)
+            yield Issue(path, f"{base}/versions/{index}", "versions", refusal)
+        elif not eco.version_is_valid(version):
             syntax = "PEP 440" if eco is ecosystems.PYPI else "semver"
             yield Issue(path, f"{base}/versions/{index}", "versions", f"{version!r} is not a valid {syntax} version")
         elif eco.normalize_version(version) != version:
@@ -763,6 +767,19 @@ def _version_issues(path: str, base: str, eco: ecosystems.Ecosystem, versions: l
         yield Issue(path, f"{base}/versions", "versions", "versions are listed twice")
     elif keys != sorted(keys):
         yield Issue(path, f"{base}/versions", "versions", "versions must be sorted from oldest to newest")
+
+
+def _writer_refusal(eco: ecosystems.Ecosystem, version: str) -> str | None:
+    """Why the exclusion writer would refuse this PyPI version (a local label, over 128
+    characters), in its own words; None when it would write it (or for npm, which sync does
+    not write)."""
+    if eco is not ecosystems.PYPI or not eco.version_is_valid(version):
+        return None
+    try:
+        safe_version(version)
+    except UnsafeValueError as exc:
+        return f"sync could not write this version: {exc}"
+    return None
 
 
 def _cross_record_issues(entries: Sequence[FeedEntry], selected: set[PurePosixPath] | None) -> Iterator[Issue]:
