@@ -10,6 +10,10 @@ file), but only inside the repository: a lockfile is input from whoever wrote th
 and ``-r ../../../home/me/.netrc`` must not make depguard read, or report on, files outside
 the repo. A file included twice (or in a cycle) is read once. An include that cannot be
 followed is an error, not a skip: what it would have pinned is unknown.
+
+A constraints file (included with ``-c``, or named ``*constraints*.txt``) installs nothing by
+itself: only its pinned (or hashed) lines say what gets installed, so an unpinned line there
+(``evilpkg<0``, depguard's own whole-package exclusion) is not a package.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ def parse(path: Path, root: Path) -> list[Package]:
     resolved = path.resolve()
     boundary = root.resolve() if resolved.is_relative_to(root.resolve()) else resolved.parent
     packages: list[Package] = []
-    _read(path, boundary, visited=set(), out=packages)
+    _read(path, boundary, visited=set(), out=packages, constraints="constraints" in path.name)
     return packages
 
 
@@ -77,7 +81,7 @@ def logical_lines(text: str) -> Iterator[_Line]:
             yield _Line(start, joined)
 
 
-def _read(path: Path, boundary: Path, *, visited: set[Path], out: list[Package]) -> None:
+def _read(path: Path, boundary: Path, *, visited: set[Path], out: list[Package], constraints: bool = False) -> None:
     resolved = path.resolve()
     if resolved in visited:
         return
@@ -87,11 +91,16 @@ def _read(path: Path, boundary: Path, *, visited: set[Path], out: list[Package])
         if line.text.startswith("-"):
             include = _option_line(line.text, where)
             if include is not None:
-                _read(_include_path(path, include, boundary, where), boundary, visited=visited, out=out)
+                as_constraints = _is_constraint_option(line.text)
+                _read(_include_path(path, include, boundary, where), boundary, visited=visited, out=out, constraints=as_constraints)
             continue
         package = _requirement(line.text, Location(path, line.number), where)
-        if package is not None:
+        if package is not None and not (constraints and package.version is None and not package.hashes):
             out.append(package)
+
+
+def _is_constraint_option(text: str) -> bool:
+    return text.startswith(("-c", "--constraint"))
 
 
 def _option_line(text: str, where: str) -> str | None:
