@@ -50,11 +50,16 @@ FIXTURE_DIRS = frozenset(
 #: pdm: ``[tool.pdm.resolution] overrides`` and ``--override``/PDM_OVERRIDE files replace the
 #: user's requirement for a package (pdm's provider returns the override's candidates only),
 #: so they can widen it; pdm reads no PIP_CONSTRAINT. hatch: installs an environment with pip
-#: or uv, which honour PIP_CONSTRAINT/UV_CONSTRAINT only when the caller sets them.
+#: (or uv), which honour PIP_CONSTRAINT only when it is set, e.g. in the environment's
+#: ``env-vars`` table (checked with hatch: 1.82.8 instead of 1.82.9); sync does not edit that
+#: table, so it only says how.
 UNPROTECTABLE = {
     "poetry": "poetry has no constraint mechanism",
     "pdm": "pdm has no subtractive constraint mechanism (its overrides replace requirements)",
-    "hatch": "hatch environments read constraints only when PIP_CONSTRAINT/UV_CONSTRAINT is set",
+    "hatch": (
+        "hatch environments read a constraints file only through PIP_CONSTRAINT/UV_CONSTRAINT "
+        "(set it in [tool.hatch.envs.<env>.env-vars])"
+    ),
 }
 
 
@@ -192,7 +197,9 @@ def detect_resolvers(directory: Path, data: dict[str, Any]) -> tuple[str, ...]:
       (``build``, ``version``, ``distribution``): fastapi configures pdm-backend there and
       resolves with uv;
     - hatch: ``[tool.hatch.envs]``, when none of the above claims the project;
-    - otherwise uv (a plain PEP 621 project: ``uv lock`` is what reads a pyproject's block).
+    - otherwise uv for a plain PEP 621 project (``[project]`` or ``[dependency-groups]``:
+      ``uv lock`` is what reads a pyproject's block), and nothing for a pyproject.toml that
+      only configures tools (warehouse's): uv cannot lock it, so a block there protects nobody.
     """
     found: list[str] = []
     tool = table_at(data, "tool")
@@ -207,7 +214,9 @@ def detect_resolvers(directory: Path, data: dict[str, Any]) -> tuple[str, ...]:
         found.append("pdm")
     if not found and isinstance(table_at(data, "tool", "hatch").get("envs"), dict):
         found.append("hatch")
-    return tuple(found) or ("uv",)
+    if not found and (isinstance(data.get("project"), dict) or isinstance(data.get("dependency-groups"), dict)):
+        found.append("uv")
+    return tuple(found)
 
 
 _PDM_BACKEND_KEYS = frozenset({"build", "version", "distribution"})
@@ -237,12 +246,13 @@ def _included(root: Path, directory: Path, include: Sequence[str]) -> bool:
 
 def _owner(root: Path, path: Path, by_dir: dict[Path, Project]) -> Project:
     """The project a pip-tools input belongs to: the nearest folder above it with a
-    pyproject.toml; else one without (inputs in ``requirements/`` belong to its parent)."""
+    pyproject.toml, not crossing a fixture/template folder; else one without (inputs in
+    ``requirements/`` belong to its parent)."""
     for folder in path.parents:
         if folder in by_dir and by_dir[folder].error is None:
             return by_dir[folder]
-        if folder == root:
-            break
+        if folder == root or folder.name in FIXTURE_DIRS or "{{" in folder.name:
+            break  # an input inside a fixture folder is the fixture's, not the project's above it
     home = path.parent.parent if path.parent.name == "requirements" and path.parent != root else path.parent
     if home not in by_dir:
         by_dir[home] = Project(home, Role.STANDALONE, resolvers=("pip-tools",), has_pyproject=False)
