@@ -10,14 +10,12 @@ environment and a scan never walks into another repository, a virtualenv or node
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
 from feedkit import record, write_feed
 from repokit import depguard, init_repo, tree_digest
 from support import resolvers
@@ -184,7 +182,7 @@ def test_detection_rule(tmp_path: Path, files: dict[str, str], expected: tuple[s
 def test_detection_on_the_real_pyprojects(upstream_corpus: Path) -> None:
     """The 43 real pyproject.toml files (no lockfiles beside them): poetry ones by their
     [tool.poetry] and poetry-core backend, pdm's own repo by its [tool.pdm.scripts];
-    fastapi/typer/sqlmodel configure only pdm-backend there and are uv projects."""  # noqa: D205
+    fastapi/typer/sqlmodel configure only pdm-backend there and are uv projects."""
     corpus = upstream_corpus / "pyprojects"
     from depguard.config import read_toml
 
@@ -358,7 +356,7 @@ def test_new_keys_are_validated_strictly(tmp_path: Path, feed: Path, table: str,
 def test_check_env_path_outside_a_repo_checks_only_that_environment(tmp_path: Path, feed: Path, local_index: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    if subprocess.run(["git", "rev-parse"], cwd=home, capture_output=True).returncode == 0:
+    if subprocess.run(["git", "rev-parse"], cwd=home, capture_output=True, check=False).returncode == 0:
         pytest.skip("the temporary folder is inside a git work tree")
     venv = resolvers.make_venv(home / "venv")
     resolvers.pip_install(venv, ["litellm==1.82.6"], local_index).assert_ok()
@@ -374,7 +372,7 @@ def test_check_env_path_outside_a_repo_checks_only_that_environment(tmp_path: Pa
 def test_scan_outside_a_repo_skips_nested_repos_venvs_and_node_modules(tmp_path: Path, feed: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    if subprocess.run(["git", "rev-parse"], cwd=home, capture_output=True).returncode == 0:
+    if subprocess.run(["git", "rev-parse"], cwd=home, capture_output=True, check=False).returncode == 0:
         pytest.skip("the temporary folder is inside a git work tree")
     (home / "requirements.txt").write_text("litellm==1.82.6\n")
     init_repo(home / "someone-else", {"uv.lock": "not toml [[[\n", "requirements.txt": "litellm==1.82.7\n"})

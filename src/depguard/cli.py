@@ -361,7 +361,7 @@ def sync_command(
     allow_rollback: bool = typer.Option(False, "--allow-rollback", help="Accept a downloaded feed older than the copy verified before (normally refused: a replayed feed could lift constraints)."),
     allow_shrink: bool = typer.Option(False, "--allow-shrink", help="Accept a downloaded feed that dropped more than half of the records verified before."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for tools."),
-    targets: List[Target] = typer.Option(None, "--target", help="Write only these targets (repeatable): uv = [tool.uv] constraint-dependencies, pip = constraints file, pip-tools = -c line in requirements*.in."),
+    targets: List[Target] = typer.Option(None, "--target", help="Write only these targets (repeatable): uv = [tool.uv] constraint-dependencies, pip = constraints file, pip-tools = -c line in requirements*.in and requirements/*.in."),
     relock: bool = typer.Option(False, "--relock", help="After writing, run `uv lock` in each changed uv project."),
     commit: bool = typer.Option(False, "--commit", help="Commit exactly the files sync changed (and uv.lock files --relock refreshed) on the checked-out branch; other staged or unstaged changes stay out of the commit and stay as they were. Refused (exit 2, nothing written) outside a git repo, on a detached HEAD, during a merge/rebase/cherry-pick/revert, or when a file sync must change has uncommitted changes. No commit when nothing changed."),
     branch: Optional[str] = typer.Option(None, "--branch", help="With --commit (implied): create or reset branch NAME from HEAD with the sync commit, for a bot's pull request. Sync runs in a temporary checkout of HEAD: your checked-out branch, index and work tree are left exactly as they were."),
@@ -371,10 +371,18 @@ def sync_command(
 
     For each project: uv projects get a block in [tool.uv] constraint-dependencies (workspace
     roots only: uv ignores members' constraints), pip users a constraints file, pip-tools users
-    a -c line. Everything outside the marked block stays byte-identical.
+    a -c line in every requirements*.in and requirements/*.in. Everything outside the marked
+    block stays byte-identical.
 
-    Exit 0 when up to date or written, 1 when --check or --diff finds a stale block, 2 on
-    errors (a file that cannot be edited safely is reported and left untouched).
+    poetry, pdm and hatch projects (told apart by their lockfiles and [tool.*] tables) have no
+    subtractive constraint mechanism sync can write: they are listed with the `depguard check`
+    command to gate CI with, not written. Projects under fixtures/, testdata/, templates/ and
+    similar folders are skipped unless [tool.depguard] include names them. The last line
+    counts projects protected, not protectable and skipped.
+
+    Exit 0 when up to date or written, 1 when --check or --diff finds a stale block (or, with
+    [tool.depguard] unprotected = "fail", a project sync cannot protect), 2 on errors (a file
+    that cannot be edited safely is reported and left untouched).
     """
     from depguard import sync as sync_mod
     from depguard.config import load_config
@@ -573,9 +581,11 @@ def check_command(
 ) -> None:
     """Find compromised releases already locked or installed: constraints only stop the next resolve.
 
-    Reads uv.lock, pylock.toml, poetry.lock, pdm.lock, requirements*.txt (following -r/-c inside
-    the repo), Pipfile.lock and package-lock.json, and reports each entry a live advisory names,
-    at its file and line. [tool.depguard] ignore entries are listed with their reason, not failed.
+    Reads uv.lock, pylock.toml, poetry.lock, pdm.lock, requirements*.txt, *constraints*.txt and
+    requirements/*.txt (following -r/-c inside the repo), Pipfile.lock and package-lock.json,
+    and reports each entry a live advisory names, at its file and line. [tool.depguard] ignore
+    entries are listed with their reason, not failed. Outside a git repo the current folder is
+    searched, never inside nested repositories, virtualenvs or node_modules.
 
     Exit 0 when clean, 1 when a compromised package is found (even if another file could not
     be read: a finding is never reported as a mere error), 2 when something could not be read
