@@ -163,13 +163,10 @@ def _search(root: Path, under: Path, exclude: Sequence[str]) -> list[Path]:
 
 
 def _walk(directory: Path) -> Iterable[Path]:
-    from depguard.projects import SKIPPED_DIRS
+    """Outside a git work tree: never into nested repositories, virtualenvs or node_modules."""
+    from depguard.projects import walk_files
 
-    for current, dirs, files in os.walk(directory):
-        here = Path(current)
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not (here / d / "pyvenv.cfg").exists())
-        for name in sorted(files):
-            yield here / name
+    return walk_files(directory)
 
 
 def _skipped(rel: str) -> bool:

@@ -468,7 +468,7 @@ def sync_command(
     allow_rollback: bool = typer.Option(False, "--allow-rollback", help="Accept a downloaded feed older than the copy verified before (normally refused: a replayed feed could lift constraints)."),
     allow_shrink: bool = typer.Option(False, "--allow-shrink", help="Accept a downloaded feed that dropped more than half of the records verified before."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for tools."),
-    targets: List[Target] = typer.Option(None, "--target", help="Write only these targets (repeatable): uv = [tool.uv] constraint-dependencies, pip = constraints file, pip-tools = -c line in requirements*.in."),
+    targets: List[Target] = typer.Option(None, "--target", help="Write only these targets (repeatable): uv = [tool.uv] constraint-dependencies, pip = constraints file, pip-tools = -c line in requirements*.in and requirements/*.in."),
     relock: bool = typer.Option(False, "--relock", help="After writing, run `uv lock` in each changed uv project."),
     commit: bool = typer.Option(False, "--commit", help="Commit exactly the files sync changed (and uv.lock files --relock refreshed) on the checked-out branch; other staged or unstaged changes stay out of the commit and stay as they were. Refused (exit 2, nothing written) outside a git repo, on a detached HEAD, during a merge/rebase/cherry-pick/revert, or when a file sync must change has uncommitted changes. No commit when nothing changed."),
     branch: Optional[str] = typer.Option(None, "--branch", help="With --commit (implied): create or reset branch NAME from HEAD with the sync commit, for a bot's pull request. Sync runs in a temporary checkout of HEAD: your checked-out branch, index and work tree are left exactly as they were."),
@@ -478,10 +478,18 @@ def sync_command(
 
     For each project: uv projects get a block in [tool.uv] constraint-dependencies (workspace
     roots only: uv ignores members' constraints), pip users a constraints file, pip-tools users
-    a -c line. Everything outside the marked block stays byte-identical.
+    a -c line in every requirements*.in and requirements/*.in. Everything outside the marked
+    block stays byte-identical.
 
-    Exit 0 when up to date or written, 1 when --check or --diff finds a stale block, 2 on
-    errors (a file that cannot be edited safely is reported and left untouched).
+    poetry, pdm and hatch projects (told apart by their lockfiles and [tool.*] tables) have no
+    subtractive constraint mechanism sync can write: they are listed with the `depguard check`
+    command to gate CI with, not written. Projects under fixtures/, testdata/, templates/ and
+    similar folders are skipped unless [tool.depguard] include names them. The last line
+    counts projects protected, not protectable and skipped.
+
+    Exit 0 when up to date or written, 1 when --check or --diff finds a stale block (or, with
+    [tool.depguard] unprotected = "fail", a project sync cannot protect), 2 on errors (a file
+    that cannot be edited safely is reported and left untouched).
     """
     from depguard import sync as sync_mod
     from depguard.config import load_config
@@ -514,7 +522,7 @@ def sync_command(
         if commit:
             _sync_commit(root, snapshot, paths or [], targets=[t.value for t in targets or []] or None, relock=relock,
                          branch=branch, message_file=message_file, output=output, show_diff=diff, feed=feed)
-        projects = sync_mod.load_projects(root, paths or (), exclude=config.exclude)
+        projects = sync_mod.load_projects(root, paths or (), exclude=config.exclude, include=config.include)
         plan = sync_mod.plan(root, projects, snapshot, config, targets=[t.value for t in targets or []] or None)
     except DepguardError as exc:
         raise _fail(str(exc)) from None
@@ -523,10 +531,12 @@ def sync_command(
     if output is OutputFormat.json:
         typer.echo(json.dumps(_sync_json(plan, written, relocked, check or dry_run), indent=2))
     else:
-        _print_sync(plan, written, relocked, show_diff=diff or check, preview=check or dry_run)
+        _print_sync(plan, written, relocked, show_diff=diff or check, preview=check or dry_run,
+                    fail_unprotected=check and config.unprotected == "fail")
     if plan.refusals or any(not r.ok for r in relocked):
         raise typer.Exit(EXIT_ERROR)
-    raise typer.Exit(EXIT_FOUND if (check and plan.stale) else EXIT_OK)
+    unprotected_fails = check and config.unprotected == "fail" and bool(plan.unprotected)
+    raise typer.Exit(EXIT_FOUND if (check and plan.stale) or unprotected_fails else EXIT_OK)
 
 
 def _sync_commit(root: Path, snapshot, paths: List[Path], *, targets: Optional[List[str]], relock: bool,  # noqa: ANN001
@@ -562,7 +572,7 @@ def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
-def _print_sync(plan, written, relocked, *, show_diff: bool, preview: bool) -> None:  # noqa: ANN001
+def _print_sync(plan, written, relocked, *, show_diff: bool, preview: bool, fail_unprotected: bool = False) -> None:  # noqa: ANN001
     snapshot = plan.snapshot
     echo = typer.echo
     echo(f"feed: {snapshot.source} ({snapshot.kind}, {len(snapshot.records)} records, {len(plan.exclusions)} PyPI exclusion(s))")
@@ -588,8 +598,29 @@ def _print_sync(plan, written, relocked, *, show_diff: bool, preview: bool) -> N
         echo(f"error: {printable(_rel(refusal.path, plan.root))}: {printable(refusal.reason)}", err=True)
     for result in relocked:
         echo(f"uv lock in {_rel(result.project, plan.root)}: {'ok' if result.ok else 'FAILED: ' + result.output}")
-    if not plan.changes and not plan.refusals:
+    label = "error" if fail_unprotected else "warning"
+    for gap in plan.unprotected:
+        echo(f"{label}: not protected by sync: {_rel(gap.project, plan.root)}: {gap.reason}; gate CI with `{gap.instead}`", err=True)
+    if not plan.changes and not plan.refusals and not plan.unprotected and not plan.skipped:
         echo("no projects found to protect")
+    echo(_summary_line(plan))
+
+
+def _summary_line(plan) -> str:  # noqa: ANN001 - sync.SyncPlan
+    """The one line a reviewer reads: what is protected, what cannot be, what was skipped."""
+    protected = plan.protected()
+    projects = {p for dirs in protected.values() for p in dirs}
+    parts = [f"{len(projects)} projects protected ({', '.join(f'{t}: {len(d)}' for t, d in protected.items()) or 'none'})"]
+    if plan.unprotected:
+        tools = sorted({t for gap in plan.unprotected for t in gap.tools})
+        by_tool = "; ".join(f"{t}: {', '.join(_rel(g.project, plan.root) for g in plan.unprotected if t in g.tools)}" for t in tools)
+        parts.append(f"{len(plan.unprotected)} not protectable ({by_tool}; run depguard check on their lockfiles instead)")
+    else:
+        parts.append("0 not protectable")
+    folders = plan.skipped_folders()
+    where = ", ".join(f"{folder} ({count})" for folder, count in folders.items())
+    parts.append(f"{len(plan.skipped)} skipped" + (f" (test fixtures/templates: {where}; opt in with [tool.depguard] include)" if where else ""))
+    return ", ".join(parts)
 
 
 def _sync_json(plan, written, relocked, preview: bool) -> dict:  # noqa: ANN001
@@ -611,6 +642,30 @@ def _sync_json(plan, written, relocked, preview: bool) -> dict:  # noqa: ANN001
         "errors": [{"path": _rel(r.path, plan.root), "reason": r.reason} for r in plan.refusals],
         "relocked": [{"project": _rel(r.project, plan.root), "ok": r.ok} for r in relocked],
         "preview": preview,
+        "summary": _summary_json(plan),
+    }
+
+
+def _summary_json(plan) -> dict:  # noqa: ANN001 - sync.SyncPlan
+    """The counts and lists of the text summary line, for tools."""
+    protected = plan.protected()
+    return {
+        "protected": {
+            "count": len({p for dirs in protected.values() for p in dirs}),
+            "by_target": {t: [_rel(p, plan.root) for p in dirs] for t, dirs in protected.items()},
+        },
+        "unprotected": {
+            "count": len(plan.unprotected),
+            "projects": [
+                {"project": _rel(g.project, plan.root), "tools": list(g.tools), "reason": g.reason, "instead": g.instead}
+                for g in plan.unprotected
+            ],
+        },
+        "skipped": {
+            "count": len(plan.skipped),
+            "folders": plan.skipped_folders(),
+            "projects": [_rel(p.directory, plan.root) for p in plan.skipped],
+        },
     }
 
 
@@ -626,16 +681,18 @@ class CheckFormat(str, enum.Enum):
 @app.command("check")
 def check_command(
     paths: List[Path] = typer.Argument(None, help="Lockfiles or directories; with --env also interpreters or virtualenvs. Default: every lockfile git sees in the repo (tracked, or untracked and not ignored)."),
-    env: bool = typer.Option(False, "--env", help="Also check installed distributions: of each interpreter or virtualenv among PATHS, else of the Python running depguard. Their metadata (*.dist-info, *.egg-info) is read as files: the inspected interpreter is never started and nothing in it runs (a hostile pyvenv.cfg or .pth file cannot act)."),
+    env: bool = typer.Option(False, "--env", help="Check installed distributions: of each interpreter or virtualenv among PATHS (then only those, unless lockfiles are named too), else of the Python running depguard as well as the repo's lockfiles. Their metadata (*.dist-info, *.egg-info) is read as files: the inspected interpreter is never started and nothing in it runs (a hostile pyvenv.cfg or .pth file cannot act)."),
     feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot)."),
     offline: bool = typer.Option(False, "--offline", help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1."),
     output: CheckFormat = typer.Option(CheckFormat.text, "--format", help="text for people, json for tools, sarif for GitHub code scanning."),
 ) -> None:
     """Find compromised releases already locked or installed: constraints only stop the next resolve.
 
-    Reads uv.lock, pylock.toml, poetry.lock, pdm.lock, requirements*.txt (following -r/-c inside
-    the repo), Pipfile.lock and package-lock.json, and reports each entry a live advisory names,
-    at its file and line. [tool.depguard] ignore entries are listed with their reason, not failed.
+    Reads uv.lock, pylock.toml, poetry.lock, pdm.lock, requirements*.txt, *constraints*.txt and
+    requirements/*.txt (following -r/-c inside the repo), Pipfile.lock and package-lock.json,
+    and reports each entry a live advisory names, at its file and line. [tool.depguard] ignore
+    entries are listed with their reason, not failed. Outside a git repo the current folder is
+    searched, never inside nested repositories, virtualenvs or node_modules.
 
     Exit 0 when clean, 1 when a compromised package is found (even if another file could not
     be read: a finding is never reported as a mere error), 2 when something could not be read
@@ -653,7 +710,8 @@ def check_command(
         snapshot = _open_feed(feed, config.feed, config_dir=root, offline=offline)
     except DepguardError as exc:
         raise _fail(str(exc)) from None
-    report = check_mod.run(root, snapshot, config, paths=lockfile_paths, environments=environments)
+    only_envs = env and bool(paths) and not lockfile_paths  # `check --env .venv`: that environment, not the folder around it
+    report = check_mod.run(root, snapshot, config, paths=lockfile_paths, environments=environments, lockfiles=not only_envs)
     typer.echo(render(report, output.value), nl=False)
     for warning in report.warnings:
         typer.echo(f"depguard: warning: {printable(warning)}", err=True)

@@ -24,7 +24,9 @@ TARGETS = ("uv", "pip", "pip-tools")
 #: would take tomlkit half a minute per parse, so anything above this is refused up front
 #: (before it is even read) instead of stalling every CI run of the repo.
 MAX_PROJECT_FILE_BYTES = 4 * 1024 * 1024
-_KEYS = {"feed", "targets", "constraints-file", "ignore", "ecosystems", "exclude"}
+_KEYS = {"feed", "targets", "constraints-file", "ignore", "ecosystems", "exclude", "include", "unprotected"}
+#: What ``sync --check`` does about a project whose resolver sync cannot reach (poetry, pdm).
+UNPROTECTED_POLICIES = ("warn", "fail")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -48,6 +50,8 @@ class Config:
     ignore: tuple[IgnoreEntry, ...] = ()
     ecosystems: tuple[str, ...] = ("PyPI",)
     exclude: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    unprotected: str = "warn"
     source: Path | None = field(default=None, compare=False)
 
     def ignored_ids(self, today: _dt.date) -> frozenset[str]:
@@ -115,6 +119,13 @@ def parse_config(table: Any, *, source: Path | None = None) -> Config:
     feed = table.get("feed")
     if feed is not None and (not isinstance(feed, str) or not is_plain(feed)):
         raise ConfigError(f"{where} feed must be a URL or path string without control or bidi characters")
+    unprotected = table.get("unprotected", "warn")
+    if unprotected not in UNPROTECTED_POLICIES:
+        raise ConfigError(f"{where} unprotected must be one of {', '.join(map(repr, UNPROTECTED_POLICIES))}, not {printable(str(unprotected))!r}")
+    include = tuple(_strings(table.get("include", []), f"{where} include"))
+    for pattern in include:
+        if not pattern or pattern.startswith("/") or ".." in pattern.split("/"):
+            raise ConfigError(f"{where} include: {pattern!r} must be a non-empty glob relative to the repo, without '..'")
     return Config(
         feed=feed,
         targets=targets,
@@ -122,6 +133,8 @@ def parse_config(table: Any, *, source: Path | None = None) -> Config:
         ignore=tuple(_ignore_entry(item, f"{where} ignore[{i}]") for i, item in enumerate(table.get("ignore", []))),
         ecosystems=ecosystems,
         exclude=tuple(_strings(table.get("exclude", []), f"{where} exclude")),
+        include=include,
+        unprotected=unprotected,
         source=source,
     )
 

@@ -88,7 +88,7 @@ def commit_sync(
     repo = gitops.require_committable(root, branch=branch)
     with _workspace(repo, root, branch) as work:
         config = load_config(work / "pyproject.toml")
-        projects = load_projects(work, [_moved(p, root, work) for p in paths], exclude=config.exclude)
+        projects = load_projects(work, [_moved(p, root, work) for p in paths], exclude=config.exclude, include=config.include)
         sync_plan = plan(work, projects, snapshot, config, targets=targets, today=today)
         work_repo = gitops.require_repo(work)
         if branch is None:

@@ -4,6 +4,14 @@ uv reads ``constraint-dependencies`` only from the workspace root's pyproject.to
 own entry, a project-local ``uv.toml`` and a user ``uv.toml`` are silently ignored by
 ``uv lock``. So discovery does not just list pyproject files; it works out each file's role,
 and only standalone projects and workspace roots are ever written for the uv target.
+
+Which tool resolves a project is decided from its files (:func:`detect_resolvers`), because a
+``[tool.uv]`` block in a poetry or pdm project is read by nobody: writing it and saying
+"written" would leave that project unprotected while looking protected.
+
+Projects under test-fixture and template folders (:data:`FIXTURE_DIRS`, and cookiecutter or
+copier folders whose name holds ``{{``) are data of the repo's own tests, not projects anyone
+resolves: they are reported as skipped unless ``[tool.depguard] include`` names them.
 """
 
 from __future__ import annotations
@@ -19,13 +27,40 @@ from typing import Any
 from depguard.config import read_toml
 from depguard.errors import ProjectError
 
-__all__ = ["Role", "Project", "discover", "require_inside", "table_at", "SKIPPED_DIRS"]
+__all__ = [
+    "Role", "Project", "discover", "detect_resolvers", "fixture_folder", "is_requirements_input", "require_inside",
+    "table_at", "walk_files", "SKIPPED_DIRS", "FIXTURE_DIRS", "UNPROTECTABLE",
+]
 
 #: Directory names never searched: virtualenvs, caches, vendored code, VCS metadata.
 SKIPPED_DIRS = frozenset(
     {".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "node_modules", "site-packages",
      "__pycache__", "vendor", "_vendor", "third_party", "build", "dist", ".mypy_cache", ".pytest_cache"}
 )
+
+
+#: Folder names whose projects are test data or templates: skipped by sync unless included.
+FIXTURE_DIRS = frozenset(
+    {"fixtures", "__fixtures__", "fixture", "testdata", "test-data", "test_data", "templates", "template"}
+)
+
+#: Resolvers with no subtractive mechanism sync could write, and what to do instead.
+#: poetry: reads neither [tool.uv], PIP_CONSTRAINT/UV_CONSTRAINT nor any constraints file
+#: (checked with poetry 2.5.1 against a local index: it locked the excluded version).
+#: pdm: ``[tool.pdm.resolution] overrides`` and ``--override``/PDM_OVERRIDE files replace the
+#: user's requirement for a package (pdm's provider returns the override's candidates only),
+#: so they can widen it; pdm reads no PIP_CONSTRAINT. hatch: installs an environment with pip
+#: (or uv), which honour PIP_CONSTRAINT only when it is set, e.g. in the environment's
+#: ``env-vars`` table (checked with hatch: 1.82.8 instead of 1.82.9); sync does not edit that
+#: table, so it only says how.
+UNPROTECTABLE = {
+    "poetry": "poetry has no constraint mechanism",
+    "pdm": "pdm has no subtractive constraint mechanism (its overrides replace requirements)",
+    "hatch": (
+        "hatch environments read a constraints file only through PIP_CONSTRAINT/UV_CONSTRAINT "
+        "(set it in [tool.hatch.envs.<env>.env-vars])"
+    ),
+}
 
 
 class Role(str, enum.Enum):
@@ -46,6 +81,9 @@ class Project:
     requirements_in: list[Path] = field(default_factory=list)
     constraints_files: list[Path] = field(default_factory=list)
     error: str | None = None
+    resolvers: tuple[str, ...] = ("uv",)
+    has_pyproject: bool = True
+    skipped: str | None = None  # the fixture/template folder that put it out of scope
 
     @property
     def pyproject(self) -> Path:
@@ -71,11 +109,23 @@ def _skipped(rel: PurePosixPath) -> bool:
     return any(part in SKIPPED_DIRS or part.endswith(".egg-info") for part in rel.parts[:-1])
 
 
+def walk_files(directory: Path) -> Iterable[Path]:
+    """Every file under ``directory`` as git would list it if it were a repo, roughly: never
+    into another repository (a folder holding ``.git``), a virtualenv (``pyvenv.cfg``),
+    ``node_modules`` or the other :data:`SKIPPED_DIRS`. Used outside a git work tree, where
+    the current folder may be a home directory full of unrelated checkouts."""
+    for current, dirs, files in os.walk(directory):
+        here = Path(current)
+        dirs[:] = sorted(
+            d for d in dirs
+            if d not in SKIPPED_DIRS and not (here / d / "pyvenv.cfg").exists() and not (here / d / ".git").exists()
+        )
+        for name in sorted(files):
+            yield here / name
+
+
 def _candidate_files(root: Path, tracked: Iterable[Path] | None) -> list[Path]:
-    if tracked is not None:
-        files = list(tracked)
-    else:
-        files = [p for p in root.rglob("*") if p.is_file() and not (p.parent / "pyvenv.cfg").exists()]
+    files = list(tracked) if tracked is not None else list(walk_files(root))
     result = []
     venvs: dict[PurePosixPath, bool] = {}  # folder -> holds a pyvenv.cfg; files share folders
     for path in files:
@@ -94,16 +144,24 @@ def _is_venv(root: Path, folder: PurePosixPath, seen: dict[PurePosixPath, bool])
     return seen[folder]
 
 
-def discover(root: Path, *, tracked: Iterable[Path] | None = None, exclude: Sequence[str] = ()) -> list[Project]:
-    """Every project under ``root``, with workspace roles resolved.
+def discover(
+    root: Path,
+    *,
+    tracked: Iterable[Path] | None = None,
+    exclude: Sequence[str] = (),
+    include: Sequence[str] = (),
+) -> list[Project]:
+    """Every project under ``root``, with workspace roles and resolvers worked out.
 
     ``tracked`` is git's list of visible files (preferred: ignored files are then invisible;
-    virtualenvs are skipped either way); without it the tree is walked, skipping virtualenvs
-    and vendored folders.
+    virtualenvs are skipped either way); without it the tree is walked (:func:`walk_files`).
+    A pip-tools input (:func:`is_requirements_input`) belongs to the nearest project folder
+    above it; one with no pyproject.toml above it makes a project of its own. Projects in
+    fixture/template folders come back with ``skipped`` set unless ``include`` matches them.
     """
     files = _candidate_files(root, tracked)
     by_dir: dict[Path, Project] = {}
-    extra: dict[Path, list[Path]] = {}
+    inputs: list[Path] = []
     for path in files:
         rel = path.relative_to(root).as_posix()
         if any(fnmatch.fnmatch(rel, pattern) for pattern in exclude):
@@ -112,15 +170,93 @@ def discover(root: Path, *, tracked: Iterable[Path] | None = None, exclude: Sequ
             if path.is_symlink() or not path.is_file():
                 raise ProjectError(f"{path}: not a regular file; refusing to follow it")
             try:
-                by_dir[path.parent] = Project(path.parent, Role.STANDALONE, data=read_toml(path))
+                data = read_toml(path)
+                by_dir[path.parent] = Project(path.parent, Role.STANDALONE, data=data, resolvers=detect_resolvers(path.parent, data))
             except ProjectError as exc:  # one broken file must not leave the other projects unprotected
                 by_dir[path.parent] = Project(path.parent, Role.STANDALONE, error=str(exc))
-        elif path.name.startswith("requirements") and path.suffix == ".in":
-            extra.setdefault(path.parent, []).append(path)
+        elif is_requirements_input(PurePosixPath(rel)):
+            inputs.append(path)
     _resolve_workspaces(by_dir)
-    for directory, project in by_dir.items():
-        project.requirements_in = sorted(extra.get(directory, []))
+    for path in inputs:
+        owner = _owner(root, path, by_dir)
+        owner.requirements_in.append(path)
+    for project in by_dir.values():
+        project.requirements_in.sort()
+        folder = fixture_folder(PurePosixPath(project.directory.relative_to(root).as_posix()))
+        if folder is not None and not _included(root, project.directory, include):
+            project.skipped = folder
     return sorted(by_dir.values(), key=lambda p: p.directory)
+
+
+def detect_resolvers(directory: Path, data: dict[str, Any]) -> tuple[str, ...]:
+    """Which tools resolve the project in ``directory``, decided from its files.
+
+    - uv: ``uv.lock`` beside it, or a ``[tool.uv]`` table;
+    - poetry: ``poetry.lock``, or ``[tool.poetry]`` with a poetry-core build backend;
+    - pdm: ``pdm.lock``, or ``[tool.pdm]`` with a key other than pdm-backend's own
+      (``build``, ``version``, ``distribution``): fastapi configures pdm-backend there and
+      resolves with uv;
+    - hatch: ``[tool.hatch.envs]``, when none of the above claims the project;
+    - otherwise uv for a plain PEP 621 project (``[project]`` or ``[dependency-groups]``:
+      ``uv lock`` is what reads a pyproject's block), and nothing for a pyproject.toml that
+      only configures tools (warehouse's): uv cannot lock it, so a block there protects nobody.
+    """
+    found: list[str] = []
+    tool = table_at(data, "tool")
+    backend = table_at(data, "build-system").get("build-backend")
+    if (directory / "uv.lock").is_file() or isinstance(tool.get("uv"), dict):
+        found.append("uv")
+    if (directory / "poetry.lock").is_file() or (
+        isinstance(tool.get("poetry"), dict) and isinstance(backend, str) and backend.startswith("poetry")
+    ):
+        found.append("poetry")
+    if (directory / "pdm.lock").is_file() or set(table_at(data, "tool", "pdm")) - _PDM_BACKEND_KEYS:
+        found.append("pdm")
+    if not found and isinstance(table_at(data, "tool", "hatch").get("envs"), dict):
+        found.append("hatch")
+    if not found and (isinstance(data.get("project"), dict) or isinstance(data.get("dependency-groups"), dict)):
+        found.append("uv")
+    return tuple(found)
+
+
+_PDM_BACKEND_KEYS = frozenset({"build", "version", "distribution"})
+
+
+def is_requirements_input(rel: PurePosixPath) -> bool:
+    """A file pip-compile would be pointed at: ``requirements*.in`` anywhere, or any ``*.in``
+    in a folder named ``requirements`` (warehouse and aider keep ``requirements/main.in``).
+    ``MANIFEST.in`` is setuptools', never pip-compile's."""
+    if rel.suffix != ".in" or rel.name == "MANIFEST.in":
+        return False
+    return rel.name.startswith("requirements") or rel.parent.name == "requirements"
+
+
+def fixture_folder(rel: PurePosixPath) -> str | None:
+    """The first fixture/template folder on ``rel`` (a project folder), or None."""
+    for part in rel.parts:
+        if part in FIXTURE_DIRS or "{{" in part:
+            return part
+    return None
+
+
+def _included(root: Path, directory: Path, include: Sequence[str]) -> bool:
+    rel = directory.relative_to(root).as_posix()
+    return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(f"{rel}/pyproject.toml", g) for g in include)
+
+
+def _owner(root: Path, path: Path, by_dir: dict[Path, Project]) -> Project:
+    """The project a pip-tools input belongs to: the nearest folder above it with a
+    pyproject.toml, not crossing a fixture/template folder; else one without (inputs in
+    ``requirements/`` belong to its parent)."""
+    for folder in path.parents:
+        if folder in by_dir and by_dir[folder].error is None:
+            return by_dir[folder]
+        if folder == root or folder.name in FIXTURE_DIRS or "{{" in folder.name:
+            break  # an input inside a fixture folder is the fixture's, not the project's above it
+    home = path.parent.parent if path.parent.name == "requirements" and path.parent != root else path.parent
+    if home not in by_dir:
+        by_dir[home] = Project(home, Role.STANDALONE, resolvers=("pip-tools",), has_pyproject=False)
+    return by_dir[home]
 
 
 def _resolve_workspaces(projects: dict[Path, Project]) -> None:

@@ -10,6 +10,7 @@ still protected.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from depguard.exclusions import Exclusion
 from depguard.projects import Project, Role
 from depguard.source import FeedSnapshot
 
-__all__ = ["FileChange", "Refusal", "SyncPlan", "plan", "apply", "relock", "default_targets"]
+__all__ = ["FileChange", "Refusal", "Unprotected", "SyncPlan", "plan", "apply", "relock", "default_targets"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,16 @@ class Refusal:
     reason: str
 
 
+@dataclass(frozen=True)
+class Unprotected:
+    """A project whose resolver reads nothing sync can write, and what to run instead."""
+
+    project: Path
+    tools: tuple[str, ...]
+    reason: str
+    instead: str
+
+
 @dataclass
 class SyncPlan:
     root: Path
@@ -72,21 +83,44 @@ class SyncPlan:
     refusals: list[Refusal] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unexpressible: list[str] = field(default_factory=list)
+    unprotected: list[Unprotected] = field(default_factory=list)
+    skipped: list[Project] = field(default_factory=list)
 
     @property
     def stale(self) -> list[FileChange]:
         return [c for c in self.changes if c.changed]
 
+    def protected(self) -> dict[str, list[Path]]:
+        """Target -> the projects it protects: a planned (not refused) file of a project that
+        is not also resolved by a tool sync cannot reach. A project may count under several."""
+        gaps = {u.project for u in self.unprotected}
+        refused = {r.path for r in self.refusals}
+        by_target: dict[str, set[Path]] = {}
+        for change in self.changes:
+            if change.project not in gaps and change.path not in refused:
+                by_target.setdefault(change.target, set()).add(change.project)
+        return {t: sorted(by_target[t]) for t in ("uv", "pip", "pip-tools") if t in by_target}
+
+    def skipped_folders(self) -> dict[str, int]:
+        """Fixture/template folder (repo-relative, up to the folder named) -> projects skipped."""
+        counts: dict[str, int] = {}
+        for project in self.skipped:
+            parts = project.directory.relative_to(self.root).parts
+            where = "/".join(parts[: parts.index(project.skipped) + 1]) if project.skipped in parts else "/".join(parts)
+            counts[where] = counts.get(where, 0) + 1
+        return dict(sorted(counts.items()))
+
 
 def default_targets(project: Project, config: Config) -> tuple[str, ...]:
     """Targets for a project when the command line names none.
 
-    uv always (for projects with a pyproject.toml); pip when configured or when the
-    constraints file already exists; pip-tools when ``requirements*.in`` files exist.
+    uv when uv resolves the project (:func:`~depguard.projects.detect_resolvers`; never for a
+    poetry, pdm or hatch project, whose resolver would not read the block); pip when configured
+    or when the constraints file already exists; pip-tools when pip-tools inputs exist.
     """
     if config.targets is not None:
         return config.targets
-    targets = ["uv"]
+    targets = ["uv"] if project.has_pyproject and "uv" in project.resolvers else []
     if (project.directory / config.constraints_file).is_file():
         targets.append("pip")
     if project.requirements_in:
@@ -118,8 +152,29 @@ def plan(
         result.warnings.append(f"{item.advisory} {item.package}: refused from the feed: {item.reason}")
     wanted = {e.name: e.requirement for e in compiled.exclusions}  # once, not once per file
     for project in projects:
+        if project.skipped is not None:
+            result.skipped.append(project)
+            continue
         _plan_project(result, project, config, tuple(targets) if targets else default_targets(project, config), wanted)
+        _note_unprotected(result, project)
     return result
+
+
+def _note_unprotected(result: SyncPlan, project: Project) -> None:
+    """Record a project resolved by a tool that reads nothing sync writes (poetry, pdm, hatch)."""
+    from depguard.projects import UNPROTECTABLE
+
+    if project.error is not None or project.role is Role.MEMBER:
+        return
+    tools = tuple(t for t in project.resolvers if t in UNPROTECTABLE)
+    if not tools:
+        return
+    rel = project.directory.relative_to(result.root).as_posix() if project.directory.is_relative_to(result.root) else str(project.directory)
+    prefix = "" if rel == "." else rel + "/"
+    locks = [f"{prefix}{t}.lock" for t in tools if (project.directory / f"{t}.lock").is_file()]
+    instead = f"depguard check {' '.join(locks)}" if locks else "depguard check --env <the environment it builds>"
+    reason = "; ".join(UNPROTECTABLE[t] for t in tools)
+    result.unprotected.append(Unprotected(project.directory, tools, reason, instead))
 
 
 def _plan_project(
@@ -136,13 +191,17 @@ def _plan_project(
             )
         if "uv" in targets:
             targets = tuple(t for t in targets if t != "uv")
+    if not project.has_pyproject:  # a pip-tools layout without a pyproject.toml: nothing to put a [tool.uv] in
+        targets = tuple(t for t in targets if t != "uv")
     if "uv" in targets:
         _plan_file(result, project, "uv", project.pyproject, wanted)
     if "pip" in targets or "pip-tools" in targets:
         _plan_file(result, project, "pip", project.directory / config.constraints_file, wanted)
-    if "pip-tools" in targets and not any(r.path == project.directory / config.constraints_file for r in result.refusals):
-        for requirements_in in project.requirements_in:  # never point pip-compile at a refused constraints file
-            _plan_requirements_in(result, project, requirements_in, project.directory / config.constraints_file)
+    constraints = project.directory / config.constraints_file
+    usable = constraints.is_file() or any(c.path == constraints for c in result.changes)
+    if "pip-tools" in targets and usable and not any(r.path == constraints for r in result.refusals):
+        for requirements_in in project.requirements_in:  # never point pip-compile at a refused or missing file
+            _plan_requirements_in(result, project, requirements_in, constraints)
 
 
 def _without_path(message: str, path: Path) -> str:
@@ -230,7 +289,8 @@ def _plan_requirements_in(result: SyncPlan, project: Project, path: Path, constr
 
     try:
         before, text = _read(path)
-        rel = constraints_path.relative_to(path.parent).as_posix()
+        # pip-compile resolves a -c path relative to the file that holds it: requirements/main.in -> ../constraints.txt
+        rel = Path(os.path.relpath(constraints_path, path.parent)).as_posix()
         after = requirements_in.ensure_constraint_line(text, rel).encode("utf-8")
     except DepguardError as exc:
         result.refusals.append(Refusal(path, _without_path(str(exc), path)))
@@ -317,18 +377,21 @@ def find_root(start: Path) -> Path:
     return repo_root(start) or start.resolve()
 
 
-def load_projects(root: Path, paths: Sequence[Path] = (), *, exclude: Sequence[str] = ()) -> list[Project]:
+def load_projects(
+    root: Path, paths: Sequence[Path] = (), *, exclude: Sequence[str] = (), include: Sequence[str] = ()
+) -> list[Project]:
     """The projects sync looks at: the files git sees under ``root``, narrowed to ``paths``.
 
     The whole repo is always discovered first, so a path inside a workspace member still
-    sends the uv block to the workspace root, where uv reads it.
+    sends the uv block to the workspace root, where uv reads it. A fixture/template project
+    is skipped unless ``include`` matches it or a path names it (or a folder inside it).
     """
     from depguard.gitops import open_repo, visible_files
     from depguard.projects import discover
 
     repo = open_repo(root)
     tracked = visible_files(repo) if repo is not None else None
-    projects = discover(root, tracked=tracked, exclude=exclude)
+    projects = discover(root, tracked=tracked, exclude=exclude, include=include)
     if not paths:
         return projects
     wanted = [p.resolve() for p in paths]
@@ -340,7 +403,16 @@ def load_projects(root: Path, paths: Sequence[Path] = (), *, exclude: Sequence[s
     missing = [w for w in wanted if not any(_within(p.directory, w) or _within(w, p.directory) for p in projects)]
     if missing:
         raise ProjectError(f"no tracked pyproject.toml at or under: {', '.join(map(str, missing))}")
-    return [p for p in projects if p.directory in chosen | roots]
+    result = [p for p in projects if p.directory in chosen | roots]
+    for project in result:
+        if project.skipped is not None and any(w.is_relative_to(_fixture_root(root, project)) for w in wanted):
+            project.skipped = None  # named on the command line, inside its fixture folder: the user means it
+    return result
+
+
+def _fixture_root(root: Path, project: Project) -> Path:
+    parts = project.directory.relative_to(root).parts
+    return root.resolve().joinpath(*parts[: parts.index(project.skipped) + 1]) if project.skipped in parts else project.directory
 
 
 def _within(directory: Path, wanted: Path) -> bool:

@@ -68,7 +68,7 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pylock.toml": ("pylock", ("pylock.toml", "pylock.*.toml")),
     "poetry.lock": ("poetry", ("poetry.lock",)),
     "pdm.lock": ("pdm", ("pdm.lock",)),
-    "requirements.txt": ("requirements", ("requirements*.txt",)),
+    "requirements.txt": ("requirements", ("requirements*.txt", "*constraints*.txt")),
     "Pipfile.lock": ("pipfile", ("Pipfile.lock",)),
     "package-lock.json": ("npm", ("package-lock.json", "npm-shrinkwrap.json")),
 }
@@ -78,11 +78,14 @@ def format_for(path: Path) -> str | None:
     """The format a file name says it has, or None for files depguard does not read.
 
     Matching is on the exact file name (case-sensitive, as the tools write them), so
-    ``Requirements.TXT`` or ``uv.lock.bak`` are not guessed at.
+    ``Requirements.TXT`` or ``uv.lock.bak`` are not guessed at; any ``*.txt`` in a folder
+    named ``requirements`` is pip's format too (pip-compile outputs beside their ``.in``).
     """
     for fmt, (_module, patterns) in FORMATS.items():
         if any(fnmatch.fnmatchcase(path.name, pattern) for pattern in patterns):
             return fmt
+    if path.parent.name == "requirements" and path.suffix == ".txt":  # requirements/main.txt (warehouse, aider)
+        return "requirements.txt"
     return None
 
 

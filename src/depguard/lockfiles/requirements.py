@@ -10,6 +10,10 @@ file), but only inside the repository: a lockfile is input from whoever wrote th
 and ``-r ../../../home/me/.netrc`` must not make depguard read, or report on, files outside
 the repo. A file included twice (or in a cycle) is read once. An include that cannot be
 followed is an error, not a skip: what it would have pinned is unknown.
+
+A constraints file (included with ``-c``, or named ``*constraints*.txt``) installs nothing by
+itself: only its pinned (or hashed) lines say what gets installed, so an unpinned line there
+(``evilpkg<0``, depguard's own whole-package exclusion) is not a package.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ def parse(path: Path, root: Path) -> list[Package]:
     resolved = path.resolve()
     boundary = root.resolve() if resolved.is_relative_to(root.resolve()) else resolved.parent
     packages: list[Package] = []
-    _read(path, boundary, visited=set(), out=packages)
+    _read(path, boundary, visited=set(), out=packages, constraints="constraints" in path.name)
     return packages
 
 
@@ -80,23 +84,24 @@ def logical_lines(text: str) -> Iterator[_Line]:
             yield _Line(start, joined)
 
 
-def _read(path: Path, boundary: Path, *, visited: set[Path], out: list[Package]) -> None:
+def _read(path: Path, boundary: Path, *, visited: set[Path], out: list[Package], constraints: bool = False) -> None:
     """Depth-first through the includes, with an explicit stack: a 3,000-file ``-r`` chain is
-    one error line at :data:`MAX_INCLUDE_DEPTH`, not a RecursionError."""
-    stack: list[tuple[Path, Iterator[_Line]]] = []
+    one error line at :data:`MAX_INCLUDE_DEPTH`, not a RecursionError. In a constraints file
+    (named so, or included with ``-c``) an unpinned line names no installed package."""
+    stack: list[tuple[Path, Iterator[_Line], bool]] = []
 
-    def enter(target: Path, where: str) -> None:
+    def enter(target: Path, where: str, as_constraints: bool) -> None:
         resolved = target.resolve()
         if resolved in visited:
             return
         if len(stack) >= MAX_INCLUDE_DEPTH:
             raise LockfileError(f"{where}: -r/-c includes nest more than {MAX_INCLUDE_DEPTH} files deep; not following further")
         visited.add(resolved)
-        stack.append((target, logical_lines(read_text(target))))
+        stack.append((target, logical_lines(read_text(target)), as_constraints))
 
-    enter(path, str(path))
+    enter(path, str(path), constraints)
     while stack:
-        current, lines = stack[-1]
+        current, lines, in_constraints = stack[-1]
         line = next(lines, None)
         if line is None:
             stack.pop()
@@ -105,11 +110,15 @@ def _read(path: Path, boundary: Path, *, visited: set[Path], out: list[Package])
         if line.text.startswith("-"):
             include = _option_line(line.text, where)
             if include is not None:
-                enter(_include_path(current, include, boundary, where), where)
+                enter(_include_path(current, include, boundary, where), where, _is_constraint_option(line.text))
             continue
         package = _requirement(line.text, Location(current, line.number), where)
-        if package is not None:
+        if package is not None and not (in_constraints and package.version is None and not package.hashes):
             out.append(package)
+
+
+def _is_constraint_option(text: str) -> bool:
+    return text.startswith(("-c", "--constraint"))
 
 
 def _option_line(text: str, where: str) -> str | None:
