@@ -490,9 +490,9 @@ def _modified_csv(newest_first: Sequence[_Item], *, prefix: str | None) -> bytes
 
 def _pypi_constraints(site: _Site) -> bytes:
     """The compiled PyPI exclusions as a constraints file that pip and uv read directly."""
-    from depguard.ranges import compile_exclusions
+    from depguard.affected import compile_exclusions
 
-    compiled = compile_exclusions([item.record for item in site.items], ecosystem="PyPI")
+    compiled = compile_exclusions([item.record for item in site.items])
     url = site.base + PYPI_CONSTRAINTS_PATH
     lines = [
         "# depguard: PyPI releases known to be compromised, as resolver constraints.",
@@ -504,7 +504,6 @@ def _pypi_constraints(site: _Site) -> bytes:
     # Requirement and comment passed the exclusions gate (plain names, versions, ids) and are
     # written as they are; free text from the feed is folded onto one comment line.
     lines += [f"{e.requirement}  # {e.comment}" for e in compiled.exclusions]
-    lines += [_one_line(f"# not expressible as constraints: {u.advisory} {u.package}: {u.reason}") for u in compiled.unexpressible]
     lines += [_one_line(f"# refused: {r.advisory} {r.package}: {r.reason}") for r in compiled.rejected]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
@@ -514,16 +513,14 @@ def _pypi_constraints(site: _Site) -> bytes:
 
 def _versions_text(record: Record) -> list[tuple[str, str, str]]:
     """(ecosystem, package, versions) per affected entry; a whole-package block says so."""
+    from depguard.affected import read_entry
+
     rows = []
     for affected in record.affected:
         if affected.package is None:
             continue
-        whole = any(
-            any(event.introduced == "0" for event in rng.events)
-            and not any(event.fixed or event.last_affected or event.limit for event in rng.events)
-            for rng in affected.ranges
-        )
-        versions = "every version" if whole else ", ".join(affected.versions)
+        entry = read_entry(affected)
+        versions = "every version" if entry is not None and entry.whole_package else ", ".join(affected.versions)
         rows.append((affected.package.ecosystem, affected.package.name, versions))
     return rows
 
