@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from depguard import ecosystems
-from depguard.affected import Entry, read_entry, release
+from depguard.affected import Entry, read_entry, release, require_profile
 from depguard.jsonio import gc_paused
 from depguard.records import Affected, Record
 
@@ -43,10 +43,17 @@ class Match:
 
 @dataclass(frozen=True)
 class Filed:
-    """One ``affected`` entry of a live record, under its package."""
+    """One ``affected`` entry of a live record, under its package; read on first lookup (a
+    check asks about a few hundred of a large feed's packages)."""
 
     record: Record
-    entry: Entry
+    affected: Affected
+
+    @cached_property
+    def entry(self) -> Entry:
+        entry = read_entry(self.affected)
+        assert entry is not None  # filed under a package_key, so in a covered ecosystem
+        return entry
 
 
 @dataclass
@@ -76,15 +83,16 @@ class AdvisoryIndex:
     def _add(self, record: Record, affected: Affected) -> None:
         """File one entry; :class:`~depguard.affected.OutsideProfileError` for a shape the
         profile refuses (the sources refuse such records before they get here)."""
-        entry = read_entry(affected)
-        if entry is not None:
-            self.by_package.setdefault((entry.ecosystem.name, entry.name), []).append(Filed(record, entry))
+        require_profile(affected)
+        key = package_key(affected.package.ecosystem, affected.package.name) if affected.package is not None else None
+        if key is not None:
+            self.by_package.setdefault(key, []).append(Filed(record, affected))
 
     def lookup(self, ecosystem: str, name: str, version: str | None) -> list[Match]:
         """Advisories covering ``name`` at ``version``; a None version matches only whole-package blocks."""
         key = package_key(ecosystem, name)
         entries = self.by_package.get(key, []) if key is not None else []
-        if not entries:
+        if key is None or not entries:
             return []
         eco = ecosystems.ECOSYSTEMS[key[0]]
         version_key = release(eco, version) if version is not None else None

@@ -12,7 +12,7 @@ the cache through :func:`depguard.client.verify_records`):
 This module is the one place that reads those shapes, and it answers two questions from one
 reading, so they cannot drift apart:
 
-* :func:`Entry.affects` - is this version affected? (``check`` and ``serve``)
+* :meth:`Entry.affects` - is this version affected? (``check`` and ``serve``)
 * :func:`compile_exclusions` - which PEP 440 exclusions express the records? (``sync`` and
   the constraints file of ``feed build``)
 
@@ -31,9 +31,9 @@ A listed ``V`` is written ``!=V``, the whole-package block ``<0``; nothing else 
 * ``<0`` admits no version at all, so every version of the package is affected, even one that
   is not valid PEP 440, and so is a package named without a version;
 * a listed value the exclusion gate refuses (:func:`~depguard.exclusions.safe_version`: a
-  local label, which PyPI accepts on no upload and which ``!=`` cannot single out; more than
-  128 characters) is reported as :class:`Rejected` by the compiler and affects nothing here,
-  so ``check`` never claims a protection ``sync`` did not write.
+  local label, which PyPI accepts on no upload; more than 128 characters) is reported as
+  :class:`Rejected` by the compiler and affects nothing here, so ``check`` never claims a
+  protection ``sync`` did not write.
 
 npm (matched by ``check`` and ``serve``; nothing is written): SemVer precedence, so build
 metadata is ignored (``1.0.0+b`` is ``1.0.0``) and a pre-release is only itself.
@@ -58,6 +58,7 @@ __all__ = [
     "OutsideProfileError",
     "Entry",
     "read_entry",
+    "require_profile",
     "release",
     "Rejected",
     "Compiled",
@@ -118,13 +119,22 @@ def read_entry(affected: Affected) -> Entry | None:
 
     Raises :class:`OutsideProfileError` for any range but the whole-package block.
     """
-    if affected.ranges and not _is_whole_package(affected.ranges):
-        raise OutsideProfileError(f"ranges {_shown_ranges(affected.ranges)} are outside depguard's profile")
+    require_profile(affected)
     package = affected.package
     eco = ecosystems.get(package.ecosystem) if package is not None else None
     if package is None or eco is None:
         return None
     return Entry(eco, eco.normalize_name(package.name), affected.versions, bool(affected.ranges))
+
+
+def require_profile(affected: Affected) -> None:
+    """Raise :class:`OutsideProfileError` unless ``affected`` has no range or only the block.
+
+    Apart from :func:`read_entry` so an index can refuse a feed when it is built and still
+    read each entry only when a lookup needs it.
+    """
+    if affected.ranges and not _is_whole_package(affected.ranges):
+        raise OutsideProfileError(f"ranges {_shown_ranges(affected.ranges)} are outside depguard's profile")
 
 
 def _is_whole_package(ranges: tuple[Range, ...]) -> bool:
