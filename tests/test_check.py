@@ -17,7 +17,7 @@ import pytest
 import checkkit
 from depguard.check import ACTION_VERSION, match
 from depguard.lockfiles import Location, Package
-from depguard.matching import AdvisoryIndex
+from depguard.advisoryindex import AdvisoryIndex
 from depguard.records import Record
 from feedkit import record
 from support import resolvers

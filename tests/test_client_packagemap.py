@@ -26,7 +26,7 @@ from depguard import client
 from depguard.check import index_for, match
 from depguard.errors import FeedSourceError
 from depguard.lockfiles import Location, Package
-from depguard.matching import AdvisoryIndex
+from depguard.advisoryindex import AdvisoryIndex
 from depguard.packagemap import MappedRecords, PackageMap, record_spans
 from depguard.publish import build_site
 from depguard.records import Record

@@ -137,6 +137,10 @@ def test_query_returns_full_records_and_an_empty_object_when_nothing_matches(ser
     ("query", "expected"),
     [
         (pkg("LiteLLM", "1.82.7.0"), [LITELLM]),  # PEP 503 name, PEP 440 version equality
+        (pkg("litellm", "1.82.7+local"), [LITELLM]),  # a local build of it, as sync's !=1.82.7 excludes it
+        (pkg("litellm", "1.82.7.post1"), []),  # a later release: !=1.82.7 admits it
+        (pkg("@ctrl/tinycolor", "4.1.1+build.5", ecosystem="npm"), [TINYCOLOR]),  # SemVer: build metadata ignored
+        (pkg("@ctrl/tinycolor", "4.1.1-rc.1", ecosystem="npm"), []),  # a pre-release is only itself
         (pkg("evilpkg", "9.9.9"), [EVIL]),  # whole-package block: every version
         (pkg("litellm"), [LITELLM]),  # no version: every advisory of the package, as osv.dev
         (pkg("litellm", "1.82.7", ecosystem=None), [LITELLM]),  # no ecosystem: all covered

@@ -1,7 +1,7 @@
 """depguard: keep projects from resolving compromised package releases.
 
 The library is importable without the CLI: ``depguard.feed`` reads and checks a feed,
-``depguard.ranges`` compiles advisories into exclusions, ``depguard.sync`` plans and writes
+``depguard.affected`` compiles advisories into exclusions, ``depguard.sync`` plans and writes
 them into projects. Submodules are imported on demand so importing ``depguard`` costs nothing.
 """
 

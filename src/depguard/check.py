@@ -5,7 +5,7 @@ that already holds litellm 1.82.7 is untouched by them. ``check`` reads what is 
 installed and reports every entry a live advisory names, at the file and line where it is.
 
 The flow is small steps a caller can use on their own: :func:`discover` finds the
-lockfiles of a repo, :func:`index_for` builds an :class:`~depguard.matching.AdvisoryIndex`
+lockfiles of a repo, :func:`index_for` builds an :class:`~depguard.advisoryindex.AdvisoryIndex`
 of just the records that can match the packages read (the lockfiles are read first, so a
 warm check of a large feed types a few hundred records, not all of them), :func:`match`
 turns packages into findings against it, and :func:`run` does it all and collects every
@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from depguard.config import Config
 from depguard.errors import DepguardError, LockfileError
 from depguard.lockfiles import Package, format_for
-from depguard.matching import AdvisoryIndex, package_key
+from depguard.advisoryindex import AdvisoryIndex, package_key
 from depguard.records import Record
 from depguard.source import FeedSnapshot
 

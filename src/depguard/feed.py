@@ -43,6 +43,8 @@ __all__ = [
     "TODO_MARKER",
 ]
 
+#: The only range the profile admits: every version, from the first upload on (``name<0``).
+WHOLE_PACKAGE_RANGES = [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]
 ID_PATTERN = re.compile(r"^x_DEPGUARD-(?P<year>[0-9]{4})-(?P<number>[0-9]{4,})$")
 ALIAS_PATTERNS = (
     re.compile(r"^MAL-[0-9]{4}-[0-9]+$"),
@@ -723,12 +725,9 @@ def _affected_issues(entry: FeedEntry, index: int, affected: dict[str, Any]) -> 
 
 
 def _blocks_every_version(affected: dict[str, Any]) -> bool:
-    """An ``introduced: "0"`` event anywhere in the ranges: the record compiles to ``name<0``."""
-    return any(
-        isinstance(event, dict) and event.get("introduced") == "0"
-        for r in _list(affected.get("ranges")) if isinstance(r, dict)
-        for event in _list(r.get("events"))
-    )
+    """The profile's whole-package block, on the raw data (linting builds no models); the
+    typed twin is :func:`depguard.affected.blocks_every_version`."""
+    return affected.get("ranges") == WHOLE_PACKAGE_RANGES
 
 
 def _has_override(data: dict[str, Any]) -> bool:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from depguard import ecosystems
+from depguard.affected import blocks_every_version
 from depguard.display import printable
 from depguard.errors import InvalidRecordError
 from depguard.jsonio import gc_paused
@@ -41,7 +42,6 @@ __all__ = [
     "FeedStats",
     "Incident",
     "YearCounts",
-    "blocks_every_version",
     "compute",
     "newest_first_key",
     "render",
@@ -135,18 +135,6 @@ class FeedStats:
 
 
 # --------------------------------------------------------------------------- computing
-
-
-def blocks_every_version(affected: Affected) -> bool:
-    """True when an entry blocks its package whole: a range from ``introduced: "0"`` that never ends.
-
-    The one definition behind "whole-package block" on the page, in the stats and in the README.
-    """
-    return any(
-        any(event.introduced == "0" for event in rng.events)
-        and not any(event.fixed or event.last_affected or event.limit for event in rng.events)
-        for rng in affected.ranges
-    )
 
 
 def _published_at(record: Record) -> _dt.datetime:

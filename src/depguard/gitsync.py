@@ -198,7 +198,7 @@ def _merge(target: dict[str, set[str]], more: dict[str, set[str]]) -> None:
 
 def _solo_specs(record: Record) -> dict[str, set[str]]:
     """What this record alone compiles to, as if it were live: to attribute specifiers to it."""
-    from depguard.ranges import compile_exclusions
+    from depguard.affected import compile_exclusions
 
     live = record.model_copy(update={"withdrawn": None}) if record.withdrawn else record
     return {e.name: set(e.specifiers) for e in compile_exclusions([live]).exclusions}

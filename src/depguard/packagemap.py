@@ -11,7 +11,7 @@ types all of them, exactly as before, for the commands that need every record.
 The map is derived data, never a source of truth: it is content-addressed like the other
 cache blobs, names the ``index.json`` and ``all.json`` digests it was built from and the
 depguard version that built it (package keys follow that version's name normalization, see
-:func:`depguard.matching.package_key`), and the client rebuilds it from ``all.json`` whenever
+:func:`depguard.advisoryindex.package_key`), and the client rebuilds it from ``all.json`` whenever
 any of that does not hold.
 """
 
@@ -25,7 +25,7 @@ from typing import Any, overload
 
 from depguard.errors import FeedSourceError
 from depguard.jsonio import JSONError, gc_paused, strict_loads
-from depguard.matching import may_list_artifacts, package_key
+from depguard.advisoryindex import may_list_artifacts, package_key
 from depguard.records import Record
 
 __all__ = ["FORMAT", "PackageMap", "MappedRecords", "record_spans"]
@@ -238,7 +238,7 @@ class MappedRecords(Sequence[Record]):
         return self._typed
 
     def select(self, keys: Iterable[tuple[str, str]], digests: Iterable[str]) -> list[Record]:
-        """The records naming one of ``keys`` (see :func:`~depguard.matching.package_key`) or
+        """The records naming one of ``keys`` (see :func:`~depguard.advisoryindex.package_key`) or
         listing one of ``digests``, in feed order: every record a lookup of them can return."""
         if self._typed is not None:
             return list(self._typed)

@@ -45,7 +45,8 @@ from depguard import ziparchive
 from depguard.client import ALL_PATH, DEFAULT_FEED_URL, FORMAT, FORMAT_VERSION, INDEX_PATH
 from depguard.errors import ConfigError, InvalidRecordError
 from depguard.feed import Feed, FeedEntry, Issue, lint, load_feed
-from depguard.feedstats import FeedStats, blocks_every_version, compute, newest_first_key
+from depguard.affected import blocks_every_version
+from depguard.feedstats import FeedStats, compute, newest_first_key
 from depguard.forking import run_shared
 from depguard.jsonio import gc_paused
 from depguard.records import Record
@@ -491,9 +492,9 @@ def _modified_csv(newest_first: Sequence[_Item], *, prefix: str | None) -> bytes
 
 def _pypi_constraints(site: _Site) -> bytes:
     """The compiled PyPI exclusions as a constraints file that pip and uv read directly."""
-    from depguard.ranges import compile_exclusions
+    from depguard.affected import compile_exclusions
 
-    compiled = compile_exclusions([item.record for item in site.items], ecosystem="PyPI")
+    compiled = compile_exclusions([item.record for item in site.items])
     url = site.base + PYPI_CONSTRAINTS_PATH
     lines = [
         "# depguard: PyPI releases known to be compromised, as resolver constraints.",
@@ -505,7 +506,6 @@ def _pypi_constraints(site: _Site) -> bytes:
     # Requirement and comment passed the exclusions gate (plain names, versions, ids) and are
     # written as they are; free text from the feed is folded onto one comment line.
     lines += [f"{e.requirement}  # {e.comment}" for e in compiled.exclusions]
-    lines += [_one_line(f"# not expressible as constraints: {u.advisory} {u.package}: {u.reason}") for u in compiled.unexpressible]
     lines += [_one_line(f"# refused: {r.advisory} {r.package}: {r.reason}") for r in compiled.rejected]
     return ("\n".join(lines) + "\n").encode("utf-8")
 

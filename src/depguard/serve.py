@@ -44,7 +44,7 @@ from urllib.parse import unquote, urlsplit
 from depguard import __version__, ecosystems
 from depguard.errors import ConfigError, DepguardError, FeedSourceError
 from depguard.jsonio import gc_paused
-from depguard.matching import AdvisoryIndex
+from depguard.advisoryindex import AdvisoryIndex
 from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
 from depguard.source import FeedSnapshot
 

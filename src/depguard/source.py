@@ -60,7 +60,7 @@ class FeedSnapshot:
     def select(self, keys: Iterable[tuple[str, str]], digests: Iterable[str]) -> Sequence[Record]:
         """At least every record that names one of ``keys`` or lists one of ``digests``.
 
-        ``keys`` are :func:`depguard.matching.package_key` values, ``digests`` lowercase
+        ``keys`` are :func:`depguard.advisoryindex.package_key` values, ``digests`` lowercase
         sha256 hex: an index of the result answers lookups of them exactly as an index of
         all the records would. Records that are already typed are all returned as they are.
         """

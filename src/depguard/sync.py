@@ -82,6 +82,8 @@ class SyncPlan:
     changes: list[FileChange] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Always empty since records outside depguard's profile (the only ones with ranges an
+    #: exclusion cannot write) are refused by every source; kept for the ``--json`` output key.
     unexpressible: list[str] = field(default_factory=list)
     unprotected: list[Unprotected] = field(default_factory=list)
     skipped: list[Project] = field(default_factory=list)
@@ -138,7 +140,7 @@ def plan(
     today: _dt.date | None = None,
 ) -> SyncPlan:
     """Compute every file's new contents; reads files, writes nothing."""
-    from depguard.ranges import compile_exclusions
+    from depguard.affected import compile_exclusions
 
     today = today or _dt.date.today()
     compiled = compile_exclusions(snapshot.records, ignore=config.ignored_ids(today))
@@ -146,8 +148,6 @@ def plan(
     result.warnings += list(snapshot.warnings)
     for entry in config.expired(today):
         result.warnings.append(f"ignore entry for {entry.id} expired on {entry.until}; it applies again")
-    for item in compiled.unexpressible:
-        result.unexpressible.append(f"{item.advisory} {item.package}: {item.reason} ({item.range_text})")
     for item in compiled.rejected:
         result.warnings.append(f"{item.advisory} {item.package}: refused from the feed: {item.reason}")
     wanted = {e.name: e.requirement for e in compiled.exclusions}  # once, not once per file

@@ -231,11 +231,11 @@ def test_emitted_requirement_that_adds_versions_is_refused_by_every_writer(
     with pytest.raises(UnsafeValueError):
         make_exclusion("litellm", list(specifiers), [LITELLM])
 
-    import depguard.ranges
-    from depguard.ranges import Compiled
+    import depguard.affected
+    from depguard.affected import Compiled
 
     sneaky = Exclusion("litellm", specifiers, (LITELLM,))
-    monkeypatch.setattr(depguard.ranges, "compile_exclusions", lambda *a, **k: Compiled((sneaky,), (), ()))
+    monkeypatch.setattr(depguard.affected, "compile_exclusions", lambda *a, **k: Compiled((sneaky,), ()))
     feed = write_feed(tmp_path / "feed", good_records())
     before = tree_digest(repo)
     proc = run_cli("sync", "--feed", str(feed), cwd=repo)
