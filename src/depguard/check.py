@@ -28,7 +28,7 @@ from depguard.errors import DepguardError, LockfileError
 from depguard.lockfiles import Package, format_for
 from depguard.matching import AdvisoryIndex, package_key
 from depguard.records import Record
-from depguard.source import FeedSnapshot
+from depguard.sources.interface import FeedSnapshot
 
 __all__ = [
     "ACTION_VERSION",

@@ -257,16 +257,18 @@ def feed_status(
 
     Resolves the feed exactly as sync does (one conditional request for a URL source).
     """
-    from depguard.client import FetchOptions, cache_root, describe_age
     from depguard.config import load_config
+    from depguard.display import describe_age
     from depguard.records import parse_timestamp
+    from depguard.sources import FetchOptions, resolve
     from depguard.sync import find_root
 
     root = find_root(Path.cwd())
     try:
         config = load_config(root / "pyproject.toml")
-        snapshot = _open_feed(feed, config.feed, config_dir=root, offline=offline)
-        cache_dir = snapshot.cache or str(cache_root(FetchOptions.from_env()))
+        options = FetchOptions.from_env(offline=offline)
+        snapshot = resolve(feed, config_feed=config.feed, config_dir=root, options=options).load()
+        cache_dir = snapshot.cache or str(options.cache_root)
     except DepguardError as exc:
         raise _fail(str(exc)) from None
     now = _dt.datetime.now(_dt.timezone.utc)
@@ -322,33 +324,6 @@ class Target(str, enum.Enum):
     pip_tools = "pip-tools"
 
 
-def _open_feed(  # noqa: ANN202 - returns FeedSnapshot
-    spec: Optional[str],
-    config_feed: Optional[str],
-    *,
-    config_dir: Optional[Path] = None,
-    offline: bool = False,
-    allow_rollback: bool = False,
-    allow_shrink: bool = False,
-):
-    """Feed precedence: --feed, $DEPGUARD_FEED, [tool.depguard] feed, then the published feed.
-
-    A relative path in [tool.depguard] is relative to that pyproject.toml's directory. URLs go
-    through the client (cache, integrity, rollback/shrink checks, fallbacks); the one code path
-    for every command that reads the feed.
-    """
-    import os
-
-    from depguard.client import FetchOptions, is_url
-    from depguard.source import open_source
-
-    if not spec and not os.environ.get("DEPGUARD_FEED") and config_feed and config_dir is not None:
-        if not is_url(config_feed) and not Path(config_feed).is_absolute():
-            config_feed = str(config_dir / config_feed)
-    options = FetchOptions.from_env(offline=offline, allow_rollback=allow_rollback, allow_shrink=allow_shrink)
-    return open_source(spec or os.environ.get("DEPGUARD_FEED") or config_feed, options)
-
-
 @app.command("sync")
 def sync_command(
     ctx: typer.Context,
@@ -378,6 +353,7 @@ def sync_command(
     """
     from depguard import sync as sync_mod
     from depguard.config import load_config
+    from depguard.sources import FetchOptions, resolve
 
     root = sync_mod.find_root(Path.cwd())
     commit = commit or branch is not None
@@ -399,9 +375,8 @@ def sync_command(
 
             preflight(root, branch=branch)
         config = load_config(root / "pyproject.toml")
-        snapshot = _open_feed(
-            feed, config.feed, config_dir=root, offline=offline, allow_rollback=allow_rollback, allow_shrink=allow_shrink,
-        )
+        options = FetchOptions.from_env(offline=offline, allow_rollback=allow_rollback, allow_shrink=allow_shrink)
+        snapshot = resolve(feed, config_feed=config.feed, config_dir=root, options=options).load()
         if commit:
             _sync_commit(root, snapshot, paths or [], targets=[t.value for t in targets or []] or None, relock=relock,
                          branch=branch, message_file=message_file, output=output, show_diff=diff, feed=feed)
@@ -533,13 +508,15 @@ def check_command(
     from depguard import check as check_mod
     from depguard.config import load_config
     from depguard.reports import render
+    from depguard.sources import FetchOptions, resolve
     from depguard.sync import find_root
 
     root = find_root(Path.cwd())
     lockfile_paths, environments = check_mod.split_environments(paths or [], env=env)
     try:
         config = load_config(root / "pyproject.toml")
-        snapshot = _open_feed(feed, config.feed, config_dir=root, offline=offline)
+        options = FetchOptions.from_env(offline=offline)
+        snapshot = resolve(feed, config_feed=config.feed, config_dir=root, options=options).load()
     except DepguardError as exc:
         raise _fail(str(exc)) from None
     report = check_mod.run(root, snapshot, config, paths=lockfile_paths, environments=environments)
@@ -558,7 +535,7 @@ def check_command(
 def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on. Only loopback addresses unless --allow-remote."),
     port: int = typer.Option(8000, "--port", help="TCP port; 0 picks a free one (the URL is printed)."),
-    feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: a feed directory (watched for changes), a built tree or an https URL (fetched again every 5 minutes). Default: $DEPGUARD_FEED, else the published feed."),
+    feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: a feed directory (watched for changes), a built tree or an https URL (fetched again every 5 minutes). Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a non-loopback --host. Anyone who reaches it can query the feed: no TLS, no auth (read-only)."),
     poll: float = typer.Option(2.0, "--poll", help="Seconds between checks of the feed for changes; 0 checks only on SIGHUP."),
 ) -> None:
@@ -571,10 +548,12 @@ def serve_command(
     Use it with: uv audit --service-url URL, or pip-audit -s osv --osv-url URL/v1/query.
     Listens on 127.0.0.1 only, unless --allow-remote. Stop with Ctrl-C.
     """
-    import os
     import signal
 
+    from depguard.config import load_config
     from depguard.serve import start_server
+    from depguard.sources import resolve
+    from depguard.sync import find_root
 
     def report(event) -> None:  # noqa: ANN001 - serve.ReloadEvent
         for warning in event.warnings:
@@ -585,8 +564,10 @@ def serve_command(
             typer.echo(f"depguard: warning: reload failed, still serving the previous feed: {event.error}", err=True)
 
     try:
+        root = find_root(Path.cwd())
+        source = resolve(feed, config_feed=load_config(root / "pyproject.toml").feed, config_dir=root)
         server = start_server(
-            feed or os.environ.get("DEPGUARD_FEED"), host=host, port=port, allow_remote=allow_remote,
+            source, host=host, port=port, allow_remote=allow_remote,
             poll_interval=poll if poll > 0 else None, on_reload=report,
         )
     except DepguardError as exc:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from depguard.errors import DepguardError, GitError
 from depguard.records import Record
-from depguard.source import FeedSnapshot
+from depguard.sources.interface import FeedSnapshot
 from depguard.sync import FileChange, RelockResult, SyncPlan
 
 if TYPE_CHECKING:

@@ -203,7 +203,7 @@ def _compact(data: Any) -> str:
 class MappedRecords(Sequence[Record]):
     """The records of a verified ``all.json``: counted by its map, typed only when asked for.
 
-    Used as :attr:`depguard.source.FeedSnapshot.records` for the cached feed. Anything that
+    Used as :attr:`depguard.sources.interface.FeedSnapshot.records` for the cached feed. Anything that
     reads the records one by one (sync, serve, ``feed status``) gets all of them, typed at
     once on first use exactly as the verified download was; :meth:`select` types only the
     records that can match a set of packages, which is all a check needs.

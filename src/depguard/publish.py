@@ -42,9 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from depguard import ziparchive
-from depguard.client import ALL_PATH, DEFAULT_FEED_URL, FORMAT, FORMAT_VERSION, INDEX_PATH
 from depguard.errors import ConfigError, InvalidRecordError
 from depguard.feed import Feed, FeedEntry, Issue, lint, load_feed
+from depguard.feedformat import ALL_PATH, DEFAULT_FEED_URL, FORMAT, FORMAT_VERSION, INDEX_PATH
 from depguard.forking import run_shared
 from depguard.jsonio import gc_paused
 from depguard.records import Record, parse_timestamp

@@ -19,7 +19,7 @@ from depguard.config import Config
 from depguard.errors import DepguardError, ProjectError
 from depguard.exclusions import Exclusion
 from depguard.projects import Project, Role
-from depguard.source import FeedSnapshot
+from depguard.sources.interface import FeedSnapshot
 
 __all__ = ["FileChange", "Refusal", "SyncPlan", "plan", "apply", "relock", "default_targets"]
 
