@@ -24,12 +24,7 @@ from test_schema_compat import BASE_RECORD, MUTATIONS, _mutant
 from depguard import feed as feed_mod
 from depguard import ranges
 from depguard.records import Record
-from depguard.validation.fastschema import (
-    Unsupported,
-    compile_schema,
-    json_equal,
-    json_unique,
-)
+from depguard.validation.fastschema import Unsupported, compile_schema, json_equal, json_unique
 from depguard.validation.schema import validator
 
 SCHEMAS = ("osv.schema.json", "depguard.schema.json", "index.schema.json")

@@ -20,8 +20,10 @@ from typing import List, Optional
 import typer
 
 from depguard import __version__
-from depguard.display import printable
+from depguard.atomic import write_bytes
+from depguard.display import describe_age, printable
 from depguard.errors import DepguardError
+from depguard.resources import bundled_feed_dir
 
 __all__ = ["app", "main"]
 
@@ -77,8 +79,6 @@ def _default_feed_dir() -> Path:
     local = Path("feed")
     if local.is_dir():
         return local
-    from depguard.resources import bundled_feed_dir
-
     return bundled_feed_dir()
 
 
@@ -97,13 +97,13 @@ def feed_validate(
     Exit 0 when the feed is clean, 1 when it has errors, 2 when it cannot be read (or, with
     --changed-since, REF or the git repository cannot be read).
     """
-    from depguard import feed as feed_mod
+    from depguard import feed as feed_mod  # lazy: the feed loader and the schemas, for feed commands only
 
     root = path or _default_feed_dir()
     since = None
     try:
         if changed_since is not None:
-            from depguard.history import validate_changed_since
+            from depguard.history import validate_changed_since  # lazy: git history, only with --changed-since
 
             since = validate_changed_since(root, changed_since)
             feed, issues = since.feed, since.issues
@@ -148,8 +148,7 @@ def feed_new(
     --summary "Compromised litellm releases steal credentials" --alias MAL-2026-2144
     --reference https://github.com/BerriAI/litellm/issues/24512
     """
-    from depguard import feed as feed_mod
-    from depguard.atomic import write_bytes
+    from depguard import feed as feed_mod  # lazy: the feed loader and the schemas, for feed commands only
 
     if not root.is_dir():
         raise _fail(f"feed directory not found: {root}")
@@ -179,7 +178,7 @@ def feed_fmt(
     check: bool = typer.Option(False, "--check", help="Only report files that are not canonical; exit 1 if any."),
 ) -> None:
     """Rewrite records in canonical form (OSV key order, 2-space indent, UTF-8, final newline)."""
-    from depguard import feed as feed_mod
+    from depguard import feed as feed_mod  # lazy: the feed loader and the schemas, for feed commands only
 
     root = path or _default_feed_dir()
     try:
@@ -229,7 +228,7 @@ def feed_build(
     (for pip install -c URL and UV_CONSTRAINT=URL), feed.atom and index.html. The output is
     byte-identical for the same feed. An invalid feed is not published: exit 1.
     """
-    from depguard.publish import DEFAULT_SITE_URL, FeedNotPublishable, build_site
+    from depguard.publish import DEFAULT_SITE_URL, FeedNotPublishable, build_site  # lazy: for feed build only
 
     root = path or _default_feed_dir()
     progress = _BuildProgress()
@@ -257,11 +256,10 @@ def feed_status(
 
     Resolves the feed exactly as sync does (one conditional request for a URL source).
     """
-    from depguard.config import load_config
-    from depguard.display import describe_age
-    from depguard.records import parse_timestamp
-    from depguard.sources import FetchOptions, resolve
-    from depguard.sync import find_root
+    from depguard.config import load_config  # lazy: tomllib and the config model, not needed by --help
+    from depguard.records import parse_timestamp  # lazy: pydantic (~100 ms), not needed by --help
+    from depguard.sources import FetchOptions, resolve  # lazy: pydantic and the schemas, not needed by --help
+    from depguard.sync import find_root  # lazy: the compiler and writers, not needed by --help
 
     root = find_root(Path.cwd())
     try:
@@ -351,9 +349,9 @@ def sync_command(
     Exit 0 when up to date or written, 1 when --check finds a stale block, 2 on errors (a file
     that cannot be edited safely is reported and left untouched).
     """
-    from depguard import sync as sync_mod
-    from depguard.config import load_config
-    from depguard.sources import FetchOptions, resolve
+    from depguard import sync as sync_mod  # lazy: the compiler and writers, not needed by --help
+    from depguard.config import load_config  # lazy: tomllib and the config model, not needed by --help
+    from depguard.sources import FetchOptions, resolve  # lazy: pydantic and the schemas, not needed by --help
 
     root = sync_mod.find_root(Path.cwd())
     commit = commit or branch is not None
@@ -362,7 +360,7 @@ def sync_command(
     if message_file is not None and not commit:
         raise _fail("--message-file needs --commit or --branch")
     try:  # one sync per repo at a time (shared for read-only runs); released when the command ends
-        from depguard.locking import sync_lock
+        from depguard.locking import sync_lock  # lazy: file locks, for sync only
 
         ctx.with_resource(
             sync_lock(root, shared=check or dry_run, on_wait=lambda m: typer.echo(f"depguard: {m}", err=True))
@@ -371,7 +369,7 @@ def sync_command(
         raise _fail(str(exc)) from None
     try:
         if commit:
-            from depguard.gitsync import preflight
+            from depguard.gitsync import preflight  # lazy: git plumbing, only with --commit/--branch
 
             preflight(root, branch=branch)
         config = load_config(root / "pyproject.toml")
@@ -399,7 +397,7 @@ def _sync_commit(root: Path, snapshot, paths: List[Path], *, targets: Optional[L
                  branch: Optional[str], message_file: Optional[Path], output: OutputFormat, show_diff: bool,
                  feed: Optional[str]) -> None:
     """``sync --commit [--branch]``: library call, then report; always ends in typer.Exit."""
-    from depguard.gitsync import commit_sync
+    from depguard.gitsync import commit_sync  # lazy: git plumbing, only with --commit/--branch
 
     reproduce = " ".join(["depguard sync", *(["--feed", feed] if feed else []), *(f"--target {t}" for t in targets or []),
                           *(["--relock"] if relock else []), *(_rel(p.resolve(), root) for p in paths)])
@@ -505,11 +503,11 @@ def check_command(
 
     Exit 0 when clean, 1 when a compromised package is found, 2 when something could not be read.
     """
-    from depguard import check as check_mod
-    from depguard.config import load_config
-    from depguard.reports import render
-    from depguard.sources import FetchOptions, resolve
-    from depguard.sync import find_root
+    from depguard import check as check_mod  # lazy: lockfile readers and matching, for check only
+    from depguard.config import load_config  # lazy: tomllib and the config model, not needed by --help
+    from depguard.reports import render  # lazy: report renderers, for check only
+    from depguard.sources import FetchOptions, resolve  # lazy: pydantic and the schemas, not needed by --help
+    from depguard.sync import find_root  # lazy: the compiler and writers, not needed by --help
 
     root = find_root(Path.cwd())
     lockfile_paths, environments = check_mod.split_environments(paths or [], env=env)
@@ -550,10 +548,10 @@ def serve_command(
     """
     import signal
 
-    from depguard.config import load_config
-    from depguard.serve import start_server
-    from depguard.sources import resolve
-    from depguard.sync import find_root
+    from depguard.config import load_config  # lazy: tomllib and the config model, not needed by --help
+    from depguard.serve import start_server  # lazy: the HTTP server, for serve only
+    from depguard.sources import resolve  # lazy: pydantic and the schemas, not needed by --help
+    from depguard.sync import find_root  # lazy: the compiler and writers, not needed by --help
 
     def report(event) -> None:  # noqa: ANN001 - serve.ReloadEvent
         for warning in event.warnings:

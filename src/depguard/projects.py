@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from depguard.config import read_toml
+from depguard.display import printable
 from depguard.errors import ProjectError
 
 __all__ = ["Role", "Project", "discover", "require_inside", "table_at", "SKIPPED_DIRS"]
@@ -175,8 +176,6 @@ def require_inside(path: Path, directory: Path) -> None:
     for part in rel.parts:
         current = current / part
         if current.is_symlink():
-            from depguard.display import printable
-
             try:
                 target = printable(os.readlink(current))  # the link's target is the contributor's text
             except OSError:

@@ -41,7 +41,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from depguard import ziparchive
+from depguard import ranges, ziparchive
 from depguard.errors import ConfigError, InvalidRecordError
 from depguard.feed import Feed, FeedEntry, Issue, lint, load_feed
 from depguard.feedformat import ALL_PATH, DEFAULT_FEED_URL, FORMAT, FORMAT_VERSION, INDEX_PATH
@@ -490,9 +490,7 @@ def _modified_csv(newest_first: Sequence[_Item], *, prefix: str | None) -> bytes
 
 def _pypi_constraints(site: _Site) -> bytes:
     """The compiled PyPI exclusions as a constraints file that pip and uv read directly."""
-    from depguard.ranges import compile_exclusions
-
-    compiled = compile_exclusions([item.record for item in site.items], ecosystem="PyPI")
+    compiled = ranges.compile_exclusions([item.record for item in site.items], ecosystem="PyPI")
     url = site.base + PYPI_CONSTRAINTS_PATH
     lines = [
         "# depguard: PyPI releases known to be compromised, as resolver constraints.",

@@ -15,11 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from depguard.config import Config
+from depguard import ranges
+from depguard.atomic import write_bytes
+from depguard.config import MAX_PROJECT_FILE_BYTES, Config
 from depguard.errors import DepguardError, ProjectError
 from depguard.exclusions import Exclusion
-from depguard.projects import Project, Role
+from depguard.gitops import open_repo, repo_root, tracked_files
+from depguard.projects import Project, Role, discover, require_inside
 from depguard.sources.interface import FeedSnapshot
+from depguard.writers import constraints, requirements_in
 
 __all__ = ["FileChange", "Refusal", "SyncPlan", "plan", "apply", "relock", "default_targets"]
 
@@ -104,10 +108,8 @@ def plan(
     today: _dt.date | None = None,
 ) -> SyncPlan:
     """Compute every file's new contents; reads files, writes nothing."""
-    from depguard.ranges import compile_exclusions
-
     today = today or _dt.date.today()
-    compiled = compile_exclusions(snapshot.records, ignore=config.ignored_ids(today))
+    compiled = ranges.compile_exclusions(snapshot.records, ignore=config.ignored_ids(today))
     result = SyncPlan(root, snapshot, compiled.exclusions, list(projects))
     result.warnings += list(snapshot.warnings)
     for entry in config.expired(today):
@@ -154,8 +156,6 @@ def _without_path(message: str, path: Path) -> str:
 
 
 def _read(path: Path) -> tuple[bytes | None, str]:
-    from depguard.config import MAX_PROJECT_FILE_BYTES
-
     if path.is_symlink():
         raise ProjectError(f"{path}: is a symbolic link; refusing to write through it")
     if path.exists() and not path.is_file():
@@ -173,12 +173,10 @@ def _read(path: Path) -> tuple[bytes | None, str]:
 
 def _plan_file(result: SyncPlan, project: Project, target: str, path: Path, new: dict[str, str]) -> None:
     """Plan one file; ``new`` maps each package to the requirement its block entry must be."""
-    from depguard.projects import require_inside
-
     if target == "uv":
-        from depguard.writers import pyproject as writer
+        from depguard.writers import pyproject as writer  # lazy: tomlkit (~70 ms) only for uv projects
     else:
-        from depguard.writers import constraints as writer
+        writer = constraints  # type: ignore[assignment]
     try:
         require_inside(path, project.directory)  # no symlinked directory on the way out of the repo
         before, text = _read(path)
@@ -226,8 +224,6 @@ def _specifiers(requirement: str) -> set[str]:
 
 
 def _plan_requirements_in(result: SyncPlan, project: Project, path: Path, constraints_path: Path) -> None:
-    from depguard.writers import requirements_in
-
     try:
         before, text = _read(path)
         rel = constraints_path.relative_to(path.parent).as_posix()
@@ -261,8 +257,6 @@ def apply(plan_: SyncPlan) -> list[FileChange]:
     Each file is re-read first: if it changed since the plan (an editor, another sync), the
     write is refused rather than clobbering someone else's edit.
     """
-    from depguard.atomic import write_bytes
-
     written = []
     constraints_of = {c.project: c.path for c in plan_.stale if c.target == "pip"}
     for change in plan_.stale:
@@ -312,8 +306,6 @@ def relock(changes: Sequence[FileChange], *, uv: str | None = None) -> list[Relo
 
 def find_root(start: Path) -> Path:
     """The repo's top (git) or ``start`` itself when it is not in a git repo."""
-    from depguard.gitops import repo_root
-
     return repo_root(start) or start.resolve()
 
 
@@ -323,9 +315,6 @@ def load_projects(root: Path, paths: Sequence[Path] = (), *, exclude: Sequence[s
     The whole repo is always discovered first, so a path inside a workspace member still
     sends the uv block to the workspace root, where uv reads it.
     """
-    from depguard.gitops import open_repo, tracked_files
-    from depguard.projects import discover
-
     repo = open_repo(root)
     tracked = tracked_files(repo) if repo is not None else None
     projects = discover(root, tracked=tracked, exclude=exclude)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from depguard.errors import FeedSourceError
 from depguard import resources
+from depguard.errors import FeedSourceError
 from depguard.sources.directory import from_directory
 from depguard.sources.interface import FeedSnapshot, FeedSource
 

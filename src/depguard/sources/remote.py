@@ -33,14 +33,7 @@ from depguard import __version__
 from depguard.errors import FeedSourceError, IntegrityError
 from depguard.feedformat import ALL_PATH, INDEX_PATH
 from depguard.records import parse_timestamp
-from depguard.sources.cache import (
-    Blobs,
-    CachedFeed,
-    FeedCache,
-    cache_for,
-    now,
-    snapshot_of,
-)
+from depguard.sources.cache import Blobs, CachedFeed, FeedCache, cache_for, now, snapshot_of
 from depguard.sources.interface import FeedSnapshot, FeedSource
 from depguard.sources.options import FetchOptions
 from depguard.sources.verify import FeedIndex, parse_index, verify_records
