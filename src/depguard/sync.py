@@ -174,9 +174,8 @@ def _read(path: Path) -> tuple[bytes | None, str]:
 def _plan_file(result: SyncPlan, project: Project, target: str, path: Path, new: dict[str, str]) -> None:
     """Plan one file; ``new`` maps each package to the requirement its block entry must be."""
     if target == "uv":
-        from depguard.writers import pyproject as writer  # lazy: tomlkit (~70 ms) only for uv projects
-    else:
-        writer = constraints  # type: ignore[assignment]
+        from depguard.writers import pyproject as uv_writer  # lazy: tomlkit (~70 ms) only for uv projects
+    writer = uv_writer if target == "uv" else constraints
     try:
         require_inside(path, project.directory)  # no symlinked directory on the way out of the repo
         before, text = _read(path)
