@@ -34,13 +34,10 @@ from depguard.display import describe_age
 from depguard.errors import FeedSourceError, IntegrityError, InvalidRecordError
 from depguard.feedformat import ALL_PATH, DEFAULT_FEED_URL, INDEX_PATH
 from depguard.records import parse_timestamp
-from depguard.sources.bundled import BundledSource
 from depguard.sources.cache import CachedFeed, CacheSource, now
-from depguard.sources.directory import DirectorySource
 from depguard.sources.interface import FeedSnapshot, FeedSource
 from depguard.sources.options import FetchOptions
 from depguard.sources.remote import RemoteSource, is_url
-from depguard.sources.static import StaticTreeSource
 
 __all__ = [
     "ENV_FEED",
@@ -91,7 +88,11 @@ def source_for(spec: str | os.PathLike[str] | None, options: FetchOptions | None
     if not path.is_dir():
         raise FeedSourceError(f"feed source is not a directory: {text}")
     if (path / INDEX_PATH).is_file() and (path / ALL_PATH).is_file():
+        from depguard.sources.static import StaticTreeSource  # lazy: a warm URL run needs neither local kind
+
         return StaticTreeSource(path)
+    from depguard.sources.directory import DirectorySource  # lazy: feed.py and the schemas (~20 ms), for a directory only
+
     return DirectorySource(path)
 
 
@@ -165,6 +166,8 @@ def _cached_instead(cached: CachedFeed, base: str, reason: str) -> FeedSnapshot:
 
 
 def _bundled_instead(reason: str) -> FeedSnapshot:
+    from depguard.sources.bundled import BundledSource  # lazy: feed.py and the schemas, only when falling back
+
     try:
         snapshot = BundledSource().load()
     except (FeedSourceError, InvalidRecordError) as exc:

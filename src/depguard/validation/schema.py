@@ -20,7 +20,6 @@ from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 from depguard.resources import schemas_dir
-from depguard.validation.fastschema import Unsupported, compile_schema
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -54,6 +53,8 @@ def load_schema(name: str) -> dict[str, Any]:
 @cache
 def fast_check(name: str) -> Callable[[Any], bool] | None:
     """The compiled yes/no check of a bundled schema, or None when it cannot be compiled exactly."""
+    from depguard.validation.fastschema import Unsupported, compile_schema  # lazy: ~15 ms, only once a record is checked
+
     try:
         return compile_schema(load_schema(name), name)
     except Unsupported:
