@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from feedkit import record, write_feed
-from support.httpserver import Route, free_port
 from typer.testing import CliRunner
 
 from depguard.cli import app
@@ -26,6 +24,8 @@ from depguard.errors import FeedSourceError, IntegrityError
 from depguard.publish import build_site
 from depguard.sources import FetchOptions, open_url
 from depguard.sources.remote import check_redirect, check_url, fetch
+from feedkit import record, write_feed
+from support.httpserver import Route, free_port
 
 runner = CliRunner()
 LITELLM = "x_DEPGUARD-2026-0001"

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from feedkit import record, write_feed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,6 +32,7 @@ from depguard.records import Record
 from depguard.sources import FetchOptions, open_url, remote
 from depguard.sources.cache import FeedCache
 from depguard.sources.interface import FeedSnapshot
+from feedkit import record, write_feed
 
 INDEX_SHA = "0" * 64
 

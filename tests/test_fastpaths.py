@@ -15,17 +15,17 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
-from feedkit import record, write_feed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import _utils as jsonschema_utils
-from test_schema_compat import BASE_RECORD, MUTATIONS, _mutant
 
 from depguard import feed as feed_mod
 from depguard import ranges
 from depguard.records import Record
 from depguard.validation.fastschema import Unsupported, compile_schema, json_equal, json_unique
 from depguard.validation.schema import validator
+from feedkit import record, write_feed
+from test_schema_compat import BASE_RECORD, MUTATIONS, _mutant
 
 SCHEMAS = ("osv.schema.json", "depguard.schema.json", "index.schema.json")
 SURE_URL = "https://example.org/a"

@@ -20,14 +20,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from feedkit import record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
-from test_ranges import affected as osv_affected
-from test_writers_constraints import CONSTRAINT_LINES, line_files
-from test_writers_pyproject import pyprojects
 
 from depguard import check, ecosystems, sync
 from depguard.config import Config
@@ -39,6 +35,10 @@ from depguard.sources.interface import FeedSnapshot
 from depguard.validation.safety import record_issues
 from depguard.writers import constraints as constraints_writer
 from depguard.writers import pyproject as pyproject_writer
+from feedkit import record
+from test_ranges import affected as osv_affected
+from test_writers_constraints import CONSTRAINT_LINES, line_files
+from test_writers_pyproject import pyprojects
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
