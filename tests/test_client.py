@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from depguard import client
 from depguard.cli import app
 from depguard.errors import FeedSourceError, IntegrityError
 from depguard.publish import build_site
+from depguard.sources import FetchOptions, open_url
+from depguard.sources.remote import check_redirect, check_url, fetch
 from feedkit import record, write_feed
 from support.httpserver import Route, free_port
 
@@ -349,8 +350,8 @@ def test_a_redirect_to_http_is_refused(hookable, project: Path, _isolated: Path)
 
 
 def test_redirect_rules() -> None:
-    assert client.check_redirect("https://a.example/f/", "https://b.example/f/index.json")
-    assert client.check_redirect("http://127.0.0.1:1/", "http://localhost:2/index.json")
+    assert check_redirect("https://a.example/f/", "https://b.example/f/index.json")
+    assert check_redirect("http://127.0.0.1:1/", "http://localhost:2/index.json")
     for current, target in [
         ("https://a.example/", "http://a.example/index.json"),
         ("https://a.example/", "http://127.0.0.1/index.json"),
@@ -358,12 +359,12 @@ def test_redirect_rules() -> None:
         ("https://a.example/", "file:///etc/passwd"),
     ]:
         with pytest.raises(IntegrityError):
-            client.check_redirect(current, target)
+            check_redirect(current, target)
     for url in ("http://[::1]:8/", "http://localhost/", "https://feed.example/"):
-        assert client.check_url(url) == url
+        assert check_url(url) == url
     for url in ("http://10.0.0.1/", "ftp://feed.example/", "http://127.0.0.2/", "https:///nohost"):
         with pytest.raises(FeedSourceError):
-            client.check_url(url)
+            check_url(url)
 
 
 def test_a_loopback_redirect_is_followed(hookable, project: Path) -> None:
@@ -459,10 +460,10 @@ def test_library_errors_say_why_nothing_is_usable(hookable, project: Path) -> No
     server, _ = hookable
     server.redirect("/index.json", "http://feed.depguard.invalid/index.json")
     with pytest.raises(FeedSourceError, match="no usable feed") as caught:
-        client.open_url(server.url("/"), client.FetchOptions.from_env())
+        open_url(server.url("/"), FetchOptions.from_env())
     assert isinstance(caught.value.__cause__, IntegrityError)
     with pytest.raises(IntegrityError):
-        client.fetch(server.url("/"))
+        fetch(server.url("/"))
 
 
 def test_an_unwritable_cache_costs_a_warning_not_the_feed(static, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,7 +22,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import depguard
-from depguard import client
 from depguard.check import index_for, match
 from depguard.errors import FeedSourceError
 from depguard.lockfiles import Location, Package
@@ -30,7 +29,9 @@ from depguard.advisoryindex import AdvisoryIndex
 from depguard.packagemap import MappedRecords, PackageMap, record_spans
 from depguard.publish import build_site
 from depguard.records import Record
-from depguard.source import FeedSnapshot
+from depguard.sources import FetchOptions, open_url, remote
+from depguard.sources.cache import FeedCache
+from depguard.sources.interface import FeedSnapshot
 from feedkit import record, write_feed
 
 INDEX_SHA = "0" * 64
@@ -203,12 +204,12 @@ LOCKED = [
 
 
 @pytest.fixture
-def served(tmp_path: Path, http_server: Any) -> tuple[str, client.FetchOptions]:
+def served(tmp_path: Path, http_server: Any) -> tuple[str, FetchOptions]:
     build_site(write_feed(tmp_path / "feed", feed_records_on_disk()), http_server.root)
-    return http_server.url("/"), client.FetchOptions(cache_dir=tmp_path / "cache", attempts=1)
+    return http_server.url("/"), FetchOptions(cache_dir=tmp_path / "cache", attempts=1)
 
 
-def cache_dir(options: client.FetchOptions) -> Path:
+def cache_dir(options: FetchOptions) -> Path:
     (state,) = Path(options.cache_dir or "").rglob("state.json")
     return state.parent
 
@@ -217,14 +218,14 @@ def findings(snapshot: FeedSnapshot) -> Any:
     return match(LOCKED, index_for(snapshot, LOCKED))
 
 
-def test_a_verified_download_stores_a_map_and_a_warm_run_uses_it(served: tuple[str, client.FetchOptions]) -> None:
+def test_a_verified_download_stores_a_map_and_a_warm_run_uses_it(served: tuple[str, FetchOptions]) -> None:
     url, options = served
-    cold = client.open_url(url, options)
+    cold = open_url(url, options)
     assert isinstance(cold.records, tuple)
     state = json.loads((cache_dir(options) / "state.json").read_text())
     assert (cache_dir(options) / f"packages-{state['packages_sha256']}.json").is_file()
 
-    warm = client.open_url(url, options)
+    warm = open_url(url, options)
     assert isinstance(warm.records, MappedRecords) and warm.kind == "url" and not warm.warnings
     assert len(warm.records) == len(cold.records) == 5
     assert findings(warm) == findings(cold) == match(LOCKED, AdvisoryIndex.from_records(cold.records))
@@ -236,10 +237,10 @@ def test_a_verified_download_stores_a_map_and_a_warm_run_uses_it(served: tuple[s
 
 @pytest.mark.parametrize("damage", ["missing", "edited", "state-points-elsewhere", "other-depguard"])
 def test_without_a_usable_map_the_cache_is_verified_in_full_and_gets_a_new_one(
-    served: tuple[str, client.FetchOptions], damage: str, monkeypatch: pytest.MonkeyPatch
+    served: tuple[str, FetchOptions], damage: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, options = served
-    cold = client.open_url(url, options)
+    cold = open_url(url, options)
     directory = cache_dir(options)
     state_path = directory / "state.json"
     (blob,) = directory.glob("packages-*.json")
@@ -254,42 +255,42 @@ def test_without_a_usable_map_the_cache_is_verified_in_full_and_gets_a_new_one(
     else:
         monkeypatch.setattr(depguard, "__version__", "0.0.0+other")
 
-    rebuilt = client.open_url(url, options)  # a 304: verified in full, then the map is stored again
+    rebuilt = open_url(url, options)  # a 304: verified in full, then the map is stored again
     assert isinstance(rebuilt.records, tuple) and rebuilt.records == cold.records and not rebuilt.warnings
     assert findings(rebuilt) == findings(cold)
-    warm = client.open_url(url, options)
+    warm = open_url(url, options)
     assert isinstance(warm.records, MappedRecords) and findings(warm) == findings(cold)
 
 
-def test_an_edited_all_json_still_makes_the_whole_cache_damaged(served: tuple[str, client.FetchOptions]) -> None:
+def test_an_edited_all_json_still_makes_the_whole_cache_damaged(served: tuple[str, FetchOptions]) -> None:
     url, options = served
-    client.open_url(url, options)
+    open_url(url, options)
     (blob,) = cache_dir(options).glob("all-*.json")
     blob.write_bytes(blob.read_bytes().replace(b'"1.82.7"', b'"1.82.1"'))
     with pytest.raises(FeedSourceError, match="is damaged"):
-        client.FeedCache(Path(options.cache_dir or ""), url).load()
+        FeedCache(Path(options.cache_dir or ""), url).load()
 
 
-def test_a_damaged_blob_is_rewritten_by_the_next_good_download(served: tuple[str, client.FetchOptions]) -> None:
+def test_a_damaged_blob_is_rewritten_by_the_next_good_download(served: tuple[str, FetchOptions]) -> None:
     """The edit keeps the blob's name and size: only a write that does not trust either repairs it."""
     url, options = served
-    cold = client.open_url(url, options)
+    cold = open_url(url, options)
     (blob,) = cache_dir(options).glob("all-*.json")
     good = blob.read_bytes()
     blob.write_bytes(good.replace(b'"1.82.7"', b'"1.82.1"'))
-    again = client.open_url(url, options)  # the cache is damaged: a full download
+    again = open_url(url, options)  # the cache is damaged: a full download
     assert again.records == cold.records and not again.warnings
     assert blob.read_bytes() == good
-    assert isinstance(client.open_url(url, options).records, MappedRecords)
+    assert isinstance(open_url(url, options).records, MappedRecords)
 
 
-def test_offline_and_fallback_use_the_map_and_name_the_newest_record(served: tuple[str, client.FetchOptions], http_server: Any) -> None:
+def test_offline_and_fallback_use_the_map_and_name_the_newest_record(served: tuple[str, FetchOptions], http_server: Any) -> None:
     url, options = served
-    client.open_url(url, options)
-    offline = client.open_url(url, client.FetchOptions(cache_dir=options.cache_dir, offline=True))
+    open_url(url, options)
+    offline = open_url(url, FetchOptions(cache_dir=options.cache_dir, offline=True))
     assert isinstance(offline.records, MappedRecords) and offline.kind == "cache"
     http_server.stop()
-    down = client.open_url(url, options)
+    down = open_url(url, options)
     assert down.fallback and isinstance(down.records, MappedRecords)
     (warning,) = down.warnings
     assert "(5 records, newest 2026-03-25T12:00:00Z; cache " in warning
@@ -299,9 +300,9 @@ def test_offline_and_fallback_use_the_map_and_name_the_newest_record(served: tup
 # --------------------------------------------------------------------------- TLS only when needed
 
 
-def test_a_plain_http_mirror_sets_up_no_tls_and_https_gets_a_verifying_client(served: tuple[str, client.FetchOptions]) -> None:
+def test_a_plain_http_mirror_sets_up_no_tls_and_https_gets_a_verifying_client(served: tuple[str, FetchOptions]) -> None:
     url, options = served
-    with client._Downloader(options) as downloader:
+    with remote._Downloader(options) as downloader:
         assert downloader.get(url + "index.json").status == 200
         assert set(downloader._clients) == {"http"}
         plain = downloader._clients["http"]._transport._pool._ssl_context  # type: ignore[attr-defined]

@@ -1,7 +1,7 @@
 """The fast paths give exactly the answers of the slow code they stand in front of.
 
 Each optimization of the performance work keeps a reference implementation and is held to it
-here: the compiled schema check (:mod:`depguard.fastschema`) against jsonschema, the canonical
+here: the compiled schema check (:mod:`depguard.validation.fastschema`) against jsonschema, the canonical
 encoder against ``json.dumps(..., indent=2)``, the ``!=``-only simplification against the
 range algebra, the lazily typed feed entries against eager ones. The corpus variants run when
 ``DEPGUARD_UPSTREAM_CORPUS`` is set, the rest always.
@@ -22,9 +22,9 @@ from packaging.version import Version
 
 from depguard import affected
 from depguard import feed as feed_mod
-from depguard.fastschema import Unsupported, compile_schema, json_equal, json_unique
 from depguard.records import Record
-from depguard.schema import validator
+from depguard.validation.fastschema import Unsupported, compile_schema, json_equal, json_unique
+from depguard.validation.schema import validator
 from feedkit import record, write_feed
 from test_schema_compat import BASE_RECORD, MUTATIONS, _mutant
 
@@ -394,7 +394,7 @@ numberless_values = st.recursive(
 @given(const=numberless_values, value=json_values)
 def test_plain_equality_is_jsonschemas_for_numberless_constants(const: Any, value: Any) -> None:
     """The compiled const/enum use ``==`` when the constant holds no number or boolean."""
-    from depguard.fastschema import _numberless
+    from depguard.validation.fastschema import _numberless
 
     assert _numberless(const)
     assert (value == const) == jsonschema_utils.equal(value, const)

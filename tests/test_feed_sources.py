@@ -27,11 +27,6 @@ REPO_FEED = Path(__file__).resolve().parents[1] / "feed"
 #: (upstream id, a fragment of its path under incidents/ or "" for every copy) -> why the feed
 #: rightly leaves out versions that upstream record lists.
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("MAL-2025-41440", "/withdrawn/"): (
-        "withdrawn upstream; before it was withdrawn, an automated scanner report had added @nx/key 5.0.7 on the "
-        "strength of an obfuscated file alone. The live copy of MAL-2025-41440 and the Nx maintainers' advisory "
-        "name 3.2.0 as the only compromised @nx/key release"
-    ),
     ("PYSEC-2026-206", ""): (
         "spells out its range (every guardrails-ai release up to 0.10.1, 104 versions) as its versions list, while "
         "its own details name 0.10.1 as the one malicious upload and call 0.10.0 and 0.10.2 unaffected"

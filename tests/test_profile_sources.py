@@ -15,8 +15,13 @@ from typing import Any
 
 import pytest
 
-from depguard import client, source
-from depguard.errors import InvalidRecordError
+from depguard.errors import FeedSourceError, InvalidRecordError
+from depguard.sources import open_url
+from depguard.sources.cache import Blobs, FeedCache, now
+from depguard.sources.directory import from_directory
+from depguard.sources.options import FetchOptions
+from depguard.sources.static import read_static_tree
+from depguard.sources.verify import parse_index, verify_records
 from depguard.publish import build_site
 from feedkit import record, write_feed
 
@@ -40,22 +45,22 @@ def test_every_source_path_refuses_a_range_the_profile_refuses(tmp_path: Path) -
     whose map this one does not trust: before, that cache was read without the profile."""
     www, records, all_bytes = _tree_with_a_fixed_range(tmp_path)
     with pytest.raises(InvalidRecordError):
-        source.from_directory(write_feed(tmp_path / "bad-feed", records))
+        from_directory(write_feed(tmp_path / "bad-feed", records))
     with pytest.raises(InvalidRecordError):
-        client.read_static_tree(www)
+        read_static_tree(www)
 
     url = "https://feed.example.org/"
-    options = client.FetchOptions(cache_dir=str(tmp_path / "cache"), offline=True)
-    cache = client.FeedCache(client.cache_root(options), url)
-    index = client.parse_index((www / "index.json").read_bytes(), "test")
-    typed = client.verify_records(index, all_bytes, "test", check_schema=False)  # as a looser depguard did
-    now = client._now()
-    cache.commit(client._Blobs.of(index, all_bytes, typed), etag=None, last_modified=None, fetched_at=now, checked_at=now)
+    options = FetchOptions(cache_dir=str(tmp_path / "cache"), offline=True)
+    cache = FeedCache(options.cache_root, url)
+    index = parse_index((www / "index.json").read_bytes(), "test")
+    typed = verify_records(index, all_bytes, "test", check_schema=False)  # as a looser depguard did
+    moment = now()
+    cache.commit(Blobs.of(index, all_bytes, typed), etag=None, last_modified=None, fetched_at=moment, checked_at=moment)
     state = json.loads(cache.state_path.read_bytes())
     del state["packages_sha256"]  # no map: written by a depguard that kept none
     cache.state_path.write_text(json.dumps(state))
-    with pytest.raises(client.FeedSourceError, match="all.json has invalid records"):
+    with pytest.raises(FeedSourceError, match="all.json has invalid records"):
         cache.load()
-    snapshot = client.open_url(url, options)  # offline: the damaged cache is passed over
+    snapshot = open_url(url, options)  # offline: the damaged cache is passed over
     assert snapshot.kind == "bundled" and snapshot.fallback
     assert "the cache" in snapshot.warnings[-1] and "all.json has invalid records" in snapshot.warnings[-1]

@@ -26,7 +26,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from depguard.schema import load_schema, osv_issues
+from depguard.validation.schema import load_schema, osv_issues
 
 OUR_SCHEMA = "osv.schema.json"
 OUR_ID = "https://depguard.dev/schemas/osv.schema.json"

@@ -41,7 +41,8 @@ from depguard.serve import (
     parse_query,
     start_server,
 )
-from depguard.source import FeedSnapshot, open_source
+from depguard.sources import source_for
+from depguard.sources.interface import FeedSnapshot
 
 LITELLM = "x_DEPGUARD-2026-0001"  # litellm 1.82.7 and 1.82.8
 EVIL = "x_DEPGUARD-2026-0002"  # evilpkg, every version
@@ -213,7 +214,7 @@ def test_querybatch_server_side_work_is_well_under_50ms(feed_dir: Path) -> None:
     """What the server does per 1,000-query batch: parse the body, validate, look up, encode."""
     from depguard.serve import _batch_queries
 
-    catalog = Catalog.build(open_source(str(feed_dir)))
+    catalog = Catalog.build(source_for(str(feed_dir)).load())
     body = json.dumps({"queries": [_batch_case(i)[0] for i in range(MAX_BATCH_QUERIES)]}).encode()
     timings = []
     for _ in range(7):
@@ -430,7 +431,7 @@ def test_refuses_non_loopback_hosts_unless_allowed(feed_dir: Path) -> None:
 
 
 def test_serves_a_fixed_snapshot_and_shuts_down_cleanly(feed_dir: Path) -> None:
-    snapshot = open_source(str(feed_dir))
+    snapshot = source_for(str(feed_dir)).load()
     srv = start_server(snapshot, port=0)
     assert srv.url == f"http://127.0.0.1:{srv.port}"
     idle = _connect(srv.url)
@@ -472,7 +473,7 @@ def test_source_provider_watches_directories_and_refetches_urls(feed_dir: Path) 
 def test_a_reload_that_fell_back_to_an_older_copy_keeps_the_current_feed(feed_dir: Path) -> None:
     """A URL source that cannot be reached falls back to the cache or bundled snapshot, with a
     warning; a reload must not swap the served feed for that older copy."""
-    current = open_source(str(feed_dir))
+    current = source_for(str(feed_dir)).load()
     older = replace(current, records=current.records[:1], warnings=("network down; using the bundled snapshot",))
     older = replace(older, records=tuple(r.model_copy(update={"modified": "2020-01-01T00:00:00Z"}) for r in older.records))
 

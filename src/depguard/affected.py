@@ -2,8 +2,8 @@
 
 depguard's profile (``schemas/depguard.schema.json``) admits two shapes of ``affected`` entry,
 and every path a consumer reads records from refuses anything else (a feed directory and the
-bundled snapshot through :func:`depguard.source.from_directory`, a built tree, a download and
-the cache through :func:`depguard.client.verify_records`):
+bundled snapshot through the directory source (:mod:`depguard.sources.directory`), a built tree, a download and
+the cache through :func:`depguard.sources.verify.verify_records`):
 
 * explicit ``versions`` (a compromised release);
 * the whole-package block: the single range ``ECOSYSTEM`` ``introduced: "0"``, with the known

@@ -25,10 +25,13 @@ from pathlib import Path, PurePosixPath
 
 from depguard.config import Config
 from depguard.errors import DepguardError, LockfileError
-from depguard.lockfiles import Package, format_for
 from depguard.advisoryindex import AdvisoryIndex, package_key
+from depguard.gitops import open_repo, visible_files
+from depguard.lockfiles import Package, environment, format_for, read_lockfile
+from depguard.lockfiles.environment import is_environment
+from depguard.projects import SKIPPED_DIRS, walk_files
 from depguard.records import Record
-from depguard.source import FeedSnapshot
+from depguard.sources.interface import FeedSnapshot
 
 __all__ = [
     "ACTION_VERSION",
@@ -142,8 +145,6 @@ def discover(root: Path, paths: Sequence[Path] = (), *, exclude: Sequence[str] =
 
 
 def _search(root: Path, under: Path, exclude: Sequence[str]) -> list[Path]:
-    from depguard.gitops import open_repo, visible_files
-
     repo = open_repo(under)
     if repo is not None and repo.working_tree_dir is not None:
         top = Path(repo.working_tree_dir)
@@ -164,14 +165,10 @@ def _search(root: Path, under: Path, exclude: Sequence[str]) -> list[Path]:
 
 def _walk(directory: Path) -> Iterable[Path]:
     """Outside a git work tree: never into nested repositories, virtualenvs or node_modules."""
-    from depguard.projects import walk_files
-
     return walk_files(directory)
 
 
 def _skipped(rel: str) -> bool:
-    from depguard.projects import SKIPPED_DIRS
-
     return any(part in SKIPPED_DIRS or part.endswith(".egg-info") for part in PurePosixPath(rel).parts[:-1])
 
 
@@ -222,7 +219,6 @@ def split_environments(paths: Sequence[Path], *, env: bool) -> tuple[list[Path],
     """
     if not env:
         return list(paths), []
-    from depguard.lockfiles.environment import is_environment
 
     environments: list[str | None] = [str(p) for p in paths if is_environment(p)]
     rest = [p for p in paths if not is_environment(p)]
@@ -247,8 +243,6 @@ def run(
     ``environments`` are interpreters or virtualenvs to inspect (None: the current one).
     ``lockfiles=False`` checks only the environments.
     """
-    from depguard.lockfiles import read_lockfile
-
     today = today or _dt.date.today()
     report = CheckReport(root, snapshot, warnings=list(snapshot.warnings))
     for entry in config.expired(today):
@@ -280,8 +274,6 @@ def index_for(snapshot: FeedSnapshot, packages: Sequence[Package]) -> AdvisoryIn
 
 
 def _read_environments(report: CheckReport, packages: list[Package], environments: Sequence[str | None]) -> None:
-    from depguard.lockfiles import environment
-
     for target in environments:
         python = _interpreter_or_error(report, target)
         if python is not None:
@@ -289,8 +281,6 @@ def _read_environments(report: CheckReport, packages: list[Package], environment
 
 
 def _interpreter_or_error(report: CheckReport, target: str | None) -> Path | None:
-    from depguard.lockfiles import environment
-
     try:
         return environment.interpreter(target)
     except DepguardError as exc:

@@ -20,8 +20,10 @@ from typing import List, Optional
 import typer
 
 from depguard import __version__
-from depguard.display import printable
+from depguard.atomic import write_bytes
+from depguard.display import describe_age, printable
 from depguard.errors import DepguardError
+from depguard.resources import bundled_feed_dir
 
 __all__ = ["app", "main"]
 
@@ -77,8 +79,6 @@ def _default_feed_dir() -> Path:
     local = Path("feed")
     if local.is_dir():
         return local
-    from depguard.resources import bundled_feed_dir
-
     return bundled_feed_dir()
 
 
@@ -97,13 +97,13 @@ def feed_validate(
     Exit 0 when the feed is clean, 1 when it has errors, 2 when it cannot be read (or, with
     --changed-since, REF or the git repository cannot be read).
     """
-    from depguard import feed as feed_mod
+    from depguard import feed as feed_mod  # lazy: the feed loader and the schemas, for feed commands only
 
     root = path or _default_feed_dir()
     since = None
     try:
         if changed_since is not None:
-            from depguard.history import validate_changed_since
+            from depguard.history import validate_changed_since  # lazy: git history, only with --changed-since
 
             since = validate_changed_since(root, changed_since)
             feed, issues = since.feed, since.issues
@@ -148,8 +148,7 @@ def feed_new(
     --summary "Compromised litellm releases steal credentials" --alias MAL-2026-2144
     --reference https://github.com/BerriAI/litellm/issues/24512
     """
-    from depguard import feed as feed_mod
-    from depguard.atomic import write_bytes
+    from depguard import feed as feed_mod  # lazy: the feed loader and the schemas, for feed commands only
 
     if not root.is_dir():
         raise _fail(f"feed directory not found: {root}")
@@ -202,7 +201,7 @@ def feed_import(
     Example: depguard feed import --csv iocs.csv --reference https://example.org/iocs
     --published 2025-11-24 --campaign "Shai-Hulud 2.0"
     """
-    from depguard import importer
+    from depguard import importer  # lazy: the upstream readers, for feed import only
 
     now = _dt.datetime.now(_dt.timezone.utc)
     try:
@@ -252,7 +251,7 @@ def feed_fmt(
     check: bool = typer.Option(False, "--check", help="Only report files that are not canonical; exit 1 if any."),
 ) -> None:
     """Rewrite records in canonical form (OSV key order, 2-space indent, UTF-8, final newline)."""
-    from depguard import feed as feed_mod
+    from depguard import feed as feed_mod  # lazy: the feed loader and the schemas, for feed commands only
 
     root = path or _default_feed_dir()
     try:
@@ -302,7 +301,7 @@ def feed_build(
     (for pip install -c URL and UV_CONSTRAINT=URL), feed.atom and index.html. The output is
     byte-identical for the same feed. An invalid feed is not published: exit 1.
     """
-    from depguard.publish import DEFAULT_SITE_URL, FeedNotPublishable, build_site
+    from depguard.publish import DEFAULT_SITE_URL, FeedNotPublishable, build_site  # lazy: for feed build only
 
     root = path or _default_feed_dir()
     progress = _BuildProgress()
@@ -338,11 +337,12 @@ def feed_stats(
     refused (exit 2). --format markdown prints the block between the feed-stats markers of
     README.md.
     """
-    from depguard import feedstats
+    from depguard import feedstats  # lazy: pydantic models of the records, not needed by --help
+    from depguard.sources import source_for  # lazy: pydantic and the schemas, not needed by --help
 
     root = path or _default_feed_dir()
     try:
-        stats = feedstats.compute(_open_feed(str(root), None).records)
+        stats = feedstats.compute(source_for(str(root)).load().records)
     except DepguardError as exc:
         raise _fail(str(exc)) from None
     typer.echo(feedstats.render(stats, output.value), nl=False)
@@ -360,17 +360,18 @@ def feed_status(
     Resolves the feed exactly as sync does (one conditional request for a URL source), then
     counts its records in force per ecosystem and per year and lists the 10 newest incidents.
     """
-    from depguard import feedstats
-    from depguard.client import FetchOptions, cache_root, describe_age
-    from depguard.config import load_config
-    from depguard.records import parse_timestamp
-    from depguard.sync import find_root
+    from depguard import feedstats  # lazy: pydantic models of the records, not needed by --help
+    from depguard.config import load_config  # lazy: tomllib and the config model, not needed by --help
+    from depguard.records import parse_timestamp  # lazy: pydantic (~100 ms), not needed by --help
+    from depguard.sources import FetchOptions, resolve  # lazy: pydantic and the schemas, not needed by --help
+    from depguard.sync import find_root  # lazy: the compiler and writers, not needed by --help
 
     root = find_root(Path.cwd())
     try:
         config = load_config(root / "pyproject.toml")
-        snapshot = _open_feed(feed, config.feed, config_dir=root, offline=offline)
-        cache_dir = snapshot.cache or str(cache_root(FetchOptions.from_env()))
+        options = FetchOptions.from_env(offline=offline)
+        snapshot = resolve(feed, config_feed=config.feed, config_dir=root, options=options).load()
+        cache_dir = snapshot.cache or str(options.cache_root)
         stats = feedstats.compute(snapshot.records)
     except DepguardError as exc:
         raise _fail(str(exc)) from None
@@ -429,33 +430,6 @@ class Target(str, enum.Enum):
     pip_tools = "pip-tools"
 
 
-def _open_feed(  # noqa: ANN202 - returns FeedSnapshot
-    spec: Optional[str],
-    config_feed: Optional[str],
-    *,
-    config_dir: Optional[Path] = None,
-    offline: bool = False,
-    allow_rollback: bool = False,
-    allow_shrink: bool = False,
-):
-    """Feed precedence: --feed, $DEPGUARD_FEED, [tool.depguard] feed, then the published feed.
-
-    A relative path in [tool.depguard] is relative to that pyproject.toml's directory. URLs go
-    through the client (cache, integrity, rollback/shrink checks, fallbacks); the one code path
-    for every command that reads the feed.
-    """
-    import os
-
-    from depguard.client import FetchOptions, is_url
-    from depguard.source import open_source
-
-    if not spec and not os.environ.get("DEPGUARD_FEED") and config_feed and config_dir is not None:
-        if not is_url(config_feed) and not Path(config_feed).is_absolute():
-            config_feed = str(config_dir / config_feed)
-    options = FetchOptions.from_env(offline=offline, allow_rollback=allow_rollback, allow_shrink=allow_shrink)
-    return open_source(spec or os.environ.get("DEPGUARD_FEED") or config_feed, options)
-
-
 @app.command("sync")
 def sync_command(
     ctx: typer.Context,
@@ -491,8 +465,9 @@ def sync_command(
     [tool.depguard] unprotected = "fail", a project sync cannot protect), 2 on errors (a file
     that cannot be edited safely is reported and left untouched).
     """
-    from depguard import sync as sync_mod
-    from depguard.config import load_config
+    from depguard import sync as sync_mod  # lazy: the compiler and writers, not needed by --help
+    from depguard.config import load_config  # lazy: tomllib and the config model, not needed by --help
+    from depguard.sources import FetchOptions, resolve  # lazy: pydantic and the schemas, not needed by --help
 
     root = sync_mod.find_root(Path.cwd())
     commit = commit or branch is not None
@@ -503,7 +478,7 @@ def sync_command(
     if message_file is not None and not commit:
         raise _fail("--message-file needs --commit or --branch")
     try:  # one sync per repo at a time (shared for read-only runs); released when the command ends
-        from depguard.locking import sync_lock
+        from depguard.locking import sync_lock  # lazy: file locks, for sync only
 
         ctx.with_resource(
             sync_lock(root, shared=check or dry_run, on_wait=lambda m: typer.echo(f"depguard: {m}", err=True))
@@ -512,13 +487,12 @@ def sync_command(
         raise _fail(str(exc)) from None
     try:
         if commit:
-            from depguard.gitsync import preflight
+            from depguard.gitsync import preflight  # lazy: git plumbing, only with --commit/--branch
 
             preflight(root, branch=branch)
         config = load_config(root / "pyproject.toml")
-        snapshot = _open_feed(
-            feed, config.feed, config_dir=root, offline=offline, allow_rollback=allow_rollback, allow_shrink=allow_shrink,
-        )
+        options = FetchOptions.from_env(offline=offline, allow_rollback=allow_rollback, allow_shrink=allow_shrink)
+        snapshot = resolve(feed, config_feed=config.feed, config_dir=root, options=options).load()
         if commit:
             _sync_commit(root, snapshot, paths or [], targets=[t.value for t in targets or []] or None, relock=relock,
                          branch=branch, message_file=message_file, output=output, show_diff=diff, feed=feed)
@@ -543,7 +517,7 @@ def _sync_commit(root: Path, snapshot, paths: List[Path], *, targets: Optional[L
                  branch: Optional[str], message_file: Optional[Path], output: OutputFormat, show_diff: bool,
                  feed: Optional[str]) -> None:
     """``sync --commit [--branch]``: library call, then report; always ends in typer.Exit."""
-    from depguard.gitsync import commit_sync
+    from depguard.gitsync import commit_sync  # lazy: git plumbing, only with --commit/--branch
 
     reproduce = " ".join(["depguard sync", *(["--feed", feed] if feed else []), *(f"--target {t}" for t in targets or []),
                           *(["--relock"] if relock else []), *(_rel(p.resolve(), root) for p in paths)])
@@ -698,16 +672,18 @@ def check_command(
     be read: a finding is never reported as a mere error), 2 when something could not be read
     and nothing compromised was found. Findings are printed first; the summary line names both.
     """
-    from depguard import check as check_mod
-    from depguard.config import load_config
-    from depguard.reports import render
-    from depguard.sync import find_root
+    from depguard import check as check_mod  # lazy: lockfile readers and matching, for check only
+    from depguard.config import load_config  # lazy: tomllib and the config model, not needed by --help
+    from depguard.reports import render  # lazy: report renderers, for check only
+    from depguard.sources import FetchOptions, resolve  # lazy: pydantic and the schemas, not needed by --help
+    from depguard.sync import find_root  # lazy: the compiler and writers, not needed by --help
 
     root = find_root(Path.cwd())
     lockfile_paths, environments = check_mod.split_environments(paths or [], env=env)
     try:
         config = load_config(root / "pyproject.toml")
-        snapshot = _open_feed(feed, config.feed, config_dir=root, offline=offline)
+        options = FetchOptions.from_env(offline=offline)
+        snapshot = resolve(feed, config_feed=config.feed, config_dir=root, options=options).load()
     except DepguardError as exc:
         raise _fail(str(exc)) from None
     only_envs = env and bool(paths) and not lockfile_paths  # `check --env .venv`: that environment, not the folder around it
@@ -727,7 +703,7 @@ def check_command(
 def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on. Only loopback addresses unless --allow-remote."),
     port: int = typer.Option(8000, "--port", help="TCP port; 0 picks a free one (the URL is printed)."),
-    feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: a feed directory (watched for changes), a built tree or an https URL (fetched again every 5 minutes). Default: $DEPGUARD_FEED, else the published feed."),
+    feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: a feed directory (watched for changes), a built tree or an https URL (fetched again every 5 minutes). Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a non-loopback --host. Anyone who reaches it can query the feed: no TLS, no auth (read-only)."),
     poll: float = typer.Option(2.0, "--poll", help="Seconds between checks of the feed for changes; 0 checks only on SIGHUP."),
 ) -> None:
@@ -740,10 +716,12 @@ def serve_command(
     Use it with: uv audit --service-url URL, or pip-audit -s osv --osv-url URL/v1/query.
     Listens on 127.0.0.1 only, unless --allow-remote. Stop with Ctrl-C.
     """
-    import os
     import signal
 
-    from depguard.serve import start_server
+    from depguard.config import load_config  # lazy: tomllib and the config model, not needed by --help
+    from depguard.serve import start_server  # lazy: the HTTP server, for serve only
+    from depguard.sources import resolve  # lazy: pydantic and the schemas, not needed by --help
+    from depguard.sync import find_root  # lazy: the compiler and writers, not needed by --help
 
     def report(event) -> None:  # noqa: ANN001 - serve.ReloadEvent
         for warning in event.warnings:
@@ -754,8 +732,10 @@ def serve_command(
             typer.echo(f"depguard: warning: reload failed, still serving the previous feed: {event.error}", err=True)
 
     try:
+        root = find_root(Path.cwd())
+        source = resolve(feed, config_feed=load_config(root / "pyproject.toml").feed, config_dir=root)
         server = start_server(
-            feed or os.environ.get("DEPGUARD_FEED"), host=host, port=port, allow_remote=allow_remote,
+            source, host=host, port=port, allow_remote=allow_remote,
             poll_interval=poll if poll > 0 else None, on_reload=report,
         )
     except DepguardError as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from depguard.display import is_plain, printable
-from depguard.errors import ConfigError
+from depguard.errors import ConfigError, ProjectError
 
 __all__ = ["Config", "IgnoreEntry", "MAX_PROJECT_FILE_BYTES", "TARGETS", "load_config", "parse_config", "read_toml"]
 
@@ -67,7 +67,6 @@ def read_toml(path: Path) -> dict[str, Any]:
         import tomllib
     except ImportError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
-    from depguard.errors import ProjectError
 
     try:
         size = path.stat().st_size

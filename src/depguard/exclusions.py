@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from depguard.ecosystems import parse_pep440
 from depguard.errors import UnsafeValueError
 
 __all__ = ["Exclusion", "make_exclusion", "safe_name", "safe_version", "ADVISORY_ID"]
@@ -70,8 +71,6 @@ def safe_version(version: str) -> str:
 def _safe_version(version: str) -> str:
     """:func:`safe_version` of a string, remembered: a large feed's compile and the gate in
     :func:`make_exclusion` ask about the same strings again (a refusal is not remembered)."""
-    from depguard.ecosystems import parse_pep440
-
     if not version or version != version.strip() or len(version) > 128:
         raise UnsafeValueError(f"not a valid PEP 440 version: {version!r}")
     parsed = parse_pep440(version)  # one parse per distinct string, shared with the feed rules

@@ -20,11 +20,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from depguard import ecosystems
+from depguard.atomic import write_bytes
 from depguard.errors import FeedSourceError, InvalidRecordError, UnsafeValueError
 from depguard.exclusions import safe_version
+from depguard.forking import MAX_JOBS, run_shared
 from depguard.protected import is_protected
 from depguard.jsonio import JSONError, gc_paused, strict_loads
 from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
+from depguard.validation.profile import profile_issues, profile_vouched
+from depguard.validation.safety import unsafe_text_issues
+from depguard.validation.schema import osv_issues
 
 __all__ = [
     "Issue",
@@ -160,22 +165,10 @@ class Feed:
     #: a feed slice by slice (for a progress bar) asks for them once per slice, and
     #: recomputing them each time made a 20,000-record build quadratic.
     _cross: tuple[tuple[FeedEntry, ...], list[Issue]] | None = field(default=None, repr=False, compare=False)
-    #: The entries as :func:`load_feed` parsed them from their bytes (see :meth:`read_as_loaded`).
-    _loaded: tuple[FeedEntry, ...] | None = field(default=None, repr=False, compare=False)
-    #: What :func:`load_feed` found about the loaded content's lint verdict (:mod:`depguard.verdicts`).
-    _content_key: str | None = field(default=None, repr=False, compare=False)
-    _known_clean: bool = field(default=False, repr=False, compare=False)
 
     def records(self) -> list[Record]:
         with gc_paused():  # thousands of pydantic models: see jsonio.gc_paused
             return [entry.record for entry in self.entries if entry.record is not None]
-
-    def read_as_loaded(self) -> bool:
-        """True when the entries are still those :func:`load_feed` read, each one's data parsed from its bytes.
-
-        Only then does a lint verdict about the bytes (:mod:`depguard.verdicts`) hold for the data.
-        """
-        return self._loaded is not None and tuple(self.entries) == self._loaded
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -226,14 +219,7 @@ def _stem(name: str) -> str:
 
 
 def load_feed(root: Path | str) -> Feed:
-    """Read every file under ``root``; unreadable or non-JSON files become issues, not errors.
-
-    Bytes that a whole-feed lint found clean before (:mod:`depguard.verdicts`) passed the
-    strict parser then, so they are parsed by the plain one, which gives the same data, and
-    :func:`lint` answers for them at once.
-    """
-    from depguard import verdicts
-
+    """Read every file under ``root``; unreadable or non-JSON files become issues, not errors."""
     root = Path(root)
     if not root.exists():
         raise FeedSourceError(f"feed directory not found: {root}")
@@ -243,16 +229,11 @@ def load_feed(root: Path | str) -> Feed:
     batch = _TypedBatch()
     with gc_paused():
         files = _read_files(feed, root)
-        key = None if feed.load_issues else verdicts.content_key((rel, raw) for rel, raw in files)
-        known_clean = key is not None and verdicts.is_clean(key)
         for rel, raw in files:
-            entry = _parse_entry(PurePosixPath(rel), raw, feed.load_issues, batch, strict=not known_clean)
+            entry = _parse_entry(PurePosixPath(rel), raw, feed.load_issues, batch)
             if entry is not None:
                 feed.entries.append(entry)
         batch.hold(feed.entries)
-    feed._loaded = tuple(feed.entries)
-    feed._content_key = key
-    feed._known_clean = known_clean
     return feed
 
 
@@ -300,11 +281,9 @@ def _read(path: str) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _parse_entry(
-    rel: PurePosixPath, raw: bytes, issues: list[Issue], batch: _TypedBatch | None = None, *, strict: bool = True
-) -> FeedEntry | None:
+def _parse_entry(rel: PurePosixPath, raw: bytes, issues: list[Issue], batch: _TypedBatch | None = None) -> FeedEntry | None:
     try:
-        data = strict_loads(raw) if strict else json.loads(raw.decode("utf-8"))
+        data = strict_loads(raw)
     except JSONError as exc:
         issues.append(Issue(str(rel), "", "json", f"invalid JSON: {exc}"))
         return None
@@ -325,7 +304,6 @@ def _typed(data: dict[str, Any]) -> Record | None:
 
 def parse_record(raw: bytes, *, source: str = "record") -> Record:
     """One record from bytes, schema-checked against OSV; raises :class:`InvalidRecordError`."""
-    from depguard.schema import osv_issues
 
     try:
         data = strict_loads(raw)
@@ -493,33 +471,22 @@ def lint(
 
     ``only`` limits per-file rules to some files (a pull request's changes); rules that
     compare records with each other (unique ids, overlaps) still look at the whole feed.
-    The consumers' security floor (:func:`depguard.source.unsafe_text_issues`) is part of the
+    The consumers' security floor (:func:`depguard.validation.safety.unsafe_text_issues`) is part of the
     rules, so nothing that validates here is refused by a client later.
 
     ``progress(done, total)`` follows the records linted, in slices of ``chunk`` files (by
     default a fiftieth of the feed, at least 200; a small feed in one slice). The slices of a
     large feed are shared with a forked child (:mod:`depguard.forking`); slicing never changes
-    the issues found. A whole-feed lint remembers a clean verdict, and a whole-feed lint of
-    content with a remembered clean verdict returns at once (:mod:`depguard.verdicts`).
+    the issues found.
     """
-    from depguard import verdicts
-
-    whole = only is None
-    if whole and feed._known_clean and not feed.load_issues and feed.read_as_loaded():
-        if progress is not None:
-            progress(len(feed.entries), len(feed.entries))
-        return []
     selected = None if only is None else {PurePosixPath(p) for p in only}
     issues = [i for i in feed.load_issues if selected is None or PurePosixPath(i.path) in selected]
     entries = [e for e in feed.entries if selected is None or e.path in selected]
     slices = _slices(entries, [PurePosixPath(i.path) for i in issues], chunk, progress)
-    found, vouched, cross = _shared_issues(feed, slices, progress)
+    found, cross = _shared_issues(feed, slices, progress)
     issues += found
     issues.extend(i for i in cross if selected is None or PurePosixPath(i.path) in selected)
-    result = sorted(set(issues))
-    if whole and vouched and not result and feed._content_key is not None and feed.read_as_loaded():
-        verdicts.remember_clean(feed._content_key)
-    return result
+    return sorted(set(issues))
 
 
 def _slices(
@@ -543,17 +510,14 @@ def _slices(
 
 def _shared_issues(
     feed: Feed, slices: list[list[FeedEntry]], progress: Callable[[int, int], None] | None
-) -> tuple[list[Issue], bool, list[Issue]]:
-    """The per-file issues of every slice, whether the compiled schema checks vouched for every
-    record, and the feed's cross-record issues.
+) -> tuple[list[Issue], list[Issue]]:
+    """The per-file issues of every slice and the feed's cross-record issues.
 
     From :data:`_FORK_MIN_FILES` records on, the slices (at least :data:`_SHARED_SLICES` of
     them) and the cross-record rules are jobs shared with a forked child
     (:func:`depguard.forking.run_shared`). ``progress`` hears of each slice linted here when
     there are several, and of the total at the end.
     """
-    from depguard.forking import MAX_JOBS, run_shared
-
     total = sum(len(part) for part in slices)
     fork = total >= _FORK_MIN_FILES
     parts = slices
@@ -576,25 +540,20 @@ def _shared_issues(
     cross, *per_file = run_shared(jobs, fork=fork, done=done)
     if progress is not None and linted != total:
         progress(total, total)
-    issues = [issue for found, _ in per_file for issue in found]
-    return issues, all(vouched for _, vouched in per_file), cross
+    return [issue for found in per_file for issue in found], cross
 
 
-def _file_issues(entries: Sequence[FeedEntry]) -> tuple[list[Issue], bool]:
-    """The per-file rules' issues of ``entries``, and whether the compiled schema checks vouched for all.
+def _file_issues(entries: Sequence[FeedEntry]) -> list[Issue]:
+    """The per-file rules' issues of ``entries``.
 
     One pass over the records per group of rules rather than every rule per record: the
     interpreter then stays in one rule's code and data, which is a sixth faster.
     """
-    from depguard.schema import profile_issues, profile_vouched
-    from depguard.source import unsafe_text_issues
 
     issues: list[Issue] = []
-    vouched = True
     with gc_paused():
         for entry in entries:
             if not profile_vouched(entry.data):
-                vouched = False
                 issues += [Issue(str(entry.path), p.pointer, "schema", p.message) for p in profile_issues(entry.data)]
         for entry in entries:
             unsafe = unsafe_text_issues(entry.data)
@@ -602,7 +561,7 @@ def _file_issues(entries: Sequence[FeedEntry]) -> tuple[list[Issue], bool]:
                 issues += [Issue(str(entry.path), p.pointer, "unsafe-text", p.message) for p in unsafe]
         for entry in entries:
             issues.extend(_entry_issues(entry))
-    return issues, vouched
+    return issues
 
 
 def _cross_issues(feed: Feed) -> list[Issue]:
@@ -620,7 +579,6 @@ def _cross_issues(feed: Feed) -> list[Issue]:
 
 def check_record(rel: PurePosixPath, data: dict[str, Any]) -> list[Issue]:
     """The issues of one record on its own (as if written canonically at ``rel``)."""
-    from depguard.schema import profile_issues
 
     entry = FeedEntry(rel, canonical_bytes(data), data, _typed(data))
     found = [Issue(str(rel), p.pointer, "schema", p.message) for p in profile_issues(data)]
@@ -878,8 +836,6 @@ def new_record(
 
 def format_feed(root: Path | str, *, check: bool = False) -> list[PurePosixPath]:
     """Rewrite records that are not canonical (or, with ``check``, only list them)."""
-    from depguard.atomic import write_bytes
-
     feed = load_feed(root)
     changed = []
     for entry in feed.entries:

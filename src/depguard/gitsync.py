@@ -25,10 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from depguard import affected, gitops
+from depguard import sync as sync_mod
+from depguard.config import load_config
 from depguard.errors import DepguardError, GitError
 from depguard.records import Record
-from depguard.source import FeedSnapshot
+from depguard.sources.interface import FeedSnapshot
 from depguard.sync import FileChange, RelockResult, SyncPlan
+from depguard.writers import constraints, pyproject
 
 if TYPE_CHECKING:
     from depguard.gitops import Repo  # the type only: gitpython itself is imported by gitops alone
@@ -59,9 +63,7 @@ class GitSyncResult:
 
 def preflight(root: Path, *, branch: str | None = None) -> None:
     """Refuse early (before any download) when git state rules out a commit; see ``require_committable``."""
-    from depguard.gitops import require_committable
-
-    require_committable(root, branch=branch)
+    gitops.require_committable(root, branch=branch)
 
 
 def commit_sync(
@@ -81,20 +83,16 @@ def commit_sync(
     target file forbids the commit. Files sync refuses to edit are left out (and listed in the
     message); the rest is still committed, as a plain sync still protects the other projects.
     """
-    from depguard import gitops
-    from depguard.config import load_config
-    from depguard.sync import apply, load_projects, plan, relock as run_relock
-
     repo = gitops.require_committable(root, branch=branch)
     with _workspace(repo, root, branch) as work:
         config = load_config(work / "pyproject.toml")
-        projects = load_projects(work, [_moved(p, root, work) for p in paths], exclude=config.exclude, include=config.include)
-        sync_plan = plan(work, projects, snapshot, config, targets=targets, today=today)
+        projects = sync_mod.load_projects(work, [_moved(p, root, work) for p in paths], exclude=config.exclude, include=config.include)
+        sync_plan = sync_mod.plan(work, projects, snapshot, config, targets=targets, today=today)
         work_repo = gitops.require_repo(work)
         if branch is None:
             _refuse_dirty(work_repo, sync_plan, relock)
-        written = apply(sync_plan)
-        relocked = run_relock(written) if relock and written else []
+        written = sync_mod.apply(sync_plan)
+        relocked = sync_mod.relock(written) if relock and written else []
         lockfiles = _refreshed_locks(work_repo, relocked)
         message = commit_message(sync_plan, written, lockfiles, reproduce=reproduce)
         result = GitSyncResult(sync_plan, written, relocked, lockfiles, message)
@@ -114,12 +112,10 @@ def commit_sync(
 
 @contextlib.contextmanager
 def _workspace(repo: Repo, root: Path, branch: str | None) -> Iterator[Path]:
-    from depguard.gitops import temporary_worktree
-
     if branch is None:
         yield root
         return
-    with temporary_worktree(repo) as work:
+    with gitops.temporary_worktree(repo) as work:
         yield work
 
 
@@ -134,12 +130,10 @@ def _moved(path: Path, root: Path, work: Path) -> Path:
 
 
 def _refuse_dirty(repo: Repo, sync_plan: SyncPlan, relock: bool) -> None:
-    from depguard.gitops import dirty_paths
-
     wanted = [c.path for c in sync_plan.stale]
     if relock:
         wanted += [c.project / "uv.lock" for c in sync_plan.stale if c.target == "uv"]
-    dirty = dirty_paths(repo, wanted)
+    dirty = gitops.dirty_paths(repo, wanted)
     if dirty:
         names = ", ".join(_rel(p, sync_plan.root) for p in dirty)
         raise GitError(
@@ -149,10 +143,8 @@ def _refuse_dirty(repo: Repo, sync_plan: SyncPlan, relock: bool) -> None:
 
 
 def _refreshed_locks(repo: Repo, relocked: Sequence[RelockResult]) -> list[Path]:
-    from depguard.gitops import dirty_paths
-
     locks = [r.project / "uv.lock" for r in relocked if r.ok and (r.project / "uv.lock").is_file()]
-    return dirty_paths(repo, locks)
+    return gitops.dirty_paths(repo, locks)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -173,8 +165,6 @@ class AdvisoryChange:
 
 def _block_specs(change: FileChange, data: bytes | None) -> dict[str, set[str]]:
     """Package -> excluded specifiers in the managed block of one version of a file."""
-    from depguard.writers import constraints, pyproject
-
     if data is None or change.target not in {"uv", "pip"}:
         return {}
     reader = pyproject.read_block if change.target == "uv" else constraints.read_block
@@ -198,10 +188,8 @@ def _merge(target: dict[str, set[str]], more: dict[str, set[str]]) -> None:
 
 def _solo_specs(record: Record) -> dict[str, set[str]]:
     """What this record alone compiles to, as if it were live: to attribute specifiers to it."""
-    from depguard.affected import compile_exclusions
-
     live = record.model_copy(update={"withdrawn": None}) if record.withdrawn else record
-    return {e.name: set(e.specifiers) for e in compile_exclusions([live]).exclusions}
+    return {e.name: set(e.specifiers) for e in affected.compile_exclusions([live]).exclusions}
 
 
 def advisory_changes(

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from depguard import gitops
 from depguard.errors import GitError
 from depguard.feed import ID_PATTERN, Feed, Issue, lint, load_feed
+from depguard.gitops import blob_id
 from depguard.jsonio import JSONError, strict_loads
 from depguard.records import parse_timestamp
 
@@ -61,8 +63,6 @@ def validate_changed_since(root: Path | str, ref: str) -> HistoryReport:
     ``root`` is the feed directory inside a git work tree; ``ref`` anything ``git rev-parse``
     understands (``origin/main``, a tag, a commit id).
     """
-    from depguard import gitops
-
     root = Path(root)
     feed = load_feed(root)
     repo = gitops.require_repo(root)
@@ -99,8 +99,6 @@ def _strip(path: PurePosixPath, prefix: str) -> PurePosixPath:
 
 def _current_blobs(feed: Feed) -> dict[PurePosixPath, str]:
     """Blob ids of the record files on disk now; unreadable ones get an id no commit has."""
-    from depguard.gitops import blob_id
-
     blobs = {entry.path: blob_id(entry.raw) for entry in feed.entries}
     for issue in feed.load_issues:
         path = PurePosixPath(issue.path)

@@ -35,6 +35,7 @@ from depguard import feed as feed_mod
 from depguard.atomic import write_bytes
 from depguard.errors import InvalidRecordError
 from depguard.jsonio import JSONError, strict_loads
+from depguard.records import parse_timestamp
 
 __all__ = [
     "MAX_INPUT_BYTES",
@@ -304,8 +305,6 @@ def _check_upstream(data: Any, source: str) -> Upstream:
 def _timestamp(value: Any) -> _dt.datetime | None:
     if not isinstance(value, str):
         return None
-    from depguard.records import parse_timestamp
-
     try:
         return parse_timestamp(value)
     except ValueError:

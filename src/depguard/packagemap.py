@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
+import depguard
 from depguard.errors import FeedSourceError
 from depguard.jsonio import JSONError, gc_paused, strict_loads
 from depguard.advisoryindex import may_list_artifacts, package_key
@@ -127,10 +128,8 @@ class PackageMap:
         return cls(index_sha256, all_sha256, len(all_bytes), len(records), newest, tables, artifacts)
 
     def to_bytes(self) -> bytes:
-        from depguard import __version__
-
         return _compact({
-            "format": FORMAT, "depguard": __version__, "index_sha256": self.index_sha256, "all_sha256": self.all_sha256,
+            "format": FORMAT, "depguard": depguard.__version__, "index_sha256": self.index_sha256, "all_sha256": self.all_sha256,
             "all_size": self.all_size, "count": self.count, "newest": self.newest,
             "tables": self.tables, "artifacts": self.artifacts,
         }).encode("ascii")
@@ -142,15 +141,13 @@ class PackageMap:
         Tables and span bounds are checked when they are used (:meth:`spans`): checking all of
         them here would cost as much as the lookups they serve.
         """
-        from depguard import __version__
-
         try:
             stored = strict_loads(data)
         except JSONError:
             return None
         if not isinstance(stored, dict):
             return None
-        expected = {"format": FORMAT, "depguard": __version__, "index_sha256": index_sha256, "all_sha256": all_sha256, "all_size": all_size}
+        expected = {"format": FORMAT, "depguard": depguard.__version__, "index_sha256": index_sha256, "all_sha256": all_sha256, "all_size": all_size}
         if any(stored.get(key) != value or type(stored.get(key)) is not type(value) for key, value in expected.items()):
             return None
         count, newest, tables, artifacts = (stored.get(k) for k in ("count", "newest", "tables", "artifacts"))
@@ -203,7 +200,7 @@ def _compact(data: Any) -> str:
 class MappedRecords(Sequence[Record]):
     """The records of a verified ``all.json``: counted by its map, typed only when asked for.
 
-    Used as :attr:`depguard.source.FeedSnapshot.records` for the cached feed. Anything that
+    Used as :attr:`depguard.sources.interface.FeedSnapshot.records` for the cached feed. Anything that
     reads the records one by one (sync, serve, ``feed status``) gets all of them, typed at
     once on first use exactly as the verified download was; :meth:`select` types only the
     records that can match a set of packages, which is all a check needs.

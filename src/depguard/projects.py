@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from depguard.config import read_toml
+from depguard.display import printable
 from depguard.errors import ProjectError
 
 __all__ = [
@@ -312,8 +313,6 @@ def require_inside(path: Path, directory: Path) -> None:
     for part in rel.parts:
         current = current / part
         if current.is_symlink():
-            from depguard.display import printable
-
             try:
                 target = printable(os.readlink(current))  # the link's target is the contributor's text
             except OSError:

@@ -41,11 +41,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from depguard import ziparchive
-from depguard.client import ALL_PATH, DEFAULT_FEED_URL, FORMAT, FORMAT_VERSION, INDEX_PATH
+from depguard import affected, ziparchive
+from depguard.affected import blocks_every_version
 from depguard.errors import ConfigError, InvalidRecordError
 from depguard.feed import Feed, FeedEntry, Issue, lint, load_feed
-from depguard.affected import blocks_every_version
+from depguard.feedformat import ALL_PATH, DEFAULT_FEED_URL, FORMAT, FORMAT_VERSION, INDEX_PATH
 from depguard.feedstats import FeedStats, compute, newest_first_key
 from depguard.forking import run_shared
 from depguard.jsonio import gc_paused
@@ -492,9 +492,7 @@ def _modified_csv(newest_first: Sequence[_Item], *, prefix: str | None) -> bytes
 
 def _pypi_constraints(site: _Site) -> bytes:
     """The compiled PyPI exclusions as a constraints file that pip and uv read directly."""
-    from depguard.affected import compile_exclusions
-
-    compiled = compile_exclusions([item.record for item in site.items])
+    compiled = affected.compile_exclusions([item.record for item in site.items])
     url = site.base + PYPI_CONSTRAINTS_PATH
     lines = [
         "# depguard: PyPI releases known to be compromised, as resolver constraints.",

@@ -38,7 +38,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, Union
+from typing import Any, Protocol, Union
 from urllib.parse import unquote, urlsplit
 
 from depguard import __version__, ecosystems
@@ -46,10 +46,8 @@ from depguard.errors import ConfigError, DepguardError, FeedSourceError
 from depguard.jsonio import gc_paused
 from depguard.advisoryindex import AdvisoryIndex
 from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
-from depguard.source import FeedSnapshot
-
-if TYPE_CHECKING:
-    from depguard.client import FetchOptions
+from depguard.sources import FetchOptions, source_for
+from depguard.sources.interface import FeedSnapshot, FeedSource
 
 __all__ = [
     "DEFAULT_HOST",
@@ -295,7 +293,7 @@ class StaticProvider:
 
 
 class SourceProvider:
-    """Whatever :func:`depguard.source.open_source` reads from ``spec``, and how to notice news.
+    """A :class:`~depguard.sources.interface.FeedSource` (or the spec of one), and how to notice news.
 
     A local directory (a feed source or a built tree) is watched by file metadata: every
     visible file's path, mtime, size and inode. An atomic rename changes the inode even within
@@ -305,26 +303,22 @@ class SourceProvider:
     conditional requests make an unchanged feed cost one small 304.
     """
 
-    def __init__(self, spec: str | os.PathLike[str] | None = None, options: FetchOptions | None = None,
+    def __init__(self, spec: FeedSource | str | os.PathLike[str] | None = None, options: FetchOptions | None = None,
                  *, refetch: float = DEFAULT_REFETCH_INTERVAL) -> None:
-        self.spec = None if spec is None else os.fspath(spec)
-        self.options = options
+        self.source = spec if isinstance(spec, FeedSource) else source_for(spec, options)
         self.refetch = refetch
 
     @property
     def is_local(self) -> bool:
-        from depguard.client import is_url
-
-        return self.spec is not None and not is_url(self.spec)
+        return self.source.local_path is not None
 
     def load(self) -> FeedSnapshot:
-        from depguard.source import open_source
-
-        return open_source(self.spec, self.options)
+        return self.source.load()
 
     def fingerprint(self) -> Hashable:
-        if self.is_local:
-            return _tree_fingerprint(Path(self.spec or "."))
+        path = self.source.local_path
+        if path is not None:
+            return _tree_fingerprint(path)
         return int(time.monotonic() // self.refetch)
 
 
@@ -360,13 +354,13 @@ def _tree_fingerprint(root: Path) -> tuple[tuple[str, int, int, int], ...]:
     return tuple(sorted(entries))
 
 
-FeedSpec = Union[str, "os.PathLike[str]", FeedSnapshot, SnapshotProvider, None]
+FeedSpec = Union[str, "os.PathLike[str]", FeedSnapshot, FeedSource, SnapshotProvider, None]
 
 
 def _provider(feed: FeedSpec) -> SnapshotProvider:
     if isinstance(feed, FeedSnapshot):
         return StaticProvider(feed)
-    if feed is None or isinstance(feed, (str, os.PathLike)):
+    if feed is None or isinstance(feed, (str, os.PathLike, FeedSource)):
         return SourceProvider(feed)
     return feed
 
@@ -795,7 +789,8 @@ def start_server(
 ) -> FeedServer:
     """Load ``feed`` and serve it over the OSV API; returns the running :class:`FeedServer`.
 
-    ``feed``: anything :func:`depguard.source.open_source` reads (a feed directory, a built
+    ``feed``: a :class:`~depguard.sources.interface.FeedSource` (what :func:`depguard.sources.resolve`
+    returns), anything :func:`depguard.sources.source_for` reads (a feed directory, a built
     tree, a URL; None for the published feed, with its cache and bundled fallbacks), a fixed
     :class:`FeedSnapshot`, or any :class:`SnapshotProvider`. ``port`` 0 picks a free port (read ``.url``).
     ``poll_interval`` seconds between change checks (None: only :meth:`FeedServer.reload` and

@@ -16,11 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from depguard.config import Config
+from depguard import affected
+from depguard.atomic import write_bytes
+from depguard.config import MAX_PROJECT_FILE_BYTES, Config
 from depguard.errors import DepguardError, ProjectError
 from depguard.exclusions import Exclusion
-from depguard.projects import Project, Role
-from depguard.source import FeedSnapshot
+from depguard.gitops import open_repo, repo_root, visible_files
+from depguard.projects import UNPROTECTABLE, Project, Role, discover, require_inside
+from depguard.sources.interface import FeedSnapshot
+from depguard.writers import constraints, requirements_in
 
 __all__ = ["FileChange", "Refusal", "Unprotected", "SyncPlan", "plan", "apply", "relock", "default_targets"]
 
@@ -140,10 +144,8 @@ def plan(
     today: _dt.date | None = None,
 ) -> SyncPlan:
     """Compute every file's new contents; reads files, writes nothing."""
-    from depguard.affected import compile_exclusions
-
     today = today or _dt.date.today()
-    compiled = compile_exclusions(snapshot.records, ignore=config.ignored_ids(today))
+    compiled = affected.compile_exclusions(snapshot.records, ignore=config.ignored_ids(today))
     result = SyncPlan(root, snapshot, compiled.exclusions, list(projects))
     result.warnings += list(snapshot.warnings)
     for entry in config.expired(today):
@@ -162,8 +164,6 @@ def plan(
 
 def _note_unprotected(result: SyncPlan, project: Project) -> None:
     """Record a project resolved by a tool that reads nothing sync writes (poetry, pdm, hatch)."""
-    from depguard.projects import UNPROTECTABLE
-
     if project.error is not None or project.role is Role.MEMBER:
         return
     tools = tuple(t for t in project.resolvers if t in UNPROTECTABLE)
@@ -213,8 +213,6 @@ def _without_path(message: str, path: Path) -> str:
 
 
 def _read(path: Path) -> tuple[bytes | None, str]:
-    from depguard.config import MAX_PROJECT_FILE_BYTES
-
     if path.is_symlink():
         raise ProjectError(f"{path}: is a symbolic link; refusing to write through it")
     if path.exists() and not path.is_file():
@@ -232,12 +230,9 @@ def _read(path: Path) -> tuple[bytes | None, str]:
 
 def _plan_file(result: SyncPlan, project: Project, target: str, path: Path, new: dict[str, str]) -> None:
     """Plan one file; ``new`` maps each package to the requirement its block entry must be."""
-    from depguard.projects import require_inside
-
     if target == "uv":
-        from depguard.writers import pyproject as writer
-    else:
-        from depguard.writers import constraints as writer
+        from depguard.writers import pyproject as uv_writer  # lazy: tomlkit (~70 ms) only for uv projects
+    writer = uv_writer if target == "uv" else constraints
     try:
         require_inside(path, project.directory)  # no symlinked directory on the way out of the repo
         before, text = _read(path)
@@ -285,8 +280,6 @@ def _specifiers(requirement: str) -> set[str]:
 
 
 def _plan_requirements_in(result: SyncPlan, project: Project, path: Path, constraints_path: Path) -> None:
-    from depguard.writers import requirements_in
-
     try:
         before, text = _read(path)
         # pip-compile resolves a -c path relative to the file that holds it: requirements/main.in -> ../constraints.txt
@@ -321,8 +314,6 @@ def apply(plan_: SyncPlan) -> list[FileChange]:
     Each file is re-read first: if it changed since the plan (an editor, another sync), the
     write is refused rather than clobbering someone else's edit.
     """
-    from depguard.atomic import write_bytes
-
     written = []
     constraints_of = {c.project: c.path for c in plan_.stale if c.target == "pip"}
     for change in plan_.stale:
@@ -372,8 +363,6 @@ def relock(changes: Sequence[FileChange], *, uv: str | None = None) -> list[Relo
 
 def find_root(start: Path) -> Path:
     """The repo's top (git) or ``start`` itself when it is not in a git repo."""
-    from depguard.gitops import repo_root
-
     return repo_root(start) or start.resolve()
 
 
@@ -386,9 +375,6 @@ def load_projects(
     sends the uv block to the workspace root, where uv reads it. A fixture/template project
     is skipped unless ``include`` matches it or a path names it (or a folder inside it).
     """
-    from depguard.gitops import open_repo, visible_files
-    from depguard.projects import discover
-
     repo = open_repo(root)
     tracked = visible_files(repo) if repo is not None else None
     projects = discover(root, tracked=tracked, exclude=exclude, include=include)

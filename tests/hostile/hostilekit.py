@@ -11,7 +11,7 @@ byte-identical afterwards (:func:`tree_digest` before and after):
 * :func:`refused` - exit 2, exactly the expected number of one-line errors naming the
   problem, no traceback, no control characters printed;
 * :func:`fell_back` - exit 0 on the last verified copy (the cache), with one warning that
-  names the refusal: for a bad *download* when a good copy is cached, per client.py.
+  names the refusal: for a bad *download* when a good copy is cached, per depguard.sources.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Hostile or broken *transport*: bad JSON, oversized and endless bodies, bombs, drips,
 redirects, plain http, tampering, disagreement, replay and shrink - over real HTTP.
 
-What client.py does, and so what each case asserts:
+What the published-feed source does (``sources/remote.py``, with the fallback chain of
+``depguard.sources.PublishedFeed``), and so what each case asserts:
 
 * a download that is **refused** (integrity: hash, JSON, schema, index/all agreement,
   redirect to http, rollback, shrink) falls back to the last verified copy in the cache, with

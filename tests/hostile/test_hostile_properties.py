@@ -32,7 +32,8 @@ from depguard.config import Config
 from depguard.lockfiles import Location, Package
 from depguard.projects import discover
 from depguard.records import Record
-from depguard.source import FeedSnapshot, record_issues
+from depguard.sources.interface import FeedSnapshot
+from depguard.validation.safety import record_issues
 from depguard.writers import constraints as constraints_writer
 from depguard.writers import pyproject as pyproject_writer
 from feedkit import record

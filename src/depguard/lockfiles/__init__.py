@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from depguard.errors import LockfileError
+from depguard.jsonio import gc_paused
 
 __all__ = [
     "Location",
@@ -112,7 +113,6 @@ def read_lockfile(path: Path, root: Path, *, fmt: str | None = None) -> list[Pac
     if fmt is None or fmt not in FORMATS:
         known = ", ".join(p for _m, patterns in FORMATS.values() for p in patterns)
         raise LockfileError(f"{path}: not a lockfile format depguard reads (known: {known})")
-    from depguard.jsonio import gc_paused
 
     module = importlib.import_module(f"depguard.lockfiles.{FORMATS[fmt][0]}")
     parser: Parser = module.parse

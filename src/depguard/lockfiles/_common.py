@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from depguard.errors import LockfileError
+from depguard.jsonio import JSONError, gc_paused, strict_loads
 
 __all__ = [
     "read_text",
@@ -78,8 +79,7 @@ def load_toml(path: Path, text: str) -> dict[str, Any]:
     Machine-written lockfiles are read by :mod:`depguard.lockfiles._fasttoml` (a few times
     faster, and exactly tomllib's answer); anything it does not read goes to tomllib.
     """
-    from depguard.jsonio import gc_paused
-    from depguard.lockfiles._fasttoml import loads
+    from depguard.lockfiles._fasttoml import loads  # lazy: ~15 ms, only TOML lockfiles need it
 
     with gc_paused():  # a 2,000-package lockfile is ~100,000 objects: see jsonio.gc_paused
         data = loads(text)
@@ -101,8 +101,6 @@ def load_toml(path: Path, text: str) -> dict[str, Any]:
 
 def load_json(path: Path, text: str) -> Any:
     """Parse JSON strictly (no duplicate keys, no NaN); the error names file and line."""
-    from depguard.jsonio import JSONError, strict_loads
-
     try:
         return strict_loads(text)
     except JSONError as exc:

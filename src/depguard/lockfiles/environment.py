@@ -19,8 +19,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from depguard.ecosystems import pep503
 from depguard.errors import LockfileError
-from depguard.lockfiles import Location, Package
+from depguard.lockfiles import Location, Package, format_for
 
 __all__ = ["parse", "inspect", "site_directories", "distributions", "interpreter", "is_environment"]
 
@@ -47,8 +48,6 @@ def interpreter(target: str | os.PathLike[str] | None) -> Path:
 
 def is_environment(path: Path) -> bool:
     """Whether ``path`` names an environment: a virtualenv directory or an executable non-lockfile."""
-    from depguard.lockfiles import format_for
-
     if path.is_dir():
         return (path / "pyvenv.cfg").is_file()
     return path.is_file() and format_for(path) is None and os.access(path, os.X_OK)
@@ -208,8 +207,6 @@ def inspect(target: str | os.PathLike[str] | None = None) -> list[Package]:
     Like Python itself, the first directory that holds a name wins; later copies are shadowed.
     The inspected interpreter is never started (see the module docstring).
     """
-    from depguard.ecosystems import pep503
-
     if target is None or str(target) == "":
         directories = _existing(_own_site_directories())  # depguard's own Python: nothing foreign runs
     else:

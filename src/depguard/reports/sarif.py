@@ -15,14 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from depguard import __version__, ecosystems
+from depguard.check import ACTION_PACKAGE, ACTION_VERSION, CheckReport, Finding
+from depguard.records import Record
 from depguard.reports import advisory_label, help_uri
-
-if TYPE_CHECKING:
-    from depguard.check import CheckReport, Finding
-    from depguard.records import Record
 
 __all__ = ["render", "to_data", "SCHEMA_URI", "INFORMATION_URI", "SECURITY_SEVERITY"]
 
@@ -92,8 +90,6 @@ def _rule(record: Record) -> dict[str, Any]:
 
 
 def _help_text(record: Record) -> str:
-    from depguard.check import ACTION_PACKAGE, ACTION_VERSION
-
     action = ACTION_PACKAGE if record.depguard.kind == "malicious-package" else ACTION_VERSION
     return f"{record.summary or record.id}\n\nWhat to do: {action}."
 

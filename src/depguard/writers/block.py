@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from depguard.config import MAX_PROJECT_FILE_BYTES
 from depguard.errors import UnsafeEditError
 from depguard.exclusions import ADVISORY_ID, Exclusion
 
@@ -147,8 +148,6 @@ def split_bom(text: str) -> tuple[str, str]:
 
 def refuse_oversized(text: str, where: str) -> None:
     """Refuse a file larger than :data:`depguard.config.MAX_PROJECT_FILE_BYTES` (UTF-8 bytes)."""
-    from depguard.config import MAX_PROJECT_FILE_BYTES
-
     if len(text) > MAX_PROJECT_FILE_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_PROJECT_FILE_BYTES:
         raise UnsafeEditError(f"{where}: larger than the {MAX_PROJECT_FILE_BYTES} bytes depguard edits; not editing")
 

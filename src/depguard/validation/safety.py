@@ -1,105 +1,25 @@
-"""Where a feed comes from, reduced to one typed answer: the records and their provenance.
+"""The consumer-side security floor, and everything a client refuses a record for.
 
-``sync`` and ``check`` never care whether records came from a contributor's checkout, a
-static tree on a CDN, the on-disk cache or the snapshot inside the wheel; they receive a
-:class:`FeedSnapshot`. Everything that arrives here is validated before it is returned: a
-feed with one invalid record is refused whole, because a partial feed silently lifts
-constraints.
+The schemas describe the format; :func:`unsafe_text_issues` is the floor under them, checked
+on every record a consumer accepts (a feed directory, a built tree, a download; the cache only
+ever holds downloads that passed it) and by ``feed validate``, which runs the same function:
+one rule set, so nothing that validates is refused by a client later.
+:func:`record_issues` is the whole consumer gate: the profile schemas, then this floor.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from depguard import ecosystems
 from depguard.display import printable
-from depguard.errors import FeedSourceError, InvalidRecordError
-from depguard.records import Record
+from depguard.validation.profile import profile_issues
+from depguard.validation.schema import SchemaIssue
 
-if TYPE_CHECKING:
-    from depguard.client import FetchOptions
-    from depguard.schema import SchemaIssue
+__all__ = ["record_issues", "unsafe_text_issues"]
 
-__all__ = ["FeedSnapshot", "from_directory", "bundled", "open_source", "printable", "record_issues", "unsafe_text_issues"]
-
-
-@dataclass(frozen=True)
-class FeedSnapshot:
-    """Validated records plus where they came from, for reports and warnings.
-
-    ``records`` is a tuple, except for the cached copy of a URL's feed, whose records are
-    typed on demand (:class:`~depguard.packagemap.MappedRecords`): a check asks
-    :meth:`select` for the few it can match instead of typing them all.
-
-    ``kind``: ``directory`` (a feed source), ``static`` (a built tree on disk), ``url`` (just
-    confirmed by its server), ``cache`` (the last verified download, used offline or because
-    the server could not be used) or ``bundled`` (the snapshot inside depguard).
-    ``checked_at`` is when a server last vouched for these records (URL sources only), and
-    ``cache`` the cache directory behind a URL source. ``fallback`` says the source asked for
-    could not be used and this is a stand-in (the cache or the bundled snapshot): it may be
-    older than what the project was last synced with, so sync must not lift anything from it.
-    """
-
-    records: Sequence[Record]
-    source: str
-    kind: str
-    warnings: tuple[str, ...] = field(default=())
-    checked_at: _dt.datetime | None = None
-    cache: str | None = None
-    fallback: bool = False
-
-    @property
-    def newest_modified(self) -> str | None:
-        return max((r.modified for r in self.records), default=None, key=lambda m: _ts(m))
-
-    def select(self, keys: Iterable[tuple[str, str]], digests: Iterable[str]) -> Sequence[Record]:
-        """At least every record that names one of ``keys`` or lists one of ``digests``.
-
-        ``keys`` are :func:`depguard.advisoryindex.package_key` values, ``digests`` lowercase
-        sha256 hex: an index of the result answers lookups of them exactly as an index of
-        all the records would. Records that are already typed are all returned as they are.
-        """
-        from depguard.packagemap import MappedRecords
-
-        if isinstance(self.records, MappedRecords):
-            return self.records.select(keys, digests)
-        return self.records
-
-
-def _ts(text: str) -> object:
-    from depguard.records import parse_timestamp
-
-    return parse_timestamp(text)
-
-
-def from_directory(root: Path, *, kind: str = "directory") -> FeedSnapshot:
-    """A feed source directory (``feed/`` layout), schema-checked record by record.
-
-    Formatting lints do not matter to a consumer; schema and JSON problems do, and refuse the
-    whole directory.
-    """
-    from depguard.feed import load_feed
-
-    feed = load_feed(root)
-    fatal = [printable(str(i)) for i in feed.load_issues if i.rule in {"json", "readable"}]
-    for entry in feed.entries:
-        where = printable(str(entry.path))  # a contributor chose the file name
-        problems = [f"{where}#{p.pointer}: {p.message}" for p in record_issues(entry.data)]
-        if entry.record is None and not problems:
-            problems.append(f"{where}: not a usable record")
-        fatal += problems
-    if fatal:
-        shown = "; ".join(fatal[:3]) + (f" (and {len(fatal) - 3} more)" if len(fatal) > 3 else "")
-        raise InvalidRecordError(f"feed {root} has invalid records, refusing all of it: {shown}")
-    return FeedSnapshot(tuple(feed.records()), str(root), kind)
-
-
-# --------------------------------------------------------------------------- the consumer gate
 
 #: Characters no feed value may hold: C0 and C1 controls (ESC starts terminal escape
 #: sequences, NUL and lone CR confuse editors and diffs), line and paragraph separators, and
@@ -117,8 +37,6 @@ _MAX_ISSUES = 20
 
 def record_issues(data: Any) -> list[SchemaIssue]:
     """Everything that refuses a record on the consuming side: the schemas, then :func:`unsafe_text_issues`."""
-    from depguard.schema import profile_issues
-
     return sorted(set(profile_issues(data)) | set(unsafe_text_issues(data)))
 
 
@@ -141,8 +59,6 @@ def unsafe_text_issues(data: Any) -> list[SchemaIssue]:
       the whole feed is refused instead and the last verified copy stays in force;
     * every package name is valid in its ecosystem (ASCII only: no confusable letters).
     """
-    from depguard.schema import SchemaIssue
-
     issues: list[SchemaIssue] = []
     try:
         if not _looks_clean(data):
@@ -182,8 +98,6 @@ def _looks_clean(data: Any) -> bool:
 
 
 def _walk_text(value: Any, pointer: str, issues: list[SchemaIssue]) -> None:
-    from depguard.schema import SchemaIssue
-
     if len(issues) >= _MAX_ISSUES:
         return
     if isinstance(value, dict):
@@ -212,9 +126,6 @@ def _bad_char(text: str, *, multiline: bool) -> str | None:
 
 
 def _affected_issues(entry: dict[str, Any], base: str, issues: list[SchemaIssue]) -> None:
-    from depguard import ecosystems
-    from depguard.schema import SchemaIssue
-
     package = entry.get("package")
     if not isinstance(package, dict):
         return
@@ -248,40 +159,3 @@ def _shown(text: str, limit: int = 80) -> str:
 def _escape(part: str) -> str:
     """One JSON-pointer token, with unprintable characters escaped (pointers are printed)."""
     return printable(part.replace("~", "~0").replace("/", "~1"))
-
-
-def bundled() -> FeedSnapshot:
-    """The snapshot shipped inside depguard: always there, possibly old."""
-    from depguard.resources import bundled_feed_dir
-
-    try:
-        root = bundled_feed_dir()
-    except FileNotFoundError as exc:
-        raise FeedSourceError(str(exc)) from None
-    return from_directory(root, kind="bundled")
-
-
-def open_source(spec: str | None, options: FetchOptions | None = None) -> FeedSnapshot:
-    """A snapshot from ``spec``: a URL, a built tree, a feed directory, or None for the default.
-
-    * a URL (``https://...``; ``http://`` on the loopback only) is pulled by the client, with
-      its cache, checks and fallbacks (:func:`depguard.client.open_url`);
-    * a directory holding ``index.json`` and ``all.json`` is a built tree, verified like a
-      download;
-    * any other directory is a feed source (``feed/`` layout);
-    * None is the project's published feed (:data:`depguard.client.DEFAULT_FEED_URL`).
-    """
-    from depguard import client
-
-    if spec is None:
-        return client.open_url(client.DEFAULT_FEED_URL, options)
-    if client.is_url(spec):
-        return client.open_url(spec, options)
-    path = Path(spec)
-    if not path.exists():
-        raise FeedSourceError(f"feed source not found: {spec}")
-    if not path.is_dir():
-        raise FeedSourceError(f"feed source is not a directory: {spec}")
-    if client.is_static_tree(path):
-        return client.read_static_tree(path)
-    return from_directory(path)

@@ -4,7 +4,7 @@ Two layers: ``osv.schema.json`` (the OSV format, compatible with the official sc
 ``depguard.schema.json`` (depguard's stricter profile for its own feed). A record from another
 database only has to pass the first; a record in depguard's feed has to pass both.
 
-Each schema is checked in two steps. :mod:`depguard.fastschema` compiles it to plain Python
+Each schema is checked in two steps. :mod:`depguard.validation.fastschema` compiles it to plain Python
 functions that only answer "valid?" (microseconds per record) and vouch only for instances
 jsonschema also accepts; jsonschema, the reference implementation, runs only on what the
 fast check does not vouch for, to find every error with its message. A valid feed of 20,000
@@ -32,8 +32,7 @@ __all__ = [
     "validator",
     "fast_check",
     "osv_issues",
-    "profile_issues",
-    "profile_vouched",
+    "schema_issues",
 ]
 
 
@@ -54,7 +53,7 @@ def load_schema(name: str) -> dict[str, Any]:
 @cache
 def fast_check(name: str) -> Callable[[Any], bool] | None:
     """The compiled yes/no check of a bundled schema, or None when it cannot be compiled exactly."""
-    from depguard.fastschema import Unsupported, compile_schema
+    from depguard.validation.fastschema import Unsupported, compile_schema  # lazy: ~15 ms, only once a record is checked
 
     try:
         return compile_schema(load_schema(name), name)
@@ -111,7 +110,8 @@ def validator(name: str) -> SchemaValidator:
     return SchemaValidator(name)
 
 
-def _issues(name: str, instance: Any) -> list[SchemaIssue]:
+def schema_issues(name: str, instance: Any) -> list[SchemaIssue]:
+    """Every violation of the bundled schema ``name`` (none when the compiled check vouches)."""
     checker = validator(name)
     if checker.vouches_for(instance):
         return []
@@ -124,20 +124,7 @@ def _issues(name: str, instance: Any) -> list[SchemaIssue]:
 
 def osv_issues(instance: Any) -> list[SchemaIssue]:
     """Violations of the OSV schema; empty when the record is valid OSV."""
-    return _issues("osv.schema.json", instance)
-
-
-def profile_issues(instance: Any) -> list[SchemaIssue]:
-    """Violations of the OSV schema and of depguard's profile, for records in depguard's feed."""
-    osv, profile = osv_issues(instance), _issues("depguard.schema.json", instance)
-    if not osv and not profile:
-        return []
-    return sorted(set(osv) | set(profile))
-
-
-def profile_vouched(instance: Any) -> bool:
-    """True when the compiled checks prove ``instance`` valid under both schemas (no jsonschema run)."""
-    return validator("osv.schema.json").vouches_for(instance) and validator("depguard.schema.json").vouches_for(instance)
+    return schema_issues("osv.schema.json", instance)
 
 
 def _escape(part: object) -> str:

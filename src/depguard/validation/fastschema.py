@@ -6,7 +6,7 @@ Why: jsonschema walks the schema anew for every instance (evolving validators, r
 ``index.json``. Almost every instance depguard checks is valid, and a valid instance has no
 error messages to produce, so it only needs a verdict. This module turns a schema into one
 Python function per schema node (generated source, ``exec``'d once per process) that answers
-"valid?" in a few microseconds; :mod:`depguard.schema` asks it first and runs jsonschema, the
+"valid?" in a few microseconds; :mod:`depguard.validation.schema` asks it first and runs jsonschema, the
 reference implementation, only for instances it does not vouch for, to produce the messages.
 
 Soundness is the point, speed the bonus:

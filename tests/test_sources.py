@@ -1,0 +1,97 @@
+"""One precedence rule for every command (``depguard.sources.resolve``), and the kind a spec names.
+
+The rule: ``--feed``, ``$DEPGUARD_FEED``, ``[tool.depguard] feed`` (relative to its
+pyproject.toml), the published feed. ``serve`` once skipped the third; it is asserted here
+through the real CLI next to ``feed status``, which shows what sync would use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from depguard.errors import FeedSourceError
+from depguard.feedformat import DEFAULT_FEED_URL
+from depguard.publish import build_site
+from depguard.sources import PublishedFeed, choose, resolve, source_for
+from depguard.sources.directory import DirectorySource
+from depguard.sources.interface import FeedSource
+from depguard.sources.static import StaticTreeSource
+from feedkit import record, write_feed
+from repokit import depguard, init_repo
+
+NO_ENV: dict[str, str] = {}
+
+
+def test_the_precedence_rule(tmp_path: Path) -> None:
+    env = {"DEPGUARD_FEED": "https://env.example/feed/"}
+    assert choose("https://flag.example/", config_feed="cfg", config_dir=tmp_path, env=env) == "https://flag.example/"
+    assert choose(None, config_feed="cfg", config_dir=tmp_path, env=env) == "https://env.example/feed/"
+    assert choose(None, config_feed="cfg", config_dir=tmp_path, env=NO_ENV) == str(tmp_path / "cfg")
+    assert choose(None, config_feed="https://cfg.example/", config_dir=tmp_path, env=NO_ENV) == "https://cfg.example/"
+    assert choose(None, config_feed=str(tmp_path / "abs"), config_dir=Path("/elsewhere"), env=NO_ENV) == str(tmp_path / "abs")
+    assert choose(None, env=NO_ENV) == DEFAULT_FEED_URL
+    assert choose(None, env={"DEPGUARD_FEED": ""}) == DEFAULT_FEED_URL
+
+
+def test_a_spec_names_its_kind(tmp_path: Path) -> None:
+    feed = write_feed(tmp_path / "feed", [record("x_DEPGUARD-2026-0001")])
+    build_site(feed, tmp_path / "site", base_url="https://feed.example/")
+    (tmp_path / "file").write_text("x")
+    assert isinstance(source_for(str(feed)), DirectorySource)
+    assert isinstance(source_for(tmp_path / "site"), StaticTreeSource)
+    assert isinstance(source_for("https://feed.example/"), PublishedFeed)
+    assert isinstance(source_for(None), PublishedFeed) and source_for(None).location == DEFAULT_FEED_URL
+    with pytest.raises(FeedSourceError, match="not found"):
+        source_for(str(tmp_path / "missing"))
+    with pytest.raises(FeedSourceError, match="not a directory"):
+        source_for(str(tmp_path / "file"))
+    with pytest.raises(FeedSourceError, match="only https"):
+        source_for("http://feed.example/")
+    directory, static = source_for(str(feed)).load(), source_for(tmp_path / "site").load()
+    assert (directory.kind, static.kind) == ("directory", "static")
+    assert [r.id for r in directory.records] == [r.id for r in static.records] == ["x_DEPGUARD-2026-0001"]
+
+
+def test_resolve_returns_a_source_that_loads_anew(tmp_path: Path) -> None:
+    feed = write_feed(tmp_path / "feed", [record("x_DEPGUARD-2026-0001")])
+    source = resolve(config_feed="feed", config_dir=tmp_path, env=NO_ENV)
+    assert isinstance(source, FeedSource) and source.local_path == feed
+    assert len(source.load().records) == 1
+    write_feed(feed, [record("x_DEPGUARD-2026-0002", name="other")])
+    assert len(source.load().records) == 2
+
+
+def _repo_with_configured_feed(tmp_path: Path) -> Path:
+    repo = init_repo(tmp_path / "repo", {"pyproject.toml": '[project]\nname = "x"\nversion = "0"\n\n[tool.depguard]\nfeed = "advisories"\n'})
+    write_feed(repo / "advisories", [record("x_DEPGUARD-2026-0001"), record("x_DEPGUARD-2026-0002", name="other")])
+    return repo
+
+
+def test_feed_status_reads_the_configured_feed(tmp_path: Path) -> None:
+    repo = _repo_with_configured_feed(tmp_path)
+    result = depguard(repo, "feed", "status", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert (info["source"], info["kind"], info["records"]) == (str(repo / "advisories"), "directory", 2)
+
+
+def test_serve_reads_the_configured_feed_as_sync_does(tmp_path: Path) -> None:
+    repo = _repo_with_configured_feed(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEPGUARD_FEED")}
+    proc = subprocess.Popen([sys.executable, "-m", "depguard", "serve", "--port", "0", "--poll", "0"], cwd=repo,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith(f"serving 2 record(s) from {repo / 'advisories'} (directory) at http://127.0.0.1:"), (
+            first + (proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
+        )
+    finally:
+        proc.kill()
+        proc.wait()
