@@ -267,7 +267,9 @@ def run(
         for path in files:
             _read_into(report, packages, path, format_for(path) or "unknown", partial(read_lockfile, path, root))
         if not files and not environments and not report.errors:
-            report.warnings.append("no lockfiles found (uv.lock, pylock.toml, poetry.lock, pdm.lock, requirements*.txt, Pipfile.lock, package-lock.json)")
+            from depguard.lockfiles import format_names
+
+            report.warnings.append(f"no lockfiles found ({format_names()})")
     if environments:
         _read_environments(report, packages, environments)
     report.findings, report.ignored = match(packages, index_for(snapshot, packages), ignore)

@@ -28,6 +28,7 @@ __all__ = [
     "Parser",
     "FORMATS",
     "format_for",
+    "format_names",
     "is_lockfile",
     "read_lockfile",
 ]
@@ -70,6 +71,9 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "requirements.txt": ("requirements", ("requirements*.txt",)),
     "Pipfile.lock": ("pipfile", ("Pipfile.lock",)),
     "package-lock.json": ("npm", ("package-lock.json", "npm-shrinkwrap.json")),
+    "pnpm-lock.yaml": ("pnpm", ("pnpm-lock.yaml",)),
+    "yarn.lock": ("yarn", ("yarn.lock",)),
+    "bun.lock": ("bun", ("bun.lock",)),
 }
 
 
@@ -85,6 +89,11 @@ def format_for(path: Path) -> str | None:
     return None
 
 
+def format_names() -> str:
+    """Every file-name pattern read, for messages (``uv.lock, pylock.toml, ...``)."""
+    return ", ".join(p for _m, patterns in FORMATS.values() for p in patterns)
+
+
 def is_lockfile(path: Path) -> bool:
     return format_for(path) is not None
 
@@ -96,8 +105,7 @@ def read_lockfile(path: Path, root: Path, *, fmt: str | None = None) -> list[Pac
     """
     fmt = fmt or format_for(path)
     if fmt is None or fmt not in FORMATS:
-        known = ", ".join(p for _m, patterns in FORMATS.values() for p in patterns)
-        raise LockfileError(f"{path}: not a lockfile format depguard reads (known: {known})")
+        raise LockfileError(f"{path}: not a lockfile format depguard reads (known: {format_names()})")
     from depguard.jsonio import gc_paused
 
     module = importlib.import_module(f"depguard.lockfiles.{FORMATS[fmt][0]}")
