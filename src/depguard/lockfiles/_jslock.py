@@ -91,7 +91,10 @@ def _yaml_error_line(exc: Any, text: str) -> int:
 def _yaml_problem(exc: Any) -> str:
     problem = getattr(exc, "problem", None)
     if problem:
-        context = getattr(exc, "context", None)
+        context, mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        problem_mark = getattr(exc, "problem_mark", None)
+        if context and mark is not None and problem_mark is not None and mark.line != problem_mark.line:
+            context = f"{context} from line {mark.line + 1}"  # an unclosed '{' is found lines later
         return f"{context}: {problem}" if context else str(problem)
     return " ".join(str(exc).split())
 

@@ -71,10 +71,12 @@ def to_strict_json(path: Path, text: str) -> str:
     comma: int | None = None  # offset of a comma with only blanks and comments after it so far
     depth = 0
     previous_end = 0
+    after_value = False  # whether the last thing seen ends a value (so a comma may follow it)
     for match in _TOKEN.finditer(text):
         start, token = match.start(), match.group()
-        if comma is not None and text[previous_end:start].strip():
+        if text[previous_end:start].strip():
             comma = None  # a number, true, false or null came after the comma
+            after_value = True
         previous_end = match.end()
         if token[0] == "/":
             pieces += [text[last:start], re.sub(r"[^\n]", " ", token)]
@@ -83,7 +85,9 @@ def to_strict_json(path: Path, text: str) -> str:
         if token in "]}" and comma is not None:
             pieces += [text[last:comma], " "]
             last = comma + 1
-        comma = start if token == "," else None
+        # "[," or ",," is not a trailing comma but an error, left for the JSON reader to name
+        comma = start if token == "," and after_value else None
+        after_value = token[0] == '"' or token in "]}"
         if token in "[{":
             depth += 1
             if depth > MAX_DEPTH:
