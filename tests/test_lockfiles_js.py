@@ -56,7 +56,7 @@ def line_of(path: Path, text: str) -> int:
 @pytest.mark.parametrize(
     ("name", "fmt"),
     [("pnpm-lock.yaml", "pnpm-lock.yaml"), ("yarn.lock", "yarn.lock"), ("bun.lock", "bun.lock"),
-     ("bun.lockb", None), ("pnpm-lock.yml", None), ("yarn.lock.orig", None), ("pnpm-workspace.yaml", None)],
+     ("bun.lockb", "bun.lockb"), ("pnpm-lock.yml", None), ("yarn.lock.orig", None), ("pnpm-workspace.yaml", None)],
 )
 def test_format_for_js_lockfiles(name: str, fmt: str | None) -> None:
     assert format_for(Path(name)) == fmt
@@ -331,6 +331,15 @@ def test_oversized_lockfile_is_refused_before_it_is_read(tmp_path: Path, name: s
         handle.truncate(MAX_LOCKFILE_BYTES + 1)
     with pytest.raises(LockfileError, match=rf"^{path}:1: \d+ bytes is more than"):
         read_lockfile(path, tmp_path)
+
+
+def test_binary_bun_lockb_alone_is_an_error_and_beside_bun_lock_adds_nothing(tmp_path: Path) -> None:
+    binary = tmp_path / "bun.lockb"
+    binary.write_bytes(b"#!/usr/bin/env bun\nbun-lockfile-format-v0\n\x00\x01")
+    with pytest.raises(LockfileError, match=r"bun\.lockb is not read; .*--save-text-lockfile"):
+        read_lockfile(binary, tmp_path)
+    shutil.copy(fixture("bun"), tmp_path / "bun.lock")
+    assert read_lockfile(binary, tmp_path) == []
 
 
 def test_bun_trailing_commas_and_comments_are_only_stripped_outside_strings(tmp_path: Path) -> None:

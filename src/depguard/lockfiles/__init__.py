@@ -74,6 +74,7 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pnpm-lock.yaml": ("pnpm", ("pnpm-lock.yaml",)),
     "yarn.lock": ("yarn", ("yarn.lock",)),
     "bun.lock": ("bun", ("bun.lock",)),
+    "bun.lockb": ("bunlockb", ("bun.lockb",)),
 }
 
 
