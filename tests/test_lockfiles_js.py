@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from depguard.errors import LockfileError
-from depguard.lockfiles import Package, format_for, read_lockfile
+from depguard.lockfiles import format_for, read_lockfile
 from feedkit import record, write_feed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "npm-lockfiles"

@@ -69,7 +69,7 @@ def load_yaml(path: Path, text: str) -> list[Any]:
     Raises :class:`LockfileError` (file and line) for invalid YAML, aliases, non-string keys,
     duplicate keys and nesting deeper than :data:`MAX_DEPTH`.
     """
-    import yaml
+    import yaml  # type: ignore[import-untyped,unused-ignore]
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
@@ -101,7 +101,7 @@ def _yaml_problem(exc: Any) -> str:
 
 def _build(path: Path, events: Any) -> list[Any]:
     """Assemble nodes from parser events with an explicit stack (no recursion)."""
-    import yaml
+    import yaml  # type: ignore[import-untyped,unused-ignore]
 
     documents: list[Any] = []
     stack: list[Any] = []

@@ -83,7 +83,7 @@ def _identity(key: str, entry: YMap, major: int) -> tuple[str | None, str | None
 
 
 def _from_key(key: str, major: int) -> tuple[str | None, str | None]:
-    spec = key[1:] if key.startswith("/") else key
+    spec = key.removeprefix("/")
     if major < 6:
         return _from_v5_key(spec) if key.startswith("/") else (None, None)
     split = split_spec(spec.split("(", 1)[0])
