@@ -372,8 +372,14 @@ def test_one_package_per_classic_entry_from_quoted_multi_range_headers(tmp_path:
     path.write_text(
         '# yarn lockfile v1\n\n\n"@babel/code-frame@^7.0.0", "@babel/code-frame@^7.22.13":\n'
         '  version "7.22.13"\n  resolved "https://registry.yarnpkg.com/@babel/code-frame/-/code-frame-7.22.13.tgz#abc"\n'
-        '  dependencies:\n    "@babel/highlight" "^7.22.13"\n    chalk "^2.4.2"\n\n'
+        '  dependencies:\n    "@babel/highlight" "^7.22.13"\n    chalk "^2.4.2"\n  note  "escaped \\"quote\\", a: colon"\n\n'
         '"local@link:../local":\n  version "0.0.0"\n'
     )
     packages = read_lockfile(path, tmp_path)
     assert [(p.name, p.version, p.location.line) for p in packages] == [("@babel/code-frame", "7.22.13", 5)]
+    from depguard.lockfiles.yarn import parse_classic
+
+    entry, link = parse_classic(path, path.read_text())
+    assert link is None and entry is not None
+    assert entry.fields["note"] == 'escaped "quote", a: colon'
+    assert entry.fields["dependencies"] == {"@babel/highlight": "^7.22.13", "chalk": "^2.4.2"}

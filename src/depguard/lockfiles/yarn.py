@@ -36,6 +36,8 @@ _BERRY = re.compile(r"^__metadata:[ \t]*$", re.MULTILINE)
 _OWN_CODE = ("workspace:", "link:", "portal:")
 #: Classic yarn nests two levels (entry fields, then dependency maps); a little slack only.
 _CLASSIC_MAX_LEVEL = 8
+#: ``key value``, ``key: value`` or ``key:`` with plain or escape-free quoted strings.
+_SIMPLE_LINE = re.compile(r'(?:"([^"\\]*)"|([^\s",:]+))(?:(:)|:? (?:"([^"\\]*)"|([^\s",:]+)))')
 _CLASSIC_TOKEN = re.compile(r'[ \t]*(?:("(?:[^"\\]|\\.)*")|([^\s",:]+)|(:)|(,))')
 
 
@@ -150,9 +152,15 @@ def parse_classic(path: Path, text: str) -> list[ClassicEntry | None]:
 
 def _classic_line(path: Path, number: int, content: str) -> tuple[list[str], str | None, bool]:
     """(keys, value, opens a block) of one line without its indentation."""
+    content = content.rstrip()
+    simple = _SIMPLE_LINE.fullmatch(content)  # nearly every line: one key, a value or ':', no escapes
+    if simple is not None:
+        key = simple[1] if simple[1] is not None else simple[2]
+        if simple[4] is None and simple[5] is None:
+            return [key], None, True
+        return [key], simple[4] if simple[4] is not None else simple[5], False
     tokens: list[tuple[str, str]] = []
     position = 0
-    content = content.rstrip()
     while position < len(content):
         match = _CLASSIC_TOKEN.match(content, position)
         if match is None or match.end() == position:
