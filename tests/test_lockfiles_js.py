@@ -350,6 +350,9 @@ def test_bun_trailing_commas_and_comments_are_only_stripped_outside_strings(tmp_
     )
     packages = read_lockfile(path, tmp_path)
     assert [(p.name, p.version, p.location.line) for p in packages] == [("a", "1.0.0", 5), ("b", "2.0.0-rc.1+b.1", 6)]
+    # not laid out as bun writes it: lines come from the JSON token scan instead
+    path.write_text('{"lockfileVersion": 1, "packages": {\n"a": ["a@1.0.0"],\n  "b":\n ["b@2.0.0"]}}')
+    assert [(p.name, p.location.line) for p in read_lockfile(path, tmp_path)] == [("a", 2), ("b", 3)]
 
 
 def test_pnpm_peer_suffix_and_explicit_name_and_version_fields(tmp_path: Path) -> None:
