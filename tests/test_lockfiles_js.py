@@ -262,6 +262,7 @@ def test_sarif_points_at_the_lockfile_line(repo: Path) -> None:
 GARBLED = {
     # tool: (text to replace, replacement, the line the error must name: text of the broken line)
     "pnpm-v9": ("  is-number@7.0.0:\n", "  is-number@7.0.0:\n    resolution: {integrity: x}}\n", "resolution: {integrity: x}}"),
+    "pnpm-v6": ("  /is-number@7.0.0:\n", "  /is-number@7.0.0:\n  /is-number@7.0.0:\n", "/is-number@7.0.0:"),
     "yarn-classic": ('  version "7.0.0"\n', '  version "7.0.0\n', 'version "7.0.0'),
     "yarn-berry": ("  version: 7.0.0\n", "  version: 7.0.0\n  version: 7.0.1\n", "version: 7.0.1"),
     "bun": ('"is-number@7.0.0", "", {}', '"is-number@7.0.0" "", {}', '"is-number": ["is-number@7.0.0" "", {}'),
@@ -276,6 +277,8 @@ def test_garbled_lockfile_exits_2_naming_file_and_line_and_the_others_are_read(r
     assert old in text
     path.write_text(text.replace(old, new, 1))
     number = line_of(path, broken_line.strip())
+    if tool == "pnpm-v6":
+        number += 1  # the second of two equal keys is the error
     write_test_feed(repo, record("x_DEPGUARD-2026-0201", name="debug", versions=("4.4.2",), ecosystem="npm"))
     result = depguard(repo, "--feed", "feed")
     assert result.returncode == 2, result.stdout + result.stderr
@@ -320,6 +323,16 @@ def test_hostile_or_broken_files_are_one_line_errors(tmp_path: Path, name: str, 
         read_lockfile(path, tmp_path)
     assert str(info.value).startswith(f"{path}:{number}: ") and message in str(info.value), str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("tool", ["pnpm-v9", "yarn-classic", "yarn-berry", "bun"])
+def test_non_utf8_lockfile_names_the_line(tmp_path: Path, tool: str) -> None:
+    path = tmp_path / LOCKS[tool]
+    data = fixture(tool).read_bytes().split(b"\n")
+    data[3] += b" caf\xe9"
+    path.write_bytes(b"\n".join(data))
+    with pytest.raises(LockfileError, match=rf"^{path}:4: not UTF-8"):
+        read_lockfile(path, tmp_path)
 
 
 @pytest.mark.parametrize("name", ["pnpm-lock.yaml", "yarn.lock", "bun.lock"])
@@ -386,3 +399,74 @@ def test_one_package_per_classic_entry_from_quoted_multi_range_headers(tmp_path:
     assert link is None and entry is not None
     assert entry.fields["note"] == 'escaped "quote", a: colon'
     assert entry.fields["dependencies"] == {"@babel/highlight": "^7.22.13", "chalk": "^2.4.2"}
+
+
+# --- the real tools, when they are on PATH (offline: local tarballs only) ------------------
+
+
+def _tarball(directory: Path, name: str, version: str) -> Path:
+    import io
+    import tarfile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}-{version}.tgz"
+    with tarfile.open(path, "w:gz") as archive:
+        for member, text in (("package/package.json", json.dumps({"name": name, "version": version})), ("package/index.js", "")):
+            data = text.encode()
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _tool_version(exe: str) -> str:
+    return subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60, check=False).stdout.strip()
+
+
+TOOL_RUNS = {
+    # lockfile: (executable, arguments, accept(version) -> whether this executable writes that lockfile)
+    "pnpm-lock.yaml": ("pnpm", ["install", "--lockfile-only", "--offline", "--ignore-scripts"], lambda v: True),
+    "yarn.lock (classic)": ("yarn", ["install", "--offline", "--ignore-scripts", "--no-progress"], lambda v: v.startswith("1.")),
+    "yarn.lock (berry)": ("yarn", ["install", "--mode=update-lockfile"], lambda v: not v.startswith("1.")),
+    "bun.lock": ("bun", ["install", "--lockfile-only", "--ignore-scripts"], lambda v: True),
+}
+
+
+@pytest.mark.parametrize("lockfile", sorted(TOOL_RUNS))
+def test_lockfile_written_now_by_the_installed_tool(tmp_path: Path, lockfile: str) -> None:
+    """The tool on PATH (whatever its version) locks two local tarballs, one under an alias.
+
+    Tarball dependencies are what these tools lock without a registry; they also show what
+    each format keeps of them: pnpm the real name and version, yarn the dependency's own name
+    (no file of yarn's says that my-ms is ms), bun the real name but no version.
+    """
+    executable, arguments, accepts = TOOL_RUNS[lockfile]
+    exe = shutil.which(executable)
+    if exe is None:
+        pytest.skip(f"{executable} is not on PATH (npm install -g {executable})")
+    version = _tool_version(exe)
+    if not accepts(version):
+        pytest.skip(f"{executable} {version} writes another yarn.lock format")
+    project = tmp_path / "web"
+    project.mkdir()
+    debug = _tarball(tmp_path / "tarballs", "debug", "4.4.2")
+    ms = _tarball(tmp_path / "tarballs", "ms", "2.1.3")
+    (project / "package.json").write_text(json.dumps({
+        "name": "web", "version": "1.0.0",
+        "dependencies": {"debug": f"file:{os.path.relpath(debug, project)}", "my-ms": f"file:{os.path.relpath(ms, project)}"},
+    }))
+    name = lockfile.split()[0]
+    if "berry" in lockfile:
+        (project / name).write_text("")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path / "home"), "NO_COLOR": "1",
+           "YARN_ENABLE_TELEMETRY": "0", "YARN_ENABLE_NETWORK": "0", "npm_config_cache": str(tmp_path / "npm-cache")}
+    result = subprocess.run([exe, *arguments], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    packages = {p.name: p for p in read_lockfile(project / name, tmp_path)}
+    expected = {
+        "pnpm-lock.yaml": {"debug": "4.4.2", "ms": "2.1.3"},
+        "bun.lock": {"debug": None, "ms": None},
+    }.get(name, {"debug": "4.4.2", "my-ms": "2.1.3"})
+    assert {n: p.version for n, p in packages.items()} == expected, f"{executable} {version}"
+    for package in packages.values():
+        assert package.location.line is not None
