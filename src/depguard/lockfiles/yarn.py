@@ -115,7 +115,7 @@ def parse_classic(path: Path, text: str) -> list[ClassicEntry | None]:
         if not content.strip() or content.startswith("#"):
             continue
         indent = len(raw) - len(content)
-        if content[0] in "\t" or indent % 2:
+        if content[0] == "\t" or indent % 2:
             raise LockfileError(f"{path}:{number}: indentation must be pairs of spaces")
         level = indent // 2
         if level > len(stack) or level > _CLASSIC_MAX_LEVEL:
