@@ -27,7 +27,7 @@ from depguard.config import Config
 from depguard.errors import DepguardError, LockfileError
 from depguard.advisoryindex import AdvisoryIndex, package_key
 from depguard.gitops import open_repo, visible_files
-from depguard.lockfiles import Package, environment, format_for, read_lockfile
+from depguard.lockfiles import Package, environment, format_for, format_names, read_lockfile
 from depguard.lockfiles.environment import is_environment
 from depguard.projects import SKIPPED_DIRS, walk_files
 from depguard.records import Record
@@ -258,7 +258,7 @@ def run(
         for path in files:
             _read_into(report, packages, path, format_for(path) or "unknown", partial(read_lockfile, path, root))
         if not files and not environments and not report.errors:
-            report.warnings.append("no lockfiles found (uv.lock, pylock.toml, poetry.lock, pdm.lock, requirements*.txt, Pipfile.lock, package-lock.json)")
+            report.warnings.append(f"no lockfiles found ({format_names()})")
     if environments:
         _read_environments(report, packages, environments)
     report.findings, report.ignored = match(packages, index_for(snapshot, packages), ignore)

@@ -663,10 +663,12 @@ def check_command(
     """Find compromised releases already locked or installed: constraints only stop the next resolve.
 
     Reads uv.lock, pylock.toml, poetry.lock, pdm.lock, requirements*.txt, *constraints*.txt and
-    requirements/*.txt (following -r/-c inside the repo), Pipfile.lock and package-lock.json,
-    and reports each entry a live advisory names, at its file and line. [tool.depguard] ignore
-    entries are listed with their reason, not failed. Outside a git repo the current folder is
-    searched, never inside nested repositories, virtualenvs or node_modules.
+    requirements/*.txt (following -r/-c inside the repo), Pipfile.lock, and for npm
+    package-lock.json, npm-shrinkwrap.json, pnpm-lock.yaml, yarn.lock (classic and berry) and
+    bun.lock (npm: aliases count as the real package), and reports each entry a live advisory
+    names, at its file and line. [tool.depguard] ignore entries are listed with their reason,
+    not failed. Outside a git repo the current folder is searched, never inside nested
+    repositories, virtualenvs or node_modules.
 
     Exit 0 when clean, 1 when a compromised package is found (even if another file could not
     be read: a finding is never reported as a mere error), 2 when something could not be read

@@ -30,6 +30,7 @@ __all__ = [
     "Parser",
     "FORMATS",
     "format_for",
+    "format_names",
     "is_lockfile",
     "read_lockfile",
 ]
@@ -72,6 +73,10 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "requirements.txt": ("requirements", ("requirements*.txt", "*constraints*.txt")),
     "Pipfile.lock": ("pipfile", ("Pipfile.lock",)),
     "package-lock.json": ("npm", ("package-lock.json", "npm-shrinkwrap.json")),
+    "pnpm-lock.yaml": ("pnpm", ("pnpm-lock.yaml",)),
+    "yarn.lock": ("yarn", ("yarn.lock",)),
+    "bun.lock": ("bun", ("bun.lock",)),
+    "bun.lockb": ("bunlockb", ("bun.lockb",)),
 }
 
 
@@ -88,6 +93,11 @@ def format_for(path: Path) -> str | None:
     if path.parent.name == "requirements" and path.suffix == ".txt":  # requirements/main.txt (warehouse, aider)
         return "requirements.txt"
     return None
+
+
+def format_names() -> str:
+    """Every file-name pattern read, for messages (``uv.lock, pylock.toml, ...``)."""
+    return ", ".join(p for _m, patterns in FORMATS.values() for p in patterns)
 
 
 def is_lockfile(path: Path) -> bool:
@@ -111,8 +121,7 @@ def read_lockfile(path: Path, root: Path, *, fmt: str | None = None) -> list[Pac
     _refuse_link_out_of(path, root)
     fmt = fmt or format_for(path)
     if fmt is None or fmt not in FORMATS:
-        known = ", ".join(p for _m, patterns in FORMATS.values() for p in patterns)
-        raise LockfileError(f"{path}: not a lockfile format depguard reads (known: {known})")
+        raise LockfileError(f"{path}: not a lockfile format depguard reads (known: {format_names()})")
 
     module = importlib.import_module(f"depguard.lockfiles.{FORMATS[fmt][0]}")
     parser: Parser = module.parse
