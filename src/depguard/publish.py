@@ -9,6 +9,7 @@ be taken down or compromised at run time. Everything a consumer needs is a plain
 * the osv.dev bucket layout (``<Ecosystem>/<ID>.json``, ``<Ecosystem>/all.zip``,
   ``modified_id.csv``, ``ecosystems.txt``) lets OSV tooling mirror the feed unchanged.
 * ``constraints/pypi.txt`` works with ``pip install -c URL`` and ``UV_CONSTRAINT=URL``.
+* ``renovate/default.json`` is a Renovate preset that refuses the same releases (:mod:`depguard.renovate`).
 * ``feed.atom`` and ``index.html`` are for people.
 
 The tree is a pure function of the feed: no clock time, no random order, zip entries dated
@@ -363,11 +364,14 @@ class _Site:
         return _json_bytes([item.data for item in self.items])
 
     def pages(self) -> list[tuple[str, Callable[[], bytes]]]:
-        """The files rendered from the typed records, each with its renderer: web page, Atom feed, constraints."""
+        """The files rendered from the typed records, each with its renderer: web page, Atom feed, constraints, Renovate preset."""
+        from depguard import renovate
+
         return [
             ("index.html", lambda: _html(self)),
             ("feed.atom", lambda: _atom(self)),
             (PYPI_CONSTRAINTS_PATH, lambda: _pypi_constraints(self)),
+            (renovate.PRESET_PATH, lambda: renovate.render_preset([i.record for i in self.items], feed_url=self.base, modified=self.newest)),
         ]
 
     def index_json(self, all_sha256: str, all_size: int) -> bytes:
