@@ -9,7 +9,7 @@ be taken down or compromised at run time. Everything a consumer needs is a plain
 * the osv.dev bucket layout (``<Ecosystem>/<ID>.json``, ``<Ecosystem>/all.zip``,
   ``modified_id.csv``, ``ecosystems.txt``) lets OSV tooling mirror the feed unchanged.
 * ``constraints/pypi.txt`` works with ``pip install -c URL`` and ``UV_CONSTRAINT=URL``.
-* ``renovate/default.json`` is a Renovate preset that refuses the same releases (:mod:`depguard.renovate`).
+* ``renovate.json`` is a Renovate preset that refuses the same releases (:mod:`depguard.renovate`).
 * ``feed.atom`` and ``index.html`` are for people.
 
 The tree is a pure function of the feed: no clock time, no random order, zip entries dated

@@ -64,9 +64,11 @@ __all__ = [
     "render_preset",
 ]
 
-#: Where the preset sits in the published tree. Not ``renovate.json``: Renovate's docs
-#: deprecate that name for presets, since it is also the name of a repository's own config.
-PRESET_PATH = "renovate/default.json"
+#: Where the preset sits in the published tree: at the top, beside ``index.json``, outside the
+#: ``<Ecosystem>/<ID>.json`` folders OSV mirrors read. Renovate fetches a preset named explicitly
+#: (a URL, or ``github>owner/repo//path/renovate``) by that name; only its fallback for an
+#: unnamed preset (``default.json``, then ``renovate.json``) is deprecated.
+PRESET_PATH = "renovate.json"
 SCHEMA_URL = "https://docs.renovatebot.com/renovate-schema.json"
 #: OSV ecosystem -> Renovate datasource id.
 DATASOURCES = {"PyPI": "pypi", "npm": "npm"}
@@ -165,13 +167,21 @@ def _pep440_one(version: str) -> str:
         release.pop()  # 1.0 == 1.0.0 == 1: trailing zeros are optional
     text = "(?:0+!)?" if parsed.epoch == 0 else f"0*{parsed.epoch}!"
     text += r"\.".join(_number(part) for part in release) + r"(?:\.0+)*"
-    if parsed.pre is not None:
-        letter, number = parsed.pre
-        spellings = "|".join(_ci(s) for s in _PRE_SPELLINGS[letter])
-        text += f"{_SEP}?(?:{spellings}){_SEP}?{_number(number, optional=True)}"
+    post = post_word = ""
     if parsed.post is not None:
         spellings = "|".join(_ci(s) for s in _POST_SPELLINGS)
-        text += f"(?:-{_number(parsed.post)}|{_SEP}?(?:{spellings}){_SEP}?{_number(parsed.post, optional=True)})"
+        post_word = f"{_SEP}?(?:{spellings}){_SEP}?{_number(parsed.post, optional=True)}"
+        post = f"(?:-{_number(parsed.post)}|{post_word})"
+    if parsed.pre is not None:
+        letter, number = parsed.pre
+        text += f"{_SEP}?(?:{'|'.join(_ci(s) for s in _PRE_SPELLINGS[letter])})"
+        if number or not post:
+            text += f"{_SEP}?{_number(number, optional=True)}{post}"
+        else:
+            # "1.0a-1" is 1.0a1, not 1.0a0.post1: right after a bare letter, "-N" is the pre-release's number
+            text += f"(?:{_SEP}?0+{post}|{_SEP}{post}|{post_word})"
+    else:
+        text += post
     if parsed.dev is not None:
         text += f"{_SEP}?{_ci('dev')}{_SEP}?{_number(parsed.dev, optional=True)}"
     if parsed.local is not None:
