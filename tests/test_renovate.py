@@ -221,6 +221,14 @@ def test_preset_is_byte_identical_across_builds_and_one_rule_per_line(real_site:
     assert len(preset["packageRules"]) == len(packages) > 100
 
 
+def test_readme_shows_the_preset_as_it_is_built(real_site: Path) -> None:
+    """The README's extends line names the published file, and its example rule is the built one."""
+    readme = (REPO / "README.md").read_text()
+    assert f'"https://depguard.github.io/depguard/{PRESET_PATH}"' in readme
+    example = next(line for line in readme.splitlines() if line.startswith('{"description": "x_DEPGUARD-2026-0001'))
+    assert "    " + example + "," in (real_site / PRESET_PATH).read_text().splitlines()
+
+
 def test_a_range_the_regex_cannot_express_is_refused() -> None:
     data = record(whole_package=True)
     data["affected"][0]["ranges"][0]["events"].append({"fixed": "2.0"})
