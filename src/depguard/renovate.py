@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from depguard import ecosystems
 from depguard.errors import InvalidRecordError
@@ -76,6 +76,7 @@ DATASOURCES = {"PyPI": "pypi", "npm": "npm"}
 REFUSE_EVERY_VERSION = "!/.*/"
 
 _SEP = "[-_.]"
+_json_string = json.encoder.encode_basestring  # a str as json.dumps(ensure_ascii=False) writes it
 #: PEP 440's spellings of each pre-release letter, and of post and dev releases.
 _PRE_SPELLINGS = {"a": ("alpha", "a"), "b": ("beta", "b"), "rc": ("preview", "pre", "rc", "c")}
 _POST_SPELLINGS = ("post", "rev", "r")
@@ -99,7 +100,7 @@ def package_blocks(records: Iterable[Record]) -> list[PackageBlock]:
     the whole-package ``introduced: "0"`` is refused (the feed profile allows no other), because
     a regex cannot express "below F" and leaving it out would under-protect without a word.
     """
-    merged: dict[tuple[str, str], tuple[set[str], bool, set[str]]] = {}
+    merged: dict[tuple[str, str], _Merging] = {}
     for record in records:
         if record.is_withdrawn:
             continue
@@ -110,20 +111,32 @@ def package_blocks(records: Iterable[Record]) -> list[PackageBlock]:
             name = affected.package.name
             if not eco.name_is_valid(name) or eco.normalize_name(name) != name:
                 raise InvalidRecordError(f"{record.id}: {name!r} is not a {eco.name} name in its normal form")
-            versions, whole, ids = merged.setdefault((DATASOURCES[eco.name], name), (set(), False, set()))
+            key = (DATASOURCES[eco.name], name)
+            merging = merged.get(key)
+            if merging is None:
+                merging = merged[key] = _Merging(eco)
             for version in affected.versions:
                 if not eco.version_is_valid(version):
                     raise InvalidRecordError(f"{record.id}: {name} {version!r} is not a valid {eco.name} version")
-                versions.add(version)
-            ids.add(record.id)
-            if _is_whole(record, affected):
-                merged[(DATASOURCES[eco.name], name)] = (versions, True, ids)
-    blocks = []
-    for (datasource, name), (versions, whole, ids) in sorted(merged.items()):
-        eco = ecosystems.ECOSYSTEMS["PyPI" if datasource == "pypi" else "npm"]
-        ordered = tuple(sorted(versions, key=lambda v: (eco.version_key(v), v)))
-        blocks.append(PackageBlock(datasource, name, ordered, whole, tuple(sorted(ids))))
-    return blocks
+                merging.versions.add(version)
+            merging.advisories.add(record.id)
+            merging.whole = _is_whole(record, affected) or merging.whole
+    return [merging.block(*key) for key, merging in sorted(merged.items())]
+
+
+@dataclass
+class _Merging:
+    """One package's rule while the records are read."""
+
+    eco: ecosystems.Ecosystem
+    versions: set[str] = field(default_factory=set)
+    whole: bool = False
+    advisories: set[str] = field(default_factory=set)
+
+    def block(self, datasource: str, name: str) -> PackageBlock:
+        key = self.eco.version_key
+        ordered = tuple(sorted(self.versions, key=lambda v: (key(v), v)))
+        return PackageBlock(datasource, name, ordered, self.whole, tuple(sorted(self.advisories)))
 
 
 def _is_whole(record: Record, affected: Affected) -> bool:
@@ -217,21 +230,22 @@ def _name_patterns(block: PackageBlock) -> list[str]:
     return names
 
 
-def _rule(block: PackageBlock) -> dict[str, object]:
+def _rule(block: PackageBlock) -> str:
+    """One package rule as one line of JSON (``json.dumps`` with ``", "`` and ``": "`` separators)."""
     refused = "every version" if block.whole else ", ".join(block.versions)
-    return {
-        "description": f"{', '.join(block.advisories)}: {block.name} {refused}",
-        "matchDatasources": [block.datasource],
-        "matchPackageNames": _name_patterns(block),
-        "allowedVersions": allowed_versions(block),
-    }
+    names = ", ".join(map(_json_string, _name_patterns(block)))
+    return (
+        f'{{"description": {_json_string(", ".join(block.advisories) + ": " + block.name + " " + refused)}, '
+        f'"matchDatasources": [{_json_string(block.datasource)}], "matchPackageNames": [{names}], '
+        f'"allowedVersions": {_json_string(allowed_versions(block))}}}'
+    )
 
 
 def render_preset(records: Iterable[Record], *, feed_url: str, modified: str | None) -> bytes:
     """The preset file: ``$schema``, a ``description`` naming its source, one package rule per line.
 
     Written by hand rather than with an indenting ``json.dumps`` (pure Python, slow for a large
-    feed); every value goes through ``json.dumps``, so the file is plain JSON.
+    feed); every string goes through JSON's own string encoder, so the file is plain JSON.
     """
     blocks = package_blocks(records)
     description = (
@@ -239,6 +253,6 @@ def render_preset(records: Iterable[Record], *, feed_url: str, modified: str | N
         f"feed modified {modified or 'never'}). Generated by `depguard feed build` from the feed at {feed_url}; do not edit."
     )
     head = f'{{\n  "$schema": {json.dumps(SCHEMA_URL)},\n  "description": {json.dumps(description, ensure_ascii=False)},\n'
-    rules = [json.dumps(_rule(block), ensure_ascii=False, separators=(", ", ": ")) for block in blocks]
+    rules = [_rule(block) for block in blocks]
     body = '  "packageRules": [' + (("\n    " + ",\n    ".join(rules) + "\n  ") if rules else "") + "]\n}\n"
     return (head + body).encode("utf-8")
