@@ -9,6 +9,7 @@ be taken down or compromised at run time. Everything a consumer needs is a plain
 * the osv.dev bucket layout (``<Ecosystem>/<ID>.json``, ``<Ecosystem>/all.zip``,
   ``modified_id.csv``, ``ecosystems.txt``) lets OSV tooling mirror the feed unchanged.
 * ``constraints/pypi.txt`` works with ``pip install -c URL`` and ``UV_CONSTRAINT=URL``.
+* ``renovate.json`` is a Renovate preset that refuses the same releases (:mod:`depguard.renovate`).
 * ``feed.atom`` and ``index.html`` are for people.
 
 The tree is a pure function of the feed: no clock time, no random order, zip entries dated
@@ -41,7 +42,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from depguard import affected, ziparchive
+from depguard import affected, renovate, ziparchive
 from depguard.affected import blocks_every_version
 from depguard.errors import ConfigError, InvalidRecordError
 from depguard.feed import Feed, FeedEntry, Issue, lint, load_feed
@@ -365,11 +366,12 @@ class _Site:
         return _json_bytes([item.data for item in self.items])
 
     def pages(self) -> list[tuple[str, Callable[[], bytes]]]:
-        """The files rendered from the typed records, each with its renderer: web page, Atom feed, constraints."""
+        """The files rendered from the typed records, each with its renderer: web page, Atom feed, constraints, Renovate preset."""
         return [
             ("index.html", lambda: _html(self)),
             ("feed.atom", lambda: _atom(self)),
             (PYPI_CONSTRAINTS_PATH, lambda: _pypi_constraints(self)),
+            (renovate.PRESET_PATH, lambda: renovate.render_preset([i.record for i in self.items], feed_url=self.base, modified=self.newest)),
         ]
 
     def index_json(self, all_sha256: str, all_size: int) -> bytes:
