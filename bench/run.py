@@ -345,6 +345,11 @@ def checks(bench: Bench, paths: dict[str, Path]) -> None:
             env = bench.cache_env(f"check-{packages}-{feed_name}")
             commands.append(Command(f"check, {packages:,} packages vs {size} records",
                                     [*bench.depguard(), "check", "--feed", servers[feed_name].url, "uv.lock"], folder, env, ok=(1,)))
+        # The feed repo's own CI checks against the feed *directory*: no published tree, no cache.
+        folder = bench.work / "check-2000-feed"
+        commands.append(Command(f"check, 2,000 packages vs {n}-record feed directory",
+                                [*bench.depguard(), "check", "--feed", str(paths["feed"]), "uv.lock"], folder,
+                                bench.cache_env("check-2000-feed-dir"), ok=(1,)))
         print("check (warm cache)", file=sys.stderr)
         bench.record(measure(commands, bench.heavy_runs))
     finally:
