@@ -476,7 +476,7 @@ def lint(
 
     ``progress(done, total)`` follows the records linted, in slices of ``chunk`` files (by
     default a fiftieth of the feed, at least 200; a small feed in one slice). The slices of a
-    large feed are shared with a forked child (:mod:`depguard.forking`); slicing never changes
+    large feed are shared with a forked worker (:func:`share_jobs`); slicing never changes
     the issues found. A whole-feed lint remembers a clean verdict, and a whole-feed lint of
     content with a remembered clean verdict returns at once (:mod:`depguard.verdicts`).
     """
@@ -527,11 +527,9 @@ def _shared_issues(
 
     From :data:`_FORK_MIN_FILES` records on, the slices (at least :data:`_SHARED_SLICES` of
     them) and the cross-record rules are jobs shared with a forked child
-    (:func:`depguard.forking.run_shared`). ``progress`` hears of each slice linted here when
+    (:func:`share_jobs`). ``progress`` hears of each slice linted here when
     there are several, and of the total at the end.
     """
-    from depguard.forking import MAX_JOBS, run_shared
-
     total = sum(len(part) for part in slices)
     fork = total >= _FORK_MIN_FILES
     parts = slices
@@ -539,7 +537,7 @@ def _shared_issues(
         step = -(-total // _SHARED_SLICES)
         every = [e for part in slices for e in part]
         parts = [every[start : start + step] for start in range(0, total, step)]
-    per_job = -(-len(parts) // (MAX_JOBS - 1))  # slices per job, leaving one job for the cross-record rules
+    per_job = -(-len(parts) // (_MAX_JOBS - 1))  # slices per job, leaving one job for the cross-record rules
     groups = [[e for part in parts[start : start + per_job] for e in part] for start in range(0, len(parts), per_job)]
     jobs: list[Callable[[], Any]] = [lambda: _cross_issues(feed)]
     jobs += [lambda group=group: _file_issues(group) for group in groups]
@@ -551,11 +549,110 @@ def _shared_issues(
             linted += len(groups[index - 1])
             progress(linted, total)
 
-    cross, *per_file = run_shared(jobs, fork=fork, done=done)
+    cross, *per_file = share_jobs(jobs, fork=fork, done=done)
     if progress is not None and linted != total:
         progress(total, total)
     issues = [issue for found, _ in per_file for issue in found]
     return issues, all(vouched for _, vouched in per_file), cross
+
+
+#: Jobs per lint: a few per core keeps both busy to the end; more only adds result traffic.
+_MAX_JOBS = 256
+#: The jobs of the :func:`share_jobs` call under way. A forked worker inherits this list, so a
+#: job crosses to it as its index: closures over a parsed feed cannot be pickled, nor need to be.
+_JOBS: list[Callable[[], Any]] = []
+
+
+def _run_job(index: int) -> Any:
+    """Run in the forked worker: job ``index`` of the call under way."""
+    return _JOBS[index]()
+
+
+def share_jobs(jobs: Sequence[Callable[[], Any]], *, fork: bool, done: Callable[[int], None] | None = None) -> list[Any]:
+    """Every job's result, in job order; with ``fork``, shared with one forked worker.
+
+    Why fork: ``feed validate`` and ``feed build`` spend seconds on pure computation over a
+    parsed feed, and a forked worker sees that feed without re-reading or pickling it (spawn
+    would redo the very work to save). The worker takes jobs from the front (list long jobs
+    first), this process from the back, cancelling what the worker has not started, so
+    neither core idles. A job that fails in the worker, or a worker that dies, is run again
+    here: errors are raised in this process with its traceback (jobs must be repeatable, as
+    pure computations and writes of the same bytes are). ``done(index)`` is called here as
+    each job's result arrives. Serial when forking is unsafe or useless (:func:`_fork_context`).
+    """
+    results: dict[int, Any] = {}
+
+    def run_here(index: int) -> None:
+        results[index] = jobs[index]()
+        if done is not None:
+            done(index)
+
+    context = _fork_context() if fork and len(jobs) > 1 else None
+    if context is None:
+        for index in range(len(jobs)):
+            run_here(index)
+        return [results[index] for index in range(len(jobs))]
+    import gc
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    _JOBS[:] = jobs
+    froze = gc.get_freeze_count() == 0  # a collection in either process would copy every shared page
+    if froze:
+        gc.freeze()
+    pool = ProcessPoolExecutor(1, mp_context=context, initializer=gc.disable)
+    try:
+        futures = {pool.submit(_run_job, index): index for index in range(len(jobs))}
+        for future, index in reversed(futures.items()):
+            if not future.cancel():
+                break  # the worker has claimed this one and every one before it
+            run_here(index)
+        for future in as_completed([f for f, i in futures.items() if i not in results]):
+            index = futures[future]
+            try:
+                results[index] = future.result()
+            except Exception:  # noqa: BLE001 - a failed job or a dead worker: redone here
+                run_here(index)
+            else:
+                if done is not None:
+                    done(index)
+    except BaseException:  # this process gives up (an error here, ^C): do not wait for a long job
+        _stop_workers(pool)
+        raise
+    finally:
+        _JOBS.clear()
+        pool.shutdown(wait=True, cancel_futures=True)
+        if froze:
+            gc.unfreeze()
+    return [results[index] for index in range(len(jobs))]
+
+
+def _stop_workers(pool: Any) -> None:
+    """Kill the pool's workers now (``terminate_workers`` from Python 3.14 on, before it by hand)."""
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+
+
+def _fork_context() -> Any:
+    """The ``fork`` multiprocessing context when a forked worker is safe and useful, else None:
+    Linux only (macOS forks badly, Windows cannot), no other thread running (the worker would
+    inherit the locks it holds), and at least two cores for this process."""
+    import sys
+    import threading
+
+    if not sys.platform.startswith("linux") or threading.active_count() != 1:
+        return None
+    try:
+        if len(os.sched_getaffinity(0)) < 2:
+            return None
+    except OSError:
+        return None
+    import multiprocessing
+
+    return multiprocessing.get_context("fork")
 
 
 def _file_issues(entries: Sequence[FeedEntry]) -> tuple[list[Issue], bool]:
