@@ -55,10 +55,13 @@ def _git_dir(root: Path) -> Path | None:
     """The common git directory of the checkout at ``root`` (worktrees share it), or None.
 
     Asked of git (:func:`depguard.gitops.git_common_dir`): the lock file is created in the
-    repo's own git directory and nowhere else, whatever a ``.git`` file claims.
+    repo's own git directory and nowhere else, whatever a ``.git`` file claims. A ``.git``
+    that is a symlink is not followed (git would): the lock goes to the private temp dir.
     """
     from depguard.gitops import git_common_dir
 
+    if (Path(root) / ".git").is_symlink():
+        return None
     return git_common_dir(root)
 
 
