@@ -574,11 +574,12 @@ def share_jobs(jobs: Sequence[Callable[[], Any]], *, fork: bool, done: Callable[
     Why fork: ``feed validate`` and ``feed build`` spend seconds on pure computation over a
     parsed feed, and a forked worker sees that feed without re-reading or pickling it (spawn
     would redo the very work to save). The worker takes jobs from the front (list long jobs
-    first), this process from the back, cancelling what the worker has not started, so
-    neither core idles. A job that fails in the worker, or a worker that dies, is run again
-    here: errors are raised in this process with its traceback (jobs must be repeatable, as
-    pure computations and writes of the same bytes are). ``done(index)`` is called here as
-    each job's result arrives. Serial when forking is unsafe or useless (:func:`_fork_context`).
+    first; two in flight, each finished one fetches the next), this process from the back,
+    so neither core idles. A job that fails in the worker, or a worker that dies, is run
+    again here: errors are raised in this process with its traceback (jobs must be
+    repeatable, as pure computations and writes of the same bytes are). ``done(index)`` is
+    called here as each job's result arrives. Serial when forking is unsafe or useless
+    (:func:`_fork_context`).
     """
     results: dict[int, Any] = {}
 
@@ -592,22 +593,47 @@ def share_jobs(jobs: Sequence[Callable[[], Any]], *, fork: bool, done: Callable[
         for index in range(len(jobs)):
             run_here(index)
         return [results[index] for index in range(len(jobs))]
+    import collections
     import gc
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    import threading
+    from concurrent.futures import Future, ProcessPoolExecutor, wait
 
     _JOBS[:] = jobs
+    left = collections.deque(range(len(jobs)))  # jobs nobody has taken yet
+    sent: dict[Future[Any], int] = {}
+    lock = threading.Lock()
+
+    def send_next(_finished: Future[Any] | None = None) -> None:
+        """Give the worker the first job left (also the callback of each job it finishes)."""
+        with lock:
+            if not left:
+                return
+            index = left.popleft()
+            try:
+                future = pool.submit(_run_job, index)
+            except Exception:  # noqa: BLE001 - a broken or stopped pool: the job stays for this process
+                left.appendleft(index)
+                return
+            sent[future] = index
+        future.add_done_callback(send_next)
+
+    def take_last() -> int | None:
+        with lock:
+            return left.pop() if left else None
+
     froze = gc.get_freeze_count() == 0  # a collection in either process would copy every shared page
     if froze:
         gc.freeze()
     pool = ProcessPoolExecutor(1, mp_context=context, initializer=gc.disable)
     try:
-        futures = {pool.submit(_run_job, index): index for index in range(len(jobs))}
-        for future, index in reversed(futures.items()):
-            if not future.cancel():
-                break  # the worker has claimed this one and every one before it
+        send_next()
+        send_next()
+        while (index := take_last()) is not None:
             run_here(index)
-        for future in as_completed([f for f, i in futures.items() if i not in results]):
-            index = futures[future]
+        with lock:
+            mine = dict(sent)  # nothing is sent any more: ``left`` is empty
+        for future in wait(mine).done:
+            index = mine[future]
             try:
                 results[index] = future.result()
             except Exception:  # noqa: BLE001 - a failed job or a dead worker: redone here
@@ -620,7 +646,7 @@ def share_jobs(jobs: Sequence[Callable[[], Any]], *, fork: bool, done: Callable[
         raise
     finally:
         _JOBS.clear()
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True)  # nothing is pending by now, or the pool is broken
         if froze:
             gc.unfreeze()
     return [results[index] for index in range(len(jobs))]
