@@ -574,7 +574,7 @@ def share_jobs(jobs: Sequence[Callable[[], Any]], *, fork: bool, done: Callable[
     Why fork: ``feed validate`` and ``feed build`` spend seconds on pure computation over a
     parsed feed, and a forked worker sees that feed without re-reading or pickling it (spawn
     would redo the very work to save). The worker takes jobs from the front (list long jobs
-    first; two in flight, each finished one fetches the next), this process from the back,
+    first; one at a time, each finished one fetches the next), this process from the back,
     so neither core idles. A job that fails in the worker, or a worker that dies, is run
     again here: errors are raised in this process with its traceback (jobs must be
     repeatable, as pure computations and writes of the same bytes are). ``done(index)`` is
@@ -626,8 +626,7 @@ def share_jobs(jobs: Sequence[Callable[[], Any]], *, fork: bool, done: Callable[
         gc.freeze()
     pool = ProcessPoolExecutor(1, mp_context=context, initializer=gc.disable)
     try:
-        send_next()
-        send_next()
+        send_next()  # one job in flight: a long job queued behind another would idle this process
         while (index := take_last()) is not None:
             run_here(index)
         with lock:
