@@ -7,6 +7,7 @@ the feed is linted now: these tests plant such files and change nothing else.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from depguard import feed as feed_mod
-from depguard import forking, publish
+from depguard import publish
 from depguard.cli import app
 from feedkit import record, write_feed
 
@@ -86,23 +87,24 @@ def _broken_feed(root: Path, count: int) -> Path:
     return root
 
 
-@pytest.mark.skipif(not forking.can_fork(), reason="no fork here: the lint always runs in one process")
+@pytest.mark.skipif(feed_mod._fork_context() is None, reason="no fork here: the lint always runs in one process")
 @pytest.mark.parametrize("chunk", [0, 150])
 def test_lint_shared_with_a_child_finds_what_one_process_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
     root = _broken_feed(tmp_path / "feed", 1100)
-    started: list[int] = []
-    real = forking._Fork._start
+    log = tmp_path / "job-pids"
+    real = feed_mod._run_job
 
-    def start(fork: forking._Fork, claims: int) -> int | None:
-        reports = real(fork, claims)
-        started.append(fork.pid or 0)
-        return reports
+    @functools.wraps(real)  # same module and name: the pool pickles it by reference
+    def run_job(index: int) -> Any:
+        with open(log, "a") as out:
+            out.write(f"{os.getpid()}\n")
+        return real(index)
 
-    monkeypatch.setattr(forking._Fork, "_start", start)
+    monkeypatch.setattr(feed_mod, "_run_job", run_job)
     seen: list[tuple[int, int]] = []
     shared = feed_mod.lint(feed_mod.load_feed(root), chunk=chunk, progress=lambda d, t: seen.append((d, t)))
-    assert started and all(started)
-    monkeypatch.setattr(forking, "can_fork", lambda: False)
+    assert {int(pid) for pid in log.read_text().split()} - {os.getpid()}, "a forked worker took jobs"
+    monkeypatch.setattr(feed_mod, "_fork_context", lambda: None)
     alone = feed_mod.lint(feed_mod.load_feed(root))
     assert shared == alone and {i.rule for i in alone} >= {"overlap", "schema", "aliases", "layout"}
     assert seen[-1] == (1100, 1100) and [d for d, _ in seen] == sorted(d for d, _ in seen)

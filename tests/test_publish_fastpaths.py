@@ -8,12 +8,14 @@ also when the child fails.
 
 from __future__ import annotations
 
+import functools
 import html
 import io
 import json
 import os
 import urllib.parse
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from depguard import forking, publish, ziparchive
+from depguard import feed as feed_mod
+from depguard import publish, ziparchive
 from depguard.feed import load_feed
 from feedkit import record, write_feed
 
@@ -164,27 +167,27 @@ def test_escapes_are_html_escape(text: str) -> None:
 
 
 @pytest.fixture
-def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Forces the build's child for small feeds; lists the children started."""
-    started: list[int] = []
-    real = forking._Fork._start
+def forks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[], set[int]]:
+    """Shares the build with a worker even for small feeds; tells which other processes ran jobs."""
+    log = tmp_path / "job-pids"
+    real = feed_mod._run_job
 
-    def start(fork: forking._Fork, claims: int) -> int | None:
-        reports = real(fork, claims)
-        if fork.pid is not None:
-            started.append(fork.pid)
-        return reports
+    @functools.wraps(real)  # same module and name: the pool pickles it by reference
+    def run_job(index: int) -> Any:
+        with open(log, "a") as out:
+            out.write(f"{os.getpid()}\n")
+        return real(index)
 
-    monkeypatch.setattr(forking._Fork, "_start", start)
+    monkeypatch.setattr(feed_mod, "_run_job", run_job)
     monkeypatch.setattr(publish, "_FORK_MIN_RECORDS", 0)
-    return started
+    return lambda: {int(pid) for pid in log.read_text().split()} - {os.getpid()} if log.exists() else set()
 
 
-@pytest.mark.skipif(not forking.can_fork(), reason="no fork here: the build always runs in one process")
-def test_build_shared_with_a_child_is_the_one_process_rendering(tmp_path: Path, forks: list[int]) -> None:
+@pytest.mark.skipif(feed_mod._fork_context() is None, reason="no fork here: the build always runs in one process")
+def test_build_shared_with_a_child_is_the_one_process_rendering(tmp_path: Path, forks: Callable[[], set[int]]) -> None:
     root = _feed(tmp_path / "feed", 40)
     result = publish.build_site(root, tmp_path / "out", base_url="https://example.org/feed")
-    assert forks, "the build forked a child"
+    assert forks(), "a forked worker took jobs"
     expected = publish.render_site(load_feed(root), base_url="https://example.org/feed")
     assert _tree(tmp_path / "out") == expected
     assert list(result.files) == sorted(expected)
@@ -193,8 +196,8 @@ def test_build_shared_with_a_child_is_the_one_process_rendering(tmp_path: Path, 
     assert _tree(tmp_path / "reference") == expected and _modes(tmp_path / "reference") == _modes(tmp_path / "out")
 
 
-@pytest.mark.skipif(not forking.can_fork(), reason="no fork here: the build always runs in one process")
-def test_a_failing_child_changes_nothing(tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.skipif(feed_mod._fork_context() is None, reason="no fork here: the build always runs in one process")
+def test_a_failing_child_changes_nothing(tmp_path: Path, forks: Callable[[], set[int]], monkeypatch: pytest.MonkeyPatch) -> None:
     """The child dies as it writes its first file: the parent does every job itself."""
     root = _feed(tmp_path / "feed", 20)
     parent = os.getpid()
@@ -207,11 +210,11 @@ def test_a_failing_child_changes_nothing(tmp_path: Path, forks: list[int], monke
 
     monkeypatch.setattr(publish._Staging, "write", write)
     publish.build_site(root, tmp_path / "out")
-    assert forks
+    assert forks()
     assert _tree(tmp_path / "out") == publish.render_site(load_feed(root))
 
 
-def test_build_progress_reaches_the_total(tmp_path: Path, forks: list[int]) -> None:
+def test_build_progress_reaches_the_total(tmp_path: Path, forks: Callable[[], set[int]]) -> None:
     root = _feed(tmp_path / "feed", 30)
     seen: list[tuple[int, int]] = []
     publish.build_site(root, tmp_path / "out", progress=lambda done, total: seen.append((done, total)))

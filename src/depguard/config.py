@@ -15,6 +15,7 @@ from typing import Any
 
 from depguard.display import is_plain, printable
 from depguard.errors import ConfigError, ProjectError
+from depguard.tomlread import TOMLReadError, loads
 
 __all__ = ["Config", "IgnoreEntry", "MAX_PROJECT_FILE_BYTES", "TARGETS", "load_config", "parse_config", "read_toml"]
 
@@ -62,11 +63,7 @@ class Config:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file with the fast stdlib parser; errors name the file, line and column."""
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    """Parse a TOML file (:mod:`depguard.tomlread`: bounded depth); errors name the file, line and column."""
 
     try:
         size = path.stat().st_size
@@ -78,10 +75,10 @@ def read_toml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ProjectError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        return tomllib.loads(data.decode("utf-8-sig"))
+        return loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise ProjectError(f"{path}: not UTF-8 (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
+    except TOMLReadError as exc:
         raise ProjectError(f"{path}: invalid TOML: {exc}") from None
 
 

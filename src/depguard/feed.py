@@ -23,7 +23,6 @@ from depguard import ecosystems
 from depguard.atomic import write_bytes
 from depguard.errors import FeedSourceError, InvalidRecordError, UnsafeValueError
 from depguard.exclusions import safe_version
-from depguard.forking import MAX_JOBS, run_shared
 from depguard.protected import is_protected
 from depguard.jsonio import JSONError, gc_paused, strict_loads
 from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
@@ -476,7 +475,7 @@ def lint(
 
     ``progress(done, total)`` follows the records linted, in slices of ``chunk`` files (by
     default a fiftieth of the feed, at least 200; a small feed in one slice). The slices of a
-    large feed are shared with a forked child (:mod:`depguard.forking`); slicing never changes
+    large feed are shared with a forked worker (:func:`share_jobs`); slicing never changes
     the issues found.
     """
     selected = None if only is None else {PurePosixPath(p) for p in only}
@@ -515,7 +514,7 @@ def _shared_issues(
 
     From :data:`_FORK_MIN_FILES` records on, the slices (at least :data:`_SHARED_SLICES` of
     them) and the cross-record rules are jobs shared with a forked child
-    (:func:`depguard.forking.run_shared`). ``progress`` hears of each slice linted here when
+    (:func:`share_jobs`). ``progress`` hears of each slice linted here when
     there are several, and of the total at the end.
     """
     total = sum(len(part) for part in slices)
@@ -525,7 +524,7 @@ def _shared_issues(
         step = -(-total // _SHARED_SLICES)
         every = [e for part in slices for e in part]
         parts = [every[start : start + step] for start in range(0, total, step)]
-    per_job = -(-len(parts) // (MAX_JOBS - 1))  # slices per job, leaving one job for the cross-record rules
+    per_job = -(-len(parts) // (_MAX_JOBS - 1))  # slices per job, leaving one job for the cross-record rules
     groups = [[e for part in parts[start : start + per_job] for e in part] for start in range(0, len(parts), per_job)]
     jobs: list[Callable[[], Any]] = [lambda: _cross_issues(feed)]
     jobs += [lambda group=group: _file_issues(group) for group in groups]
@@ -537,10 +536,134 @@ def _shared_issues(
             linted += len(groups[index - 1])
             progress(linted, total)
 
-    cross, *per_file = run_shared(jobs, fork=fork, done=done)
+    cross, *per_file = share_jobs(jobs, fork=fork, done=done)
     if progress is not None and linted != total:
         progress(total, total)
     return [issue for found in per_file for issue in found], cross
+
+
+#: Jobs per lint: a few per core keeps both busy to the end; more only adds result traffic.
+_MAX_JOBS = 256
+#: The jobs of the :func:`share_jobs` call under way. A forked worker inherits this list, so a
+#: job crosses to it as its index: closures over a parsed feed cannot be pickled, nor need to be.
+_JOBS: list[Callable[[], Any]] = []
+
+
+def _run_job(index: int) -> Any:
+    """Run in the forked worker: job ``index`` of the call under way."""
+    return _JOBS[index]()
+
+
+def share_jobs(jobs: Sequence[Callable[[], Any]], *, fork: bool, done: Callable[[int], None] | None = None) -> list[Any]:
+    """Every job's result, in job order; with ``fork``, shared with one forked worker.
+
+    Why fork: ``feed validate`` and ``feed build`` spend seconds on pure computation over a
+    parsed feed, and a forked worker sees that feed without re-reading or pickling it (spawn
+    would redo the very work to save). The worker takes jobs from the front (list long jobs
+    first; one at a time, each finished one fetches the next), this process from the back,
+    so neither core idles. A job that fails in the worker, or a worker that dies, is run
+    again here: errors are raised in this process with its traceback (jobs must be
+    repeatable, as pure computations and writes of the same bytes are). ``done(index)`` is
+    called here as each job's result arrives. Serial when forking is unsafe or useless
+    (:func:`_fork_context`).
+    """
+    results: dict[int, Any] = {}
+
+    def run_here(index: int) -> None:
+        results[index] = jobs[index]()
+        if done is not None:
+            done(index)
+
+    context = _fork_context() if fork and len(jobs) > 1 else None
+    if context is None:
+        for index in range(len(jobs)):
+            run_here(index)
+        return [results[index] for index in range(len(jobs))]
+    import collections
+    import gc
+    import threading
+    from concurrent.futures import Future, ProcessPoolExecutor, wait
+
+    _JOBS[:] = jobs
+    left = collections.deque(range(len(jobs)))  # jobs nobody has taken yet
+    sent: dict[Future[Any], int] = {}
+    lock = threading.Lock()
+
+    def send_next(_finished: Future[Any] | None = None) -> None:
+        """Give the worker the first job left (also the callback of each job it finishes)."""
+        with lock:
+            if not left:
+                return
+            index = left.popleft()
+            try:
+                future = pool.submit(_run_job, index)
+            except Exception:  # noqa: BLE001 - a broken or stopped pool: the job stays for this process
+                left.appendleft(index)
+                return
+            sent[future] = index
+        future.add_done_callback(send_next)
+
+    def take_last() -> int | None:
+        with lock:
+            return left.pop() if left else None
+
+    froze = gc.get_freeze_count() == 0  # a collection in either process would copy every shared page
+    if froze:
+        gc.freeze()
+    pool = ProcessPoolExecutor(1, mp_context=context, initializer=gc.disable)
+    try:
+        send_next()  # one job in flight: a long job queued behind another would idle this process
+        while (index := take_last()) is not None:
+            run_here(index)
+        with lock:
+            mine = dict(sent)  # nothing is sent any more: ``left`` is empty
+        for future in wait(mine).done:
+            index = mine[future]
+            try:
+                results[index] = future.result()
+            except Exception:  # noqa: BLE001 - a failed job or a dead worker: redone here
+                run_here(index)
+            else:
+                if done is not None:
+                    done(index)
+    except BaseException:  # this process gives up (an error here, ^C): do not wait for a long job
+        _stop_workers(pool)
+        raise
+    finally:
+        _JOBS.clear()
+        pool.shutdown(wait=True)  # nothing is pending by now, or the pool is broken
+        if froze:
+            gc.unfreeze()
+    return [results[index] for index in range(len(jobs))]
+
+
+def _stop_workers(pool: Any) -> None:
+    """Kill the pool's workers now (``terminate_workers`` from Python 3.14 on, before it by hand)."""
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+
+
+def _fork_context() -> Any:
+    """The ``fork`` multiprocessing context when a forked worker is safe and useful, else None:
+    Linux only (macOS forks badly, Windows cannot), no other thread running (the worker would
+    inherit the locks it holds), and at least two cores for this process."""
+    import sys
+    import threading
+
+    if not sys.platform.startswith("linux") or threading.active_count() != 1:
+        return None
+    try:
+        if len(os.sched_getaffinity(0)) < 2:
+            return None
+    except OSError:
+        return None
+    import multiprocessing
+
+    return multiprocessing.get_context("fork")
 
 
 def _file_issues(entries: Sequence[FeedEntry]) -> list[Issue]:

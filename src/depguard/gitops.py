@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from git import Repo
 
 __all__ = [
+    "NO_HOOKS",
+    "git_env",
+    "git_common_dir",
     "open_repo",
     "repo_root",
     "visible_files",
@@ -58,16 +61,87 @@ _IN_PROGRESS = {
 }
 
 
+#: ``-c core.hooksPath=/dev/null``: for the commands depguard builds itself (works with any git).
+NO_HOOKS = ("-c", f"core.hooksPath={os.devnull}")
+
+
+def git_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for every git process depguard starts: hooks off.
+
+    A repo is untrusted input (a contributor's clone, a bot's checkout of a pull request): its
+    ``core.hooksPath`` or ``.git/hooks`` must never run code because depguard called git
+    (``update-ref`` runs ``reference-transaction``, ``update-index`` ``post-index-change``,
+    ``worktree add`` ``post-checkout``). The setting travels as a command-line-level config
+    entry (``GIT_CONFIG_COUNT``, git 2.31+), appended after any the caller already set, so it
+    also reaches the processes GitPython starts on its own; :data:`NO_HOOKS` covers older git
+    for the commands depguard builds.
+    """
+    env = dict(os.environ if base is None else base)
+    try:
+        count = int(env.get("GIT_CONFIG_COUNT", "0"))
+    except ValueError:
+        count = 0
+    env[f"GIT_CONFIG_KEY_{count}"] = "core.hooksPath"
+    env[f"GIT_CONFIG_VALUE_{count}"] = os.devnull
+    env["GIT_CONFIG_COUNT"] = str(count + 1)
+    return env
+
+
+def _hook_free_entries() -> dict[str, str]:
+    """What :func:`git_env` adds to this process's environment."""
+    env = git_env()
+    return {key: value for key, value in env.items() if os.environ.get(key) != value}
+
+
 def open_repo(path: Path) -> Repo | None:
-    """The git repository containing ``path``, or None when there is none (or git is missing)."""
+    """The git repository containing ``path``, or None when there is none (or git is missing).
+
+    Every command run through it, GitPython's own included, runs with hooks off (:func:`git_env`).
+    """
     try:
         from git import InvalidGitRepositoryError, NoSuchPathError, Repo
     except ImportError:  # gitpython raises ImportError when no git executable is found
         return None
     try:
-        return Repo(path, search_parent_directories=True)
+        repo = Repo(path, search_parent_directories=True)
     except (InvalidGitRepositoryError, NoSuchPathError):
         return None
+    repo.git.update_environment(**_hook_free_entries())
+    return repo
+
+
+def git_common_dir(root: Path) -> Path | None:
+    """The git directory shared by every worktree of the checkout at ``root``, as git itself
+    sees it (``git rev-parse --git-common-dir``), or None when ``root`` is not a checkout's top.
+
+    Asking git rather than reading ``.git`` and ``commondir`` files: a ``.git`` file whose
+    ``gitdir:`` points at any directory was taken at its word and files were created there.
+    git accepts only a real git directory, and ``root`` must be that checkout's top folder.
+    """
+    import subprocess
+
+    git = shutil.which("git")
+    if git is None or not os.path.lexists(Path(root) / ".git"):
+        return None
+    try:
+        proc = subprocess.run(
+            [git, *NO_HOOKS, "rev-parse", "--show-toplevel", "--git-common-dir"],
+            cwd=root, capture_output=True, check=False, timeout=60, env=git_env(), stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = os.fsdecode(proc.stdout).splitlines()
+    if proc.returncode != 0 or len(lines) != 2:
+        return None
+    top, common = Path(lines[0]), Path(lines[1])
+    try:
+        if not top.samefile(root):
+            return None  # root is a plain folder inside some other checkout
+        common = common if common.is_absolute() else (Path(root) / common)
+        common = common.resolve(strict=True)
+    except OSError:
+        return None
+    return common if common.is_dir() else None
 
 
 def repo_root(path: Path) -> Path | None:
@@ -84,7 +158,8 @@ def repo_root(path: Path) -> Path | None:
         return None
     try:
         proc = subprocess.run(
-            [git, "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, check=False, timeout=60
+            [git, *NO_HOOKS, "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, check=False, timeout=60,
+            env=git_env(), stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -116,11 +191,12 @@ def visible_files(repo: Repo, under: Path | None = None) -> list[Path]:
 
 
 def _git(repo: Repo, *args: str, env: dict[str, str] | None = None) -> str:
-    """One git command's stdout; its failure becomes a :class:`GitError` carrying git's own words."""
+    """One git command's stdout (hooks off: :data:`NO_HOOKS`); its failure becomes a
+    :class:`GitError` carrying git's own words."""
     from git import GitCommandError
 
     try:
-        return repo.git.execute(["git", *args], env=env)
+        return repo.git.execute(["git", *NO_HOOKS, *args], env=env)
     except GitCommandError as exc:
         stderr = (exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
         raise GitError(f"git {args[0]} failed: {stderr or exc}") from None
@@ -281,13 +357,12 @@ def temporary_worktree(repo: Repo) -> Iterator[Path]:
     """A detached checkout of HEAD in a temporary directory, removed afterwards.
 
     Lets ``sync --branch`` write, relock and commit without touching the user's checkout at
-    all: their branch, index and work tree are never involved. Hooks are switched off so a
-    ``post-checkout`` hook cannot run inside a bot.
+    all: their branch, index and work tree are never involved. Hooks are off (:func:`_git`) so
+    a ``post-checkout`` hook cannot run inside a bot.
     """
     parent = Path(tempfile.mkdtemp(prefix="depguard-worktree-"))
     path = parent / "checkout"
-    no_hooks = ["-c", f"core.hooksPath={os.devnull}"]
-    _git(repo, *no_hooks, "worktree", "add", "--detach", "--quiet", str(path), "HEAD")
+    _git(repo, "worktree", "add", "--detach", "--quiet", str(path), "HEAD")
     try:
         yield path
     finally:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from depguard.errors import DepguardError
+from depguard.gitops import git_common_dir
 
 __all__ = ["ENV_LOCK_TIMEOUT", "DEFAULT_TIMEOUT", "LockTimeout", "lock_path", "sync_lock"]
 
@@ -52,28 +53,15 @@ def _temp_lock(root: Path) -> Path:
 
 
 def _git_dir(root: Path) -> Path | None:
-    """The common git directory of the checkout at ``root`` (worktrees share it), or None."""
-    dot_git = Path(root) / ".git"
-    if dot_git.is_dir() and not dot_git.is_symlink():
-        return dot_git
-    if not dot_git.is_file():
+    """The common git directory of the checkout at ``root`` (worktrees share it), or None.
+
+    Asked of git (:func:`depguard.gitops.git_common_dir`): the lock file is created in the
+    repo's own git directory and nowhere else, whatever a ``.git`` file claims. A ``.git``
+    that is a symlink is not followed (git would): the lock goes to the private temp dir.
+    """
+    if (Path(root) / ".git").is_symlink():
         return None
-    try:
-        text = dot_git.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not text.startswith("gitdir:"):
-        return None
-    git_dir = Path(text[len("gitdir:") :].strip())
-    if not git_dir.is_absolute():
-        git_dir = (Path(root) / git_dir).resolve()
-    common = git_dir / "commondir"
-    try:
-        shared = Path(common.read_text(encoding="utf-8").strip())
-        git_dir = shared if shared.is_absolute() else (git_dir / shared).resolve()
-    except (OSError, UnicodeDecodeError):
-        pass
-    return git_dir if git_dir.is_dir() else None
+    return git_common_dir(root)
 
 
 def _private_temp_dir() -> Path:
@@ -162,11 +150,27 @@ def sync_lock(
 
 
 def _open(path: Path) -> int | None:
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    """The lock file, opened for writing its holder's pid, or None when it cannot be ours.
+
+    Never through a symlink, and never a file that is not regular or has another name too (a
+    hard link planted as ``depguard.lock`` would have the holder's pid written over, and the
+    file truncated, wherever its other name is).
+    """
+    import stat
+
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        return os.open(path, flags, 0o666)  # umask applies; the file only ever holds a pid
+        fd = os.open(path, flags, 0o666)  # umask applies; the file only ever holds a pid
     except OSError:
         return None
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _holder(fd: int) -> str:

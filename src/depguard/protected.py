@@ -64,7 +64,7 @@ _DEPGUARD_PYPI = frozenset({
     "exceptiongroup", "gitdb", "gitpython", "h11", "httpcore", "httpx", "idna", "jsonschema",
     "jsonschema-specifications", "markdown-it-py", "mdurl", "packaging", "platformdirs",
     "pydantic", "pydantic-core", "pygments", "pyyaml", "referencing", "rfc3339-validator", "rich",
-    "rpds-py", "shellingham", "six", "smmap", "tomli", "tomlkit", "typer", "typing-extensions",
+    "rpds-py", "rtoml", "shellingham", "six", "smmap", "tomli", "tomlkit", "typer", "typing-extensions",
     "typing-inspection",
 })
 _INSTALLERS_PYPI = frozenset({

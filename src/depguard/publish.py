@@ -21,8 +21,8 @@ the lint verdict ``feed validate`` remembered for the very same bytes is not rec
 :func:`depguard.feed.lint`), a record's published file is its source bytes (a lint-clean
 record is canonical), each record is deflated once for both archives that hold it
 (:mod:`depguard.ziparchive`), the orders and dates several outputs share are computed once
-(:class:`_Site`), and the outputs are split between this process and a forked child
-(:mod:`depguard.forking`) that writes its share straight into the tree.
+(:class:`_Site`), and the outputs are split between this process and a forked worker
+(:func:`depguard.feed.share_jobs`) that writes its share straight into the tree.
 """
 
 from __future__ import annotations
@@ -45,10 +45,9 @@ from typing import Any
 from depguard import affected, renovate, ziparchive
 from depguard.affected import blocks_every_version
 from depguard.errors import ConfigError, InvalidRecordError
-from depguard.feed import Feed, FeedEntry, Issue, lint, load_feed
+from depguard.feed import Feed, FeedEntry, Issue, lint, load_feed, share_jobs
 from depguard.feedformat import ALL_PATH, DEFAULT_FEED_URL, FORMAT, FORMAT_VERSION, INDEX_PATH
 from depguard.feedstats import FeedStats, compute, newest_first_key
-from depguard.forking import run_shared
 from depguard.jsonio import gc_paused
 from depguard.records import Record
 
@@ -224,7 +223,7 @@ def write_tree(files: Mapping[str, bytes], out: Path) -> None:
 def _write_site(site: _Site, staging: _Staging, *, progress: Callable[[int], None] | None) -> list[str]:
     """Render and write every file of ``site`` into ``staging``; returns their paths.
 
-    Jobs shared with a forked child on a large feed (:func:`depguard.forking.run_shared`),
+    Jobs shared with a forked worker on a large feed (:func:`depguard.feed.share_jobs`),
     longest first: the records' own files, one job per ecosystem folder (creating files in
     one folder is serialized by the file system, in different folders it is not), the
     archives and CSVs, ``all.json`` with ``index.json`` (which carries its hash), the page,
@@ -254,7 +253,7 @@ def _write_site(site: _Site, staging: _Staging, *, progress: Callable[[int], Non
         if progress is not None:
             progress(len(site.items) * finished // len(jobs))
 
-    written = [rel for paths in run_shared(jobs, fork=len(site.items) >= _FORK_MIN_RECORDS, done=done) for rel in paths]
+    written = [rel for paths in share_jobs(jobs, fork=len(site.items) >= _FORK_MIN_RECORDS, done=done) for rel in paths]
     if progress is not None:
         progress(len(site.items))
     return written

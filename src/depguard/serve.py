@@ -19,7 +19,9 @@ queries) but are still served by id, so a client that cached the id can learn wh
 
 Stack: the standard library's ``ThreadingHTTPServer``. depguard stays dependency-free for this,
 and the work per request is a few dictionary hits against an index built once per feed load,
-so a thread per connection is never the bottleneck for the local or CI use this is for. The
+so a thread per connection is never the bottleneck for the local or CI use this is for (at most
+:data:`MAX_CONNECTIONS` of them; a request whose framing two parsers could read differently
+is refused with 400 and its connection closed, see ``_Handler._check_framing``). The
 index lives in an immutable :class:`Catalog`; a reload builds a new one and swaps a single
 reference, so a request sees either the old feed or the new one, never a mix.
 """
@@ -30,6 +32,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import socket
 import socketserver
 import threading
@@ -85,12 +88,20 @@ MAX_BATCH_QUERIES = 1000
 _DRAIN_LIMIT = 16 * MAX_BODY_BYTES
 #: A client that stalls mid-request this long loses its connection (and its thread).
 _SOCKET_TIMEOUT = 30.0
+#: Connections served at once (a thread each); one more is answered 503 and closed, so a
+#: client that opens connections and idles cannot exhaust threads or descriptors.
+MAX_CONNECTIONS = 64
+#: RFC 9112: a Content-Length is digits only (no sign, no spaces, no second value); a chunk
+#: size is hex digits, optionally followed by extensions. ``int()`` alone takes ``+2``,
+#: ``1_0`` and ``0x10``, readings a proxy in front may not share (request smuggling).
+_DIGITS = re.compile(rb"[0-9]{1,18}")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r\n")
 
 # gRPC status codes, which osv.dev's gateway puts in "code".
-_INVALID_ARGUMENT, _NOT_FOUND, _RESOURCE_EXHAUSTED, _UNIMPLEMENTED, _INTERNAL = 3, 5, 8, 12, 13
+_INVALID_ARGUMENT, _NOT_FOUND, _RESOURCE_EXHAUSTED, _UNIMPLEMENTED, _INTERNAL, _UNAVAILABLE = 3, 5, 8, 12, 13, 14
 _GRPC_CODE = {400: _INVALID_ARGUMENT, 404: _NOT_FOUND, 405: _UNIMPLEMENTED, 411: _INVALID_ARGUMENT,
               413: _RESOURCE_EXHAUSTED, 414: _INVALID_ARGUMENT, 431: _INVALID_ARGUMENT,
-              500: _INTERNAL, 501: _UNIMPLEMENTED}
+              500: _INTERNAL, 501: _UNIMPLEMENTED, 503: _UNAVAILABLE}
 
 _log = logging.getLogger("depguard.serve")
 
@@ -408,6 +419,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         self._body_read = False  # the handler lives as long as the keep-alive connection
         try:
+            self._check_framing()
             status, body, headers = self._route()
             close = False
         except ApiError as err:
@@ -444,17 +456,31 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command not in methods:
             raise ApiError(405, f"{self.command} is not allowed here; use {' or '.join(methods)}", headers={"Allow": ", ".join(methods)})
 
+    def _check_framing(self) -> None:
+        """Refuse a request whose body length two parsers could read differently (400, close).
+
+        Both Content-Length and Transfer-Encoding, two Content-Length headers, two
+        Transfer-Encoding headers or any coding but ``chunked``, a Content-Length that is not
+        plain digits: a proxy in front might frame the body one way and this server another,
+        and the leftover bytes would be read as a second, smuggled request.
+        """
+        lengths = self.headers.get_all("Content-Length") or []
+        encodings = self.headers.get_all("Transfer-Encoding") or []
+        if lengths and encodings:
+            raise ApiError(400, "both Content-Length and Transfer-Encoding: ambiguous framing", close=True)
+        if len(lengths) > 1:
+            raise ApiError(400, "more than one Content-Length header", close=True)
+        if len(encodings) > 1 or (encodings and encodings[0].strip().lower() != "chunked"):
+            raise ApiError(400, f"unsupported Transfer-Encoding: {', '.join(encodings)!r} (only chunked)", close=True)
+        self._declared_length()
+
     def _declared_length(self) -> int | None:
         raw = self.headers.get("Content-Length")
         if raw is None:
             return None
-        try:
-            length = int(raw)
-        except ValueError:
-            length = -1
-        if length < 0:
+        if not _DIGITS.fullmatch(raw.strip(" \t").encode("latin-1", "replace")):
             raise ApiError(400, f"invalid Content-Length: {raw!r}", close=True)
-        return length
+        return int(raw)
 
     def _unread_body(self) -> bool:
         """A body we did not read would be parsed as the next request: close instead."""
@@ -473,10 +499,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, f"the body is not valid JSON: {exc}") from None
 
     def _read_body(self) -> bytes:
-        encoding = self.headers.get("Transfer-Encoding")
-        if encoding is not None:
-            if encoding.strip().lower() != "chunked":
-                raise ApiError(400, f"unsupported Transfer-Encoding: {encoding!r}", close=True)
+        if self.headers.get("Transfer-Encoding") is not None:  # "chunked": see _check_framing
             return self._read_chunked()
         length = self._declared_length()
         if length is None:
@@ -497,12 +520,10 @@ class _Handler(BaseHTTPRequestHandler):
         parts: list[bytes] = []
         total = 0
         while True:
-            try:
-                size = int(self.rfile.readline(1026).split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise malformed from None
-            if size < 0:
+            match = _CHUNK_SIZE.fullmatch(self.rfile.readline(1026))
+            if match is None:
                 raise malformed
+            size = int(match[1], 16)
             if size == 0:
                 break
             total += size
@@ -513,7 +534,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ConnectionAbortedError("client closed the connection mid-body")
             if total <= MAX_BODY_BYTES:
                 parts.append(chunk)
-            if self.rfile.readline(3).strip():
+            if self.rfile.readline(3) != b"\r\n":
                 raise malformed
         if total > MAX_BODY_BYTES:
             raise ApiError(413, f"request body of over {MAX_BODY_BYTES} bytes is over the limit", close=True)
@@ -533,8 +554,9 @@ class _Handler(BaseHTTPRequestHandler):
             left -= len(chunk)
 
     def handle_expect_100(self) -> bool:
-        """Refuse an oversized body before the client sends it (curl asks first)."""
+        """Refuse an oversized or ambiguously framed body before the client sends it (curl asks first)."""
         try:
+            self._check_framing()
             length = self._declared_length()
         except ApiError as err:
             self._send(err.status, err.body(), {}, close=True)
@@ -585,7 +607,21 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
-            self._connections.add(request)
+            full = len(self._connections) >= MAX_CONNECTIONS
+            if not full:
+                self._connections.add(request)
+        if full:  # answered here, without a thread: the busy server stays responsive
+            body = ApiError(503, f"more than {MAX_CONNECTIONS} connections open; try again").body()
+            try:
+                request.settimeout(1.0)
+                request.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+            except OSError:
+                pass
+            socketserver.TCPServer.shutdown_request(self, request)
+            return
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:

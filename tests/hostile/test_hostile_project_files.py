@@ -73,6 +73,17 @@ def test_malformed_pyproject_is_refused_alone_and_the_other_projects_are_protect
     assert_only_the_block_changed(BASE.encode(), (repo / "pyproject.toml").read_bytes())
 
 
+@pytest.mark.parametrize("deep", ["x = " + "[" * 3000 + "]" * 3000, "x = " + "{a=" * 3000 + "1" + "}" * 3000], ids=["array", "inline-table"])
+def test_deeply_nested_pyproject_is_refused_alone_on_one_line(tmp_path: Path, feed: Path, deep: str) -> None:
+    """Issue 14 item 6: a 3,000-deep value crashed sync with a RecursionError traceback."""
+    bad = BASE + deep + "\n"
+    repo = init_repo(tmp_path / "repo", {"pyproject.toml": BASE, "sub/pyproject.toml": bad})
+    line = refused(sync(repo, feed), "sub/pyproject.toml", "invalid TOML")
+    assert "Recursion" not in line
+    assert (repo / "sub/pyproject.toml").read_text() == bad
+    assert_only_the_block_changed(BASE.encode(), (repo / "pyproject.toml").read_bytes())
+
+
 def test_non_utf8_pyproject_is_refused(tmp_path: Path, feed: Path) -> None:
     repo = one_file(tmp_path, BASE.encode() + b'description = "caf\xe9"\n')
     assert_refused_untouched(repo, feed, "pyproject.toml", "not UTF-8 (byte 62)")
@@ -382,6 +393,7 @@ def test_temp_files_left_by_a_killed_run_do_not_break_the_next_one(tmp_path: Pat
     "name,content,message",
     [
         pytest.param("uv.lock", 'version = 1\n\n[[package]]\nname = "litellm"\nversion = \n', "uv.lock:5: invalid TOML", id="uv-lock"),
+        pytest.param("uv.lock", "version = 1\nx = " + "[" * 3000 + "]" * 3000 + "\n", "uv.lock:2: invalid TOML", id="uv-lock-3000-deep"),
         pytest.param("requirements.txt", "litellm==1.82.7\nfoo @@@ bar\n", "requirements.txt:2: not a valid requirement", id="requirement"),
         pytest.param("requirements.txt", "-r ../../../../etc/passwd\n", "leaves the repository", id="include-outside"),
     ],

@@ -19,6 +19,7 @@ from typing import Any
 
 from depguard.errors import LockfileError
 from depguard.jsonio import JSONError, gc_paused, strict_loads
+from depguard.tomlread import TOMLReadError, loads
 
 __all__ = [
     "read_text",
@@ -34,7 +35,6 @@ __all__ = [
 #: The largest lockfile read. The largest real ones (a monorepo's package-lock.json) are tens
 #: of megabytes; the bound only keeps a hostile file from exhausting memory.
 MAX_LOCKFILE_BYTES = 256 * 1024 * 1024
-_TOML_LINE = re.compile(r"at line (\d+)")
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
 _NAME_LINE = re.compile(r"^\s*name\s*=")
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]')
@@ -74,28 +74,13 @@ def read_text(path: Path) -> str:
 
 
 def load_toml(path: Path, text: str) -> dict[str, Any]:
-    """Parse TOML; the error names the file and the line tomllib complains about.
-
-    Machine-written lockfiles are read by :mod:`depguard.lockfiles._fasttoml` (a few times
-    faster, and exactly tomllib's answer); anything it does not read goes to tomllib.
-    """
-    from depguard.lockfiles._fasttoml import loads  # lazy: ~15 ms, only TOML lockfiles need it
-
-    with gc_paused():  # a 2,000-package lockfile is ~100,000 objects: see jsonio.gc_paused
-        data = loads(text)
-    if data is not None:
-        return data
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    """Parse TOML with :func:`depguard.tomlread.loads`; the error names the file and the line."""
 
     try:
-        with gc_paused():
-            return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = _TOML_LINE.search(str(exc))
-        where = f"{path}:{match[1]}" if match else str(path)
+        with gc_paused():  # a 2,000-package lockfile is ~100,000 objects: see jsonio.gc_paused
+            return loads(text)
+    except TOMLReadError as exc:
+        where = f"{path}:{exc.line}" if exc.line is not None else str(path)
         raise LockfileError(f"{where}: invalid TOML: {exc}") from None
 
 
@@ -181,7 +166,7 @@ def _name_line(lines: list[str], start: int, expected: str | None) -> int:
 
 #: ``name = "plain"``: what every lockfile writer emits. For such a line the value is the text
 #: between the quotes, exactly; anything else (escapes, literal strings, comments) goes to
-#: tomllib. A 2,000-package uv.lock spent most of its parse time calling tomllib per line.
+#: the TOML parser. A 2,000-package uv.lock spent most of its parse time calling tomllib per line.
 _PLAIN_NAME_LINE = re.compile(r'[ \t]*name[ \t]*=[ \t]*"([A-Za-z0-9._+@/-]*)"[ \t]*')
 
 
@@ -190,12 +175,8 @@ def _toml_value(line: str) -> Any:
     if plain is not None:
         return plain[1]
     try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        return tomllib.loads(line).get("name")
-    except tomllib.TOMLDecodeError:
+        return loads(line).get("name")
+    except TOMLReadError:
         return None
 
 
