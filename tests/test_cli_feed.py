@@ -97,3 +97,32 @@ def test_module_entry_point_and_version() -> None:
     proc = subprocess.run([sys.executable, "-m", "depguard", "--version"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0
     assert proc.stdout.startswith("depguard ")
+
+
+def test_create_record_is_the_library_behind_feed_new(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from depguard.errors import FeedSourceError, InvalidRecordError
+    from depguard.feed import create_record
+
+    when = dt.datetime(2031, 5, 1, tzinfo=dt.timezone.utc)
+    ref = ["https://example.org/left-pad"]
+    first = create_record(tmp_path, ecosystem="npm", package="left-pad", versions=["1.3.1"], summary="x", references=ref, now=when)
+    second = create_record(tmp_path, ecosystem="npm", package="left-pad", versions=["1.3.2"], summary="y", references=ref, now=when)
+    assert (first.name, second.name) == ("x_DEPGUARD-2031-0001.json", "x_DEPGUARD-2031-0002.json")
+    assert json.loads(second.read_text())["published"] == "2031-05-01T00:00:00Z"
+    assert run("feed", "validate", str(tmp_path))[0] == 0
+    try:
+        create_record(tmp_path, ecosystem="npm", package="left-pad", versions=["1.3.3"], summary="z",
+                      references=["http://insecure.example/"], now=when)
+    except InvalidRecordError as exc:
+        assert str(exc).startswith("the record would not be valid: /references/0/url")
+    else:
+        raise AssertionError("an http reference was accepted")
+    try:
+        create_record(tmp_path / "nope", ecosystem="npm", package="a", versions=["1.0.0"], summary="z", now=when)
+    except FeedSourceError as exc:
+        assert "feed directory not found" in str(exc)
+    else:
+        raise AssertionError("a missing feed directory was accepted")
+    assert len(list(tmp_path.rglob("*.json"))) == 2

@@ -93,7 +93,7 @@ def sync(*args: str) -> Any:
 
 
 def warnings_of(result: Any) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    return [line for line in result.stderr.splitlines() if line.startswith("depguard: warning: ")]
 
 
 def constraints(project: Path) -> str:

@@ -245,7 +245,7 @@ def test_error_messages_name_the_file_once_and_escape_control_characters(tmp_pat
     repo = init_repo(tmp_path / "repo", {"pyproject.toml": project(["litellm"]), f"{evil}/pyproject.toml": "[project\n"})
     proc = sync(repo, feed)
     assert proc.returncode == 2
-    (line,) = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    (line,) = [l for l in proc.stderr.splitlines() if l.startswith("depguard: error: ")]
     assert "\x1b" not in proc.stderr and "sub\\x1b[2J/pyproject.toml" in line
     assert line.count("pyproject.toml") == 1
     assert "litellm!=1.82.7" in (repo / "pyproject.toml").read_text()

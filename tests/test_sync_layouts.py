@@ -105,7 +105,7 @@ def test_poetry_project_gets_no_block_and_is_reported(tmp_path: Path, feed: Path
     assert proc.returncode == 0, proc.stderr
     assert tree_digest(repo) == before  # no [tool.uv] block that poetry would never read
     assert "written" not in proc.stdout
-    assert "warning: not protected by sync: .: poetry has no constraint mechanism; gate CI with `depguard check poetry.lock`" in proc.stderr
+    assert "depguard: warning: not protected by sync: .: poetry has no constraint mechanism; gate CI with `depguard check poetry.lock`" in proc.stderr
     assert summary(proc) == (
         "0 projects protected (none), 1 not protectable (poetry: .; run depguard check on their lockfiles instead), 0 skipped"
     )
@@ -123,13 +123,13 @@ def test_unprotected_fails_sync_check_only_when_asked(tmp_path: Path, feed: Path
     assert sync(repo, feed).returncode == 0  # a real sync protects the uv root ...
     proc = sync(repo, feed, "--check")
     assert proc.returncode == 1, proc.stdout + proc.stderr  # ... and --check fails on the poetry one
-    assert "error: not protected by sync: services/api: poetry" in proc.stderr
+    assert "depguard: error: not protected by sync: services/api: poetry" in proc.stderr
     assert "depguard check services/api/poetry.lock" in proc.stderr
     assert summary(proc).startswith("1 projects protected (uv: 1), 1 not protectable (poetry: services/api;")
     (repo / "pyproject.toml").write_text((repo / "pyproject.toml").read_text().replace('"fail"', '"warn"'))
     proc = sync(repo, feed, "--check")
     assert proc.returncode == 0, proc.stderr
-    assert "warning: not protected by sync: services/api" in proc.stderr
+    assert "depguard: warning: not protected by sync: services/api" in proc.stderr
 
 
 def test_pdm_project_is_not_protectable_but_pdm_backend_alone_is_uv(tmp_path: Path, feed: Path) -> None:

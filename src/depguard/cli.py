@@ -15,15 +15,17 @@ import enum
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, Annotated, Any, List, Optional, Sequence
 
 import typer
 
 from depguard import __version__
-from depguard.atomic import write_bytes
-from depguard.display import describe_age, printable
+from depguard.display import printable, printable_text
 from depguard.errors import DepguardError
 from depguard.resources import bundled_feed_dir
+
+if TYPE_CHECKING:
+    from depguard.reports.sync import Line
 
 __all__ = ["app", "main"]
 
@@ -56,22 +58,73 @@ class OutputFormat(str, enum.Enum):
     json = "json"
 
 
+# --- output: every character the CLI prints goes through these functions ------------------
+#
+# Text is escaped (depguard.display): paths, package names and feed text may hold terminal
+# escape sequences. JSON and SARIF are printed as they are: they must stay exact, and their
+# encoders escape control characters themselves. Diagnostics are one line each, prefixed
+# "depguard: warning: " or "depguard: error: ", on stderr.
+
+
+def _say(text: str, *, err: bool = False) -> None:
+    """One line of text output, escaped whole (a newline in a path cannot start a fake line)."""
+    typer.echo(printable(text), err=err)
+
+
+def _say_block(text: str, *, nl: bool = True) -> None:
+    """Multi-line text output (a report, a diff): escaped, its line breaks and tabs kept."""
+    typer.echo(printable_text(text), nl=nl)
+
+
+def _say_exact(text: str, *, nl: bool = True) -> None:
+    """Machine output (JSON, SARIF) exactly as rendered."""
+    typer.echo(text, nl=nl)
+
+
+def _say_json(data: Any) -> None:
+    _say_exact(json.dumps(data, indent=2))
+
+
+def _warn(message: str) -> None:
+    """A warning: the command goes on (and its exit code does not change for it)."""
+    _say(f"depguard: warning: {message}", err=True)
+
+
+def _error(message: str) -> None:
+    """An error: something was refused or failed; the caller picks the exit code."""
+    _say(f"depguard: error: {message}", err=True)
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
+    """Report ``message`` as an error and return the exit to raise."""
+    _error(message)
+    return typer.Exit(code)
+
+
+def _say_lines(lines: Sequence[Line]) -> None:
+    """A report rendered as tagged lines (:mod:`depguard.reports.sync`), in order."""
+    for line in lines:
+        if line.kind == "warning":
+            _warn(line.text)
+        elif line.kind == "error":
+            _error(line.text)
+        elif line.block:
+            _say_block(line.text, nl=line.newline)
+        else:
+            _say(line.text)
+
+
 def _version_callback(value: bool) -> None:
     if value:
-        typer.echo(f"depguard {__version__}")
+        _say(f"depguard {__version__}")
         raise typer.Exit(EXIT_OK)
 
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."),
+    version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version and exit.")] = False,
 ) -> None:
     """Root options."""
-
-
-def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
-    typer.echo(f"depguard: error: {printable(message)}", err=True)
-    return typer.Exit(code)
 
 
 def _default_feed_dir() -> Path:
@@ -87,9 +140,9 @@ def _default_feed_dir() -> Path:
 
 @feed_app.command("validate")
 def feed_validate(
-    path: Optional[Path] = typer.Argument(None, help="Feed directory. Default: ./feed if present, else the bundled feed."),
-    output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for tools."),
-    changed_since: Optional[str] = typer.Option(None, "--changed-since", metavar="REF", help="Only the records that differ from git REF (e.g. origin/main; cross-record rules still see the whole feed), plus history rules: an id at REF never disappears (withdraw instead), published never changes, changed content needs a later modified, a new id never reuses a number REF's history used."),
+    path: Annotated[Optional[Path], typer.Argument(help="Feed directory. Default: ./feed if present, else the bundled feed.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="text for people, json for tools.")] = OutputFormat.text,
+    changed_since: Annotated[Optional[str], typer.Option("--changed-since", metavar="REF", help="Only the records that differ from git REF (e.g. origin/main; cross-record rules still see the whole feed), plus history rules: an id at REF never disappears (withdraw instead), published never changes, changed content needs a later modified, a new id never reuses a number REF's history used.")] = None,
 ) -> None:
     """Check every record: OSV schema, depguard's profile, layout, versions, overlaps, format.
 
@@ -118,26 +171,26 @@ def feed_validate(
         if since is not None:
             report["changed_since"] = {"ref": since.ref, "commit": since.commit, "changed": [str(p) for p in since.changed],
                                        "removed": [str(p) for p in since.removed]}
-        typer.echo(json.dumps(report, indent=2))
+        _say_json(report)
     else:
         for issue in issues:
-            typer.echo(str(issue))
+            _say(str(issue))
         files = len({i.path for i in issues})
         verdict = f"{len(issues)} error(s) in {files} file(s)" if issues else "no errors"
         scope = f", {len(since.changed)} changed and {len(since.removed)} removed since {since.ref} ({since.commit[:12]})" if since else ""
-        typer.echo(f"{root}: {count} record(s){scope}, {verdict}")
+        _say(f"{root}: {count} record(s){scope}, {verdict}")
     raise typer.Exit(EXIT_FOUND if issues else EXIT_OK)
 
 
 @feed_app.command("new")
 def feed_new(
-    package: str = typer.Option(..., "--package", "-p", help="Package name as the index spells it."),
-    versions: List[str] = typer.Option(..., "--version", "-v", help="A compromised version; repeat for each."),
-    summary: str = typer.Option(..., "--summary", "-s", help="One line: what happened."),
-    ecosystem: str = typer.Option("PyPI", "--ecosystem", "-e", help="PyPI or npm."),
-    aliases: List[str] = typer.Option([], "--alias", help="A public id of the same incident (MAL-, PYSEC-, GHSA-, CVE-); repeatable."),
-    references: List[str] = typer.Option([], "--reference", help="An https URL that documents it; repeatable, primary source first."),
-    root: Path = typer.Option(Path("feed"), "--feed", help="Feed directory to add the record to."),
+    package: Annotated[str, typer.Option("--package", "-p", help="Package name as the index spells it.")],
+    versions: Annotated[List[str], typer.Option("--version", "-v", help="A compromised version; repeat for each.")],
+    summary: Annotated[str, typer.Option("--summary", "-s", help="One line: what happened.")],
+    ecosystem: Annotated[str, typer.Option("--ecosystem", "-e", help="PyPI or npm.")] = "PyPI",
+    aliases: Annotated[Optional[List[str]], typer.Option("--alias", help="A public id of the same incident (MAL-, PYSEC-, GHSA-, CVE-); repeatable.")] = None,
+    references: Annotated[Optional[List[str]], typer.Option("--reference", help="An https URL that documents it; repeatable, primary source first.")] = None,
+    root: Annotated[Path, typer.Option("--feed", help="Feed directory to add the record to.")] = Path("feed"),
 ) -> None:
     """Add an advisory for compromised versions under the next free id of this year.
 
@@ -148,41 +201,27 @@ def feed_new(
     --summary "Compromised litellm releases steal credentials" --alias MAL-2026-2144
     --reference https://github.com/BerriAI/litellm/issues/24512
     """
-    from depguard import feed as feed_mod  # lazy: the feed loader and the schemas, for feed commands only
+    from depguard.feed import create_record  # lazy: the feed loader and the schemas, for feed commands only
 
-    if not root.is_dir():
-        raise _fail(f"feed directory not found: {root}")
-    now = _dt.datetime.now(_dt.timezone.utc)
-    advisory_id = feed_mod.next_id(root, now.year)
     try:
-        data = feed_mod.new_record(
-            advisory_id=advisory_id, ecosystem=ecosystem, package=package, versions=versions,
-            summary=summary, aliases=aliases, references=references, now=now,
-        )
+        target = create_record(root, ecosystem=ecosystem, package=package, versions=versions, summary=summary,
+                               aliases=aliases or [], references=references or [])
     except DepguardError as exc:
         raise _fail(str(exc)) from None
-    package_data = data["affected"][0]["package"]
-    rel = feed_mod.record_relpath(package_data["ecosystem"], package_data["name"], advisory_id)
-    problems = feed_mod.check_record(rel, data)
-    if problems:
-        raise _fail("the record would not be valid: " + "; ".join(f"{p.pointer or '/'}: {p.message}" for p in problems))
-    target = root / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes(target, feed_mod.canonical_bytes(data))
-    typer.echo(str(target))
+    _say(str(target))
 
 
 @feed_app.command("import")
 def feed_import(
-    paths: Optional[List[str]] = typer.Argument(None, metavar="PATH...", help="Upstream OSV records: files (.json, .yaml), folders (searched recursively) or - for stdin."),
-    root: Path = typer.Option(Path("feed"), "--feed", help="Feed directory to write drafts into."),
-    csv_file: Optional[Path] = typer.Option(None, "--csv", metavar="FILE", help="A CSV list of compromised packages instead of OSV records: one record per package."),
-    references: List[str] = typer.Option([], "--reference", metavar="URL", help="With --csv: the https page that publishes the list (required); repeat for the campaign's analyses, which follow it as references."),
-    published: Optional[str] = typer.Option(None, "--published", metavar="DATE", help="With --csv: when the campaign was disclosed, ISO date (required)."),
-    campaign: Optional[str] = typer.Option(None, "--campaign", metavar="TEXT", help="With --csv: the campaign's name, used in the generated text (required)."),
-    ecosystem: str = typer.Option("npm", "--ecosystem", "-e", help="With --csv: ecosystem of rows that do not say (npm or PyPI)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be written; write nothing."),
-    output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for tools."),
+    paths: Annotated[Optional[List[str]], typer.Argument(metavar="PATH...", help="Upstream OSV records: files (.json, .yaml), folders (searched recursively) or - for stdin.")] = None,
+    root: Annotated[Path, typer.Option("--feed", help="Feed directory to write drafts into.")] = Path("feed"),
+    csv_file: Annotated[Optional[Path], typer.Option("--csv", metavar="FILE", help="A CSV list of compromised packages instead of OSV records: one record per package.")] = None,
+    references: Annotated[Optional[List[str]], typer.Option("--reference", metavar="URL", help="With --csv: the https page that publishes the list (required); repeat for the campaign's analyses, which follow it as references.")] = None,
+    published: Annotated[Optional[str], typer.Option("--published", metavar="DATE", help="With --csv: when the campaign was disclosed, ISO date (required).")] = None,
+    campaign: Annotated[Optional[str], typer.Option("--campaign", metavar="TEXT", help="With --csv: the campaign's name, used in the generated text (required).")] = None,
+    ecosystem: Annotated[str, typer.Option("--ecosystem", "-e", help="With --csv: ecosystem of rows that do not say (npm or PyPI).")] = "npm",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be written; write nothing.")] = False,
+    output: Annotated[OutputFormat, typer.Option("--format", help="text for people, json for tools.")] = OutputFormat.text,
 ) -> None:
     """Draft feed records from upstream OSV records (MAL-, GHSA-, PYSEC-) or a CSV IOC list.
 
@@ -204,6 +243,7 @@ def feed_import(
     from depguard import importer  # lazy: the upstream readers, for feed import only
 
     now = _dt.datetime.now(_dt.timezone.utc)
+    references = references or []
     try:
         if not root.is_dir():
             raise _fail(f"feed directory not found: {root}")
@@ -229,10 +269,10 @@ def feed_import(
     except OSError as exc:
         raise _fail(f"{getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}") from None
     if output is OutputFormat.json:
-        typer.echo(json.dumps({"feed": str(root), "dry_run": dry_run, **plan.to_json()}, indent=2))
+        _say_json({"feed": str(root), "dry_run": dry_run, **plan.to_json()})
     else:
         for line in importer.iter_lines(plan, root, dry_run=dry_run):
-            typer.echo(printable(line))
+            _say(line)
     raise typer.Exit(EXIT_OK)
 
 
@@ -247,8 +287,8 @@ def _iso_date(text: str) -> _dt.datetime:
 
 @feed_app.command("fmt")
 def feed_fmt(
-    path: Optional[Path] = typer.Argument(None, help="Feed directory. Default: ./feed if present, else the bundled feed."),
-    check: bool = typer.Option(False, "--check", help="Only report files that are not canonical; exit 1 if any."),
+    path: Annotated[Optional[Path], typer.Argument(help="Feed directory. Default: ./feed if present, else the bundled feed.")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Only report files that are not canonical; exit 1 if any.")] = False,
 ) -> None:
     """Rewrite records in canonical form (OSV key order, 2-space indent, UTF-8, final newline)."""
     from depguard import feed as feed_mod  # lazy: the feed loader and the schemas, for feed commands only
@@ -259,9 +299,9 @@ def feed_fmt(
     except DepguardError as exc:
         raise _fail(str(exc)) from None
     for rel in changed:
-        typer.echo(f"{'would reformat' if check else 'reformatted'} {root / rel}")
+        _say(f"{'would reformat' if check else 'reformatted'} {root / rel}")
     if not changed:
-        typer.echo(f"{root}: all records canonical")
+        _say(f"{root}: all records canonical")
     raise typer.Exit(EXIT_FOUND if (check and changed) else EXIT_OK)
 
 
@@ -290,9 +330,9 @@ class _BuildProgress:
 
 @feed_app.command("build")
 def feed_build(
-    path: Optional[Path] = typer.Argument(None, help="Feed directory. Default: ./feed if present, else the bundled feed."),
-    out: Path = typer.Option(Path("public"), "--out", "-o", help="Directory to write the static tree to (replaced whole)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="URL the tree will be served from, for links in the Atom feed, the page and constraints/pypi.txt. Default: the project's published feed."),
+    path: Annotated[Optional[Path], typer.Argument(help="Feed directory. Default: ./feed if present, else the bundled feed.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the static tree to (replaced whole).")] = Path("public"),
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help="URL the tree will be served from, for links in the Atom feed, the page and constraints/pypi.txt. Default: the project's published feed.")] = None,
 ) -> None:
     """Validate the feed, then write it as static files for any web host (GitHub Pages).
 
@@ -310,13 +350,13 @@ def feed_build(
     except FeedNotPublishable as exc:
         progress.close()
         for issue in exc.issues:
-            typer.echo(str(issue), err=True)
+            _say(str(issue), err=True)
         raise _fail(f"{root}: {len(exc.issues)} error(s); nothing was published", EXIT_FOUND) from None
     except DepguardError as exc:
         progress.close()
         raise _fail(str(exc)) from None
     progress.close()
-    typer.echo(f"{result.out}: {result.records} record(s), {len(result.files)} file(s), feed modified {result.newest_modified or 'never'}")
+    _say(f"{result.out}: {result.records} record(s), {len(result.files)} file(s), feed modified {result.newest_modified or 'never'}")
 
 
 class StatsFormat(str, enum.Enum):
@@ -327,8 +367,8 @@ class StatsFormat(str, enum.Enum):
 
 @feed_app.command("stats")
 def feed_stats(
-    path: Optional[Path] = typer.Argument(None, help="Feed directory or built tree. Default: ./feed if present, else the bundled feed."),
-    output: StatsFormat = typer.Option(StatsFormat.text, "--format", help="text for people, json for tools, markdown for the README's headline block."),
+    path: Annotated[Optional[Path], typer.Argument(help="Feed directory or built tree. Default: ./feed if present, else the bundled feed.")] = None,
+    output: Annotated[StatsFormat, typer.Option("--format", help="text for people, json for tools, markdown for the README's headline block.")] = StatsFormat.text,
 ) -> None:
     """Count a feed's records in force per ecosystem and per year: records, packages,
     package@version pairs, whole-package blocks; withdrawn records apart.
@@ -345,65 +385,38 @@ def feed_stats(
         stats = feedstats.compute(source_for(str(root)).load().records)
     except DepguardError as exc:
         raise _fail(str(exc)) from None
-    typer.echo(feedstats.render(stats, output.value), nl=False)
+    rendered = feedstats.render(stats, output.value)
+    if output is StatsFormat.json:
+        _say_exact(rendered, nl=False)
+    else:
+        _say_block(rendered, nl=False)
     raise typer.Exit(EXIT_OK)
 
 
 @feed_app.command("status")
 def feed_status(
-    feed: Optional[str] = typer.Option(None, "--feed", help="Feed source, as for sync. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed."),
-    offline: bool = typer.Option(False, "--offline", help="Do not download; report the cached copy."),
-    output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for tools."),
+    feed: Annotated[Optional[str], typer.Option("--feed", help="Feed source, as for sync. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed.")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Do not download; report the cached copy.")] = False,
+    output: Annotated[OutputFormat, typer.Option("--format", help="text for people, json for tools.")] = OutputFormat.text,
 ) -> None:
     """Show which feed sync would use: its source, age, size and cache location.
 
     Resolves the feed exactly as sync does (one conditional request for a URL source), then
     counts its records in force per ecosystem and per year and lists the 10 newest incidents.
     """
-    from depguard import feedstats  # lazy: pydantic models of the records, not needed by --help
-    from depguard.config import load_config  # lazy: tomllib and the config model, not needed by --help
-    from depguard.records import parse_timestamp  # lazy: pydantic (~100 ms), not needed by --help
-    from depguard.sources import FetchOptions, resolve  # lazy: pydantic and the schemas, not needed by --help
+    from depguard.feedstatus import status  # lazy: pydantic and the feed sources, not needed by --help
     from depguard.sync import find_root  # lazy: the compiler and writers, not needed by --help
 
-    root = find_root(Path.cwd())
     try:
-        config = load_config(root / "pyproject.toml")
-        options = FetchOptions.from_env(offline=offline)
-        snapshot = resolve(feed, config_feed=config.feed, config_dir=root, options=options).load()
-        cache_dir = snapshot.cache or str(options.cache_root)
-        stats = feedstats.compute(snapshot.records)
+        report = status(feed, root=find_root(Path.cwd()), offline=offline)
     except DepguardError as exc:
         raise _fail(str(exc)) from None
-    now = _dt.datetime.now(_dt.timezone.utc)
-    newest = snapshot.newest_modified
-    live = sum(1 for r in snapshot.records if not r.is_withdrawn)
-    info = {
-        "source": snapshot.source,
-        "kind": snapshot.kind,
-        "records": len(snapshot.records),
-        "in_force": live,
-        "withdrawn": len(snapshot.records) - live,
-        "newest_modified": newest,
-        "newest_age_seconds": int((now - parse_timestamp(newest)).total_seconds()) if newest else None,
-        "checked_at": snapshot.checked_at.isoformat().replace("+00:00", "Z") if snapshot.checked_at else None,
-        "cache": cache_dir,
-        "warnings": list(snapshot.warnings),
-        "stats": feedstats.to_json(stats),
-    }
     if output is OutputFormat.json:
-        typer.echo(json.dumps(info, indent=2))
+        _say_json(report.to_json())
         raise typer.Exit(EXIT_OK)
-    typer.echo(f"source:   {printable(snapshot.source)} ({snapshot.kind})")
-    typer.echo(f"records:  {len(snapshot.records)} ({live} in force, {len(snapshot.records) - live} withdrawn)")
-    if newest:
-        typer.echo(f"newest:   {newest} ({describe_age(now - parse_timestamp(newest))} old)")
-    if snapshot.checked_at:
-        typer.echo(f"checked:  {describe_age(now - snapshot.checked_at)} ago")
-    typer.echo(f"cache:    {printable(cache_dir)}" + ("" if snapshot.cache else " (not used by this source)"))
-    typer.echo(feedstats.render_text(stats), nl=False)
-    for warning in snapshot.warnings:
-        typer.echo(f"warning: {printable(warning)}", err=True)
+    _say_block(report.render_text(), nl=False)
+    for warning in report.warnings:
+        _warn(warning)
     raise typer.Exit(EXIT_OK)
 
 
@@ -417,7 +430,7 @@ def main() -> None:
     try:
         app()
     except DepguardError as exc:  # a library refusal that a command did not translate
-        typer.echo(f"depguard: error: {exc}", err=True)
+        _error(str(exc))
         sys.exit(EXIT_ERROR)
 
 
@@ -433,20 +446,20 @@ class Target(str, enum.Enum):
 @app.command("sync")
 def sync_command(
     ctx: typer.Context,
-    paths: List[Path] = typer.Argument(None, help="Projects (directories or pyproject.toml files). Default: every project git sees in the repo (tracked, or untracked and not ignored)."),
-    check: bool = typer.Option(False, "--check", help="Change nothing; print a diff and exit 1 if any block is stale (for CI and pre-commit)."),
-    diff: bool = typer.Option(False, "--diff", help="Preview: print a unified diff of each change and write nothing; exit 1 when something would change (as black --diff and ruff --diff do)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing; exit 0."),
-    feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot)."),
-    offline: bool = typer.Option(False, "--offline", help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1."),
-    allow_rollback: bool = typer.Option(False, "--allow-rollback", help="Accept a downloaded feed older than the copy verified before (normally refused: a replayed feed could lift constraints)."),
-    allow_shrink: bool = typer.Option(False, "--allow-shrink", help="Accept a downloaded feed that dropped more than half of the records verified before."),
-    output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for tools."),
-    targets: List[Target] = typer.Option(None, "--target", help="Write only these targets (repeatable): uv = [tool.uv] constraint-dependencies, pip = constraints file, pip-tools = -c line in requirements*.in and requirements/*.in."),
-    relock: bool = typer.Option(False, "--relock", help="After writing, run `uv lock` in each changed uv project."),
-    commit: bool = typer.Option(False, "--commit", help="Commit exactly the files sync changed (and uv.lock files --relock refreshed) on the checked-out branch; other staged or unstaged changes stay out of the commit and stay as they were. Refused (exit 2, nothing written) outside a git repo, on a detached HEAD, during a merge/rebase/cherry-pick/revert, or when a file sync must change has uncommitted changes. No commit when nothing changed."),
-    branch: Optional[str] = typer.Option(None, "--branch", help="With --commit (implied): create or reset branch NAME from HEAD with the sync commit, for a bot's pull request. Sync runs in a temporary checkout of HEAD: your checked-out branch, index and work tree are left exactly as they were."),
-    message_file: Optional[Path] = typer.Option(None, "--message-file", help="With --commit: also WRITE the generated commit message (advisories added or lifted, versions, links, the reproducing command) to this file, e.g. as a pull request body. Written only when a commit is made."),
+    paths: Annotated[Optional[List[Path]], typer.Argument(help="Projects (directories or pyproject.toml files). Default: every project git sees in the repo (tracked, or untracked and not ignored).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Change nothing; print a diff and exit 1 if any block is stale (for CI and pre-commit).")] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="Preview: print a unified diff of each change and write nothing; exit 1 when something would change (as black --diff and ruff --diff do).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing; exit 0.")] = False,
+    feed: Annotated[Optional[str], typer.Option("--feed", help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot).")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1.")] = False,
+    allow_rollback: Annotated[bool, typer.Option("--allow-rollback", help="Accept a downloaded feed older than the copy verified before (normally refused: a replayed feed could lift constraints).")] = False,
+    allow_shrink: Annotated[bool, typer.Option("--allow-shrink", help="Accept a downloaded feed that dropped more than half of the records verified before.")] = False,
+    output: Annotated[OutputFormat, typer.Option("--format", help="text for people, json for tools.")] = OutputFormat.text,
+    targets: Annotated[Optional[List[Target]], typer.Option("--target", help="Write only these targets (repeatable): uv = [tool.uv] constraint-dependencies, pip = constraints file, pip-tools = -c line in requirements*.in and requirements/*.in.")] = None,
+    relock: Annotated[bool, typer.Option("--relock", help="After writing, run `uv lock` in each changed uv project.")] = False,
+    commit: Annotated[bool, typer.Option("--commit", help="Commit exactly the files sync changed (and uv.lock files --relock refreshed) on the checked-out branch; other staged or unstaged changes stay out of the commit and stay as they were. Refused (exit 2, nothing written) outside a git repo, on a detached HEAD, during a merge/rebase/cherry-pick/revert, or when a file sync must change has uncommitted changes. No commit when nothing changed.")] = False,
+    branch: Annotated[Optional[str], typer.Option("--branch", help="With --commit (implied): create or reset branch NAME from HEAD with the sync commit, for a bot's pull request. Sync runs in a temporary checkout of HEAD: your checked-out branch, index and work tree are left exactly as they were.")] = None,
+    message_file: Annotated[Optional[Path], typer.Option("--message-file", help="With --commit: also WRITE the generated commit message (advisories added or lifted, versions, links, the reproducing command) to this file, e.g. as a pull request body. Written only when a commit is made.")] = None,
 ) -> None:
     """Write managed constraint blocks so no resolver in this repo can pick a compromised release.
 
@@ -481,7 +494,7 @@ def sync_command(
         from depguard.locking import sync_lock  # lazy: file locks, for sync only
 
         ctx.with_resource(
-            sync_lock(root, shared=check or dry_run, on_wait=lambda m: typer.echo(f"depguard: {m}", err=True))
+            sync_lock(root, shared=check or dry_run, on_wait=lambda m: _say(f"depguard: {m}", err=True))
         )
     except DepguardError as exc:
         raise _fail(str(exc)) from None
@@ -502,11 +515,13 @@ def sync_command(
         raise _fail(str(exc)) from None
     written = [] if (check or dry_run) else sync_mod.apply(plan)
     relocked = sync_mod.relock(written) if relock and written else []
+    from depguard.reports import sync as sync_report  # lazy: the sync renderers, for sync only
+
     if output is OutputFormat.json:
-        typer.echo(json.dumps(_sync_json(plan, written, relocked, check or dry_run), indent=2))
+        _say_json(sync_report.to_json(plan, written, relocked, check or dry_run))
     else:
-        _print_sync(plan, written, relocked, show_diff=diff or check, preview=check or dry_run,
-                    fail_unprotected=check and config.unprotected == "fail")
+        _say_lines(sync_report.text_lines(plan, written, relocked, show_diff=diff or check, preview=check or dry_run,
+                                          fail_unprotected=check and config.unprotected == "fail"))
     if plan.refusals or any(not r.ok for r in relocked):
         raise typer.Exit(EXIT_ERROR)
     unprotected_fails = check and config.unprotected == "fail" and bool(plan.unprotected)
@@ -517,130 +532,21 @@ def _sync_commit(root: Path, snapshot, paths: List[Path], *, targets: Optional[L
                  branch: Optional[str], message_file: Optional[Path], output: OutputFormat, show_diff: bool,
                  feed: Optional[str]) -> None:
     """``sync --commit [--branch]``: library call, then report; always ends in typer.Exit."""
+    from depguard.atomic import write_bytes  # lazy: for --message-file only
     from depguard.gitsync import commit_sync  # lazy: git plumbing, only with --commit/--branch
+    from depguard.reports import sync as sync_report  # lazy: the sync renderers, for sync only
 
     reproduce = " ".join(["depguard sync", *(["--feed", feed] if feed else []), *(f"--target {t}" for t in targets or []),
-                          *(["--relock"] if relock else []), *(_rel(p.resolve(), root) for p in paths)])
+                          *(["--relock"] if relock else []), *(sync_report.rel(p.resolve(), root) for p in paths)])
     result = commit_sync(root, snapshot, paths=paths, targets=targets, relock=relock, branch=branch, reproduce=reproduce)
     if result.commit_sha and message_file is not None:
-        message_file.write_text(result.message, encoding="utf-8")
-    where = result.ref.removeprefix("refs/heads/") if result.ref else None
+        write_bytes(message_file, result.message.encode("utf-8"))
     if output is OutputFormat.json:
-        report = _sync_json(result.plan, result.written, result.relocked, False)
-        report["commit"] = {"sha": result.commit_sha, "branch": where, "files": list(result.committed),
-                            "message": result.message if result.commit_sha else None, "blocked": result.blocked}
-        typer.echo(json.dumps(report, indent=2))
+        _say_json(sync_report.commit_json(result))
     else:
-        _print_sync(result.plan, result.written, result.relocked, show_diff=show_diff, preview=False)
-        if result.commit_sha:
-            typer.echo(f"committed {result.commit_sha[:12]} on {where}: {len(result.committed)} file(s)")
-        elif result.blocked:
-            typer.echo(f"depguard: error: not committed: {result.blocked}", err=True)
-        else:
-            typer.echo("nothing to commit: every managed block is up to date")
+        _say_lines(sync_report.commit_lines(result, show_diff=show_diff))
     failed = result.blocked or result.plan.refusals or any(not r.ok for r in result.relocked)
     raise typer.Exit(EXIT_ERROR if failed else EXIT_OK)
-
-
-def _rel(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-
-
-def _print_sync(plan, written, relocked, *, show_diff: bool, preview: bool, fail_unprotected: bool = False) -> None:  # noqa: ANN001
-    snapshot = plan.snapshot
-    echo = typer.echo
-    echo(f"feed: {snapshot.source} ({snapshot.kind}, {len(snapshot.records)} records, {len(plan.exclusions)} PyPI exclusion(s))")
-    for change in plan.changes:
-        state = "up to date" if not change.changed else ("would change" if preview else "written")
-        if change.changed and change.path not in {w.path for w in written} and not preview:
-            state = "not written"
-        parts = [f"+{len(change.added)} added", f"-{len(change.removed)} removed", f"~{len(change.updated)} updated", f"{len(change.kept)} kept"]
-        detail = ", ".join(parts) if change.target != "pip-tools" else "-c line"
-        echo(f"{_rel(change.path, plan.root)} [{change.target}]: {state} ({detail})")
-        for label, names in (("added", change.added), ("removed", change.removed), ("updated", change.updated)):
-            if names:
-                echo(f"    {label}: {', '.join(names)}")
-        if change.hand_edited:
-            echo("    the managed block had been edited by hand; it was rewritten (change [tool.depguard] instead)")
-        if show_diff and change.changed:
-            echo(change.diff(plan.root), nl=False)
-    for note in plan.unexpressible:
-        echo(f"warning: not expressible as exclusions, not written: {printable(note)}", err=True)
-    for warning in plan.warnings:
-        echo(f"warning: {printable(warning)}", err=True)
-    for refusal in plan.refusals:
-        echo(f"error: {printable(_rel(refusal.path, plan.root))}: {printable(refusal.reason)}", err=True)
-    for result in relocked:
-        echo(f"uv lock in {_rel(result.project, plan.root)}: {'ok' if result.ok else 'FAILED: ' + result.output}")
-    label = "error" if fail_unprotected else "warning"
-    for gap in plan.unprotected:
-        echo(f"{label}: not protected by sync: {_rel(gap.project, plan.root)}: {gap.reason}; gate CI with `{gap.instead}`", err=True)
-    if not plan.changes and not plan.refusals and not plan.unprotected and not plan.skipped:
-        echo("no projects found to protect")
-    echo(_summary_line(plan))
-
-
-def _summary_line(plan) -> str:  # noqa: ANN001 - sync.SyncPlan
-    """The one line a reviewer reads: what is protected, what cannot be, what was skipped."""
-    protected = plan.protected()
-    projects = {p for dirs in protected.values() for p in dirs}
-    parts = [f"{len(projects)} projects protected ({', '.join(f'{t}: {len(d)}' for t, d in protected.items()) or 'none'})"]
-    if plan.unprotected:
-        tools = sorted({t for gap in plan.unprotected for t in gap.tools})
-        by_tool = "; ".join(f"{t}: {', '.join(_rel(g.project, plan.root) for g in plan.unprotected if t in g.tools)}" for t in tools)
-        parts.append(f"{len(plan.unprotected)} not protectable ({by_tool}; run depguard check on their lockfiles instead)")
-    else:
-        parts.append("0 not protectable")
-    folders = plan.skipped_folders()
-    where = ", ".join(f"{folder} ({count})" for folder, count in folders.items())
-    parts.append(f"{len(plan.skipped)} skipped" + (f" (test fixtures/templates: {where}; opt in with [tool.depguard] include)" if where else ""))
-    return ", ".join(parts)
-
-
-def _sync_json(plan, written, relocked, preview: bool) -> dict:  # noqa: ANN001
-    written_paths = {w.path for w in written}
-    return {
-        "feed": {"source": plan.snapshot.source, "kind": plan.snapshot.kind, "records": len(plan.snapshot.records)},
-        "exclusions": [{"requirement": e.requirement, "advisories": list(e.advisories)} for e in plan.exclusions],
-        "files": [
-            {
-                "path": _rel(c.path, plan.root), "target": c.target, "project": _rel(c.project, plan.root),
-                "changed": c.changed, "written": c.path in written_paths,
-                "added": list(c.added), "removed": list(c.removed), "updated": list(c.updated), "kept": list(c.kept),
-                "hand_edited": c.hand_edited,
-            }
-            for c in plan.changes
-        ],
-        "unexpressible": plan.unexpressible,
-        "warnings": plan.warnings,
-        "errors": [{"path": _rel(r.path, plan.root), "reason": r.reason} for r in plan.refusals],
-        "relocked": [{"project": _rel(r.project, plan.root), "ok": r.ok} for r in relocked],
-        "preview": preview,
-        "summary": _summary_json(plan),
-    }
-
-
-def _summary_json(plan) -> dict:  # noqa: ANN001 - sync.SyncPlan
-    """The counts and lists of the text summary line, for tools."""
-    protected = plan.protected()
-    return {
-        "protected": {
-            "count": len({p for dirs in protected.values() for p in dirs}),
-            "by_target": {t: [_rel(p, plan.root) for p in dirs] for t, dirs in protected.items()},
-        },
-        "unprotected": {
-            "count": len(plan.unprotected),
-            "projects": [
-                {"project": _rel(g.project, plan.root), "tools": list(g.tools), "reason": g.reason, "instead": g.instead}
-                for g in plan.unprotected
-            ],
-        },
-        "skipped": {
-            "count": len(plan.skipped),
-            "folders": plan.skipped_folders(),
-            "projects": [_rel(p.directory, plan.root) for p in plan.skipped],
-        },
-    }
 
 
 # --- depguard check ------------------------------------------------------------------------
@@ -654,11 +560,11 @@ class CheckFormat(str, enum.Enum):
 
 @app.command("check")
 def check_command(
-    paths: List[Path] = typer.Argument(None, help="Lockfiles or directories; with --env also interpreters or virtualenvs. Default: every lockfile git sees in the repo (tracked, or untracked and not ignored)."),
-    env: bool = typer.Option(False, "--env", help="Check installed distributions: of each interpreter or virtualenv among PATHS (then only those, unless lockfiles are named too), else of the Python running depguard as well as the repo's lockfiles. Their metadata (*.dist-info, *.egg-info) is read as files: the inspected interpreter is never started and nothing in it runs (a hostile pyvenv.cfg or .pth file cannot act)."),
-    feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot)."),
-    offline: bool = typer.Option(False, "--offline", help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1."),
-    output: CheckFormat = typer.Option(CheckFormat.text, "--format", help="text for people, json for tools, sarif for GitHub code scanning."),
+    paths: Annotated[Optional[List[Path]], typer.Argument(help="Lockfiles or directories; with --env also interpreters or virtualenvs. Default: every lockfile git sees in the repo (tracked, or untracked and not ignored).")] = None,
+    env: Annotated[bool, typer.Option("--env", help="Check installed distributions: of each interpreter or virtualenv among PATHS (then only those, unless lockfiles are named too), else of the Python running depguard as well as the repo's lockfiles. Their metadata (*.dist-info, *.egg-info) is read as files: the inspected interpreter is never started and nothing in it runs (a hostile pyvenv.cfg or .pth file cannot act).")] = False,
+    feed: Annotated[Optional[str], typer.Option("--feed", help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot).")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1.")] = False,
+    output: Annotated[CheckFormat, typer.Option("--format", help="text for people, json for tools, sarif for GitHub code scanning.")] = CheckFormat.text,
 ) -> None:
     """Find compromised releases already locked or installed: constraints only stop the next resolve.
 
@@ -690,11 +596,15 @@ def check_command(
         raise _fail(str(exc)) from None
     only_envs = env and bool(paths) and not lockfile_paths  # `check --env .venv`: that environment, not the folder around it
     report = check_mod.run(root, snapshot, config, paths=lockfile_paths, environments=environments, lockfiles=not only_envs)
-    typer.echo(render(report, output.value), nl=False)
+    rendered = render(report, output.value)
+    if output is CheckFormat.text:
+        _say_block(rendered, nl=False)
+    else:
+        _say_exact(rendered, nl=False)
     for warning in report.warnings:
-        typer.echo(f"depguard: warning: {printable(warning)}", err=True)
+        _warn(warning)
     for error in report.errors:
-        typer.echo(f"depguard: error: {error}", err=True)
+        _error(error)
     raise typer.Exit(EXIT_FOUND if report.findings else EXIT_ERROR if report.errors else EXIT_OK)
 
 
@@ -703,11 +613,11 @@ def check_command(
 
 @app.command("serve")
 def serve_command(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on. Only loopback addresses unless --allow-remote."),
-    port: int = typer.Option(8000, "--port", help="TCP port; 0 picks a free one (the URL is printed)."),
-    feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: a feed directory (watched for changes), a built tree or an https URL (fetched again every 5 minutes). Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed."),
-    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a non-loopback --host. Anyone who reaches it can query the feed: no TLS, no auth (read-only)."),
-    poll: float = typer.Option(2.0, "--poll", help="Seconds between checks of the feed for changes; 0 checks only on SIGHUP."),
+    host: Annotated[str, typer.Option("--host", help="Address to listen on. Only loopback addresses unless --allow-remote.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port; 0 picks a free one (the URL is printed).")] = 8000,
+    feed: Annotated[Optional[str], typer.Option("--feed", help="Feed source: a feed directory (watched for changes), a built tree or an https URL (fetched again every 5 minutes). Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed.")] = None,
+    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Allow a non-loopback --host. Anyone who reaches it can query the feed: no TLS, no auth (read-only).")] = False,
+    poll: Annotated[float, typer.Option("--poll", help="Seconds between checks of the feed for changes; 0 checks only on SIGHUP.")] = 2.0,
 ) -> None:
     """Serve the feed over the OSV API (read-only), for uv audit, pip-audit and other OSV clients.
 
@@ -727,11 +637,11 @@ def serve_command(
 
     def report(event) -> None:  # noqa: ANN001 - serve.ReloadEvent
         for warning in event.warnings:
-            typer.echo(f"depguard: warning: {printable(warning)}", err=True)
+            _warn(warning)
         if event.ok:
-            typer.echo(f"reloaded {event.source}: {event.records} record(s) (generation {event.generation})")
+            _say(f"reloaded {event.source}: {event.records} record(s) (generation {event.generation})")
         else:
-            typer.echo(f"depguard: warning: reload failed, still serving the previous feed: {event.error}", err=True)
+            _warn(f"reload failed, still serving the previous feed: {event.error}")
 
     try:
         root = find_root(Path.cwd())
@@ -748,10 +658,10 @@ def serve_command(
         signal.signal(signal.SIGHUP, lambda *_: server.request_reload())
     snapshot = server.snapshot
     for warning in snapshot.warnings:
-        typer.echo(f"depguard: warning: {printable(warning)}", err=True)
-    typer.echo(f"serving {len(snapshot.records)} record(s) from {snapshot.source} ({snapshot.kind}) at {server.url}")
-    typer.echo(f"  uv audit --service-url {server.url}")
-    typer.echo(f"  pip-audit -s osv --osv-url {server.url}/v1/query")
+        _warn(warning)
+    _say(f"serving {len(snapshot.records)} record(s) from {snapshot.source} ({snapshot.kind}) at {server.url}")
+    _say(f"  uv audit --service-url {server.url}")
+    _say(f"  pip-audit -s osv --osv-url {server.url}/v1/query")
     try:
         while not server.wait(0.5):
             pass

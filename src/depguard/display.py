@@ -9,12 +9,33 @@ from __future__ import annotations
 
 import datetime as _dt
 
-__all__ = ["describe_age", "is_plain", "printable"]
+__all__ = ["describe_age", "is_plain", "printable", "printable_text"]
 
 
 def printable(text: str) -> str:
     """``text`` with every unprintable character escaped (``\\x1b``, ``\\u202e``)."""
     return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+#: Layout characters a block of text (a diff, a report) keeps: they move the cursor only forward.
+_LAYOUT = frozenset("\n\t")
+
+
+def printable_text(text: str) -> str:
+    """``text`` escaped as :func:`printable` does, except that line breaks and tabs stay.
+
+    For multi-line output (a unified diff of a user's file, a rendered report): its lines must
+    stay lines, but an ESC, a lone CR (which moves back over what was printed) or a bidi
+    override must not reach the terminal. A CR before a newline stays too, so a diff of a
+    CRLF file reads as it did.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for i, c in enumerate(text):
+        keep = c.isprintable() or c in _LAYOUT or (c == "\r" and text[i + 1 : i + 2] == "\n")
+        out.append(c if keep else repr(c)[1:-1])
+    return "".join(out)
 
 
 def is_plain(text: str) -> bool:

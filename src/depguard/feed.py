@@ -42,6 +42,7 @@ __all__ = [
     "record_relpath",
     "next_id",
     "new_record",
+    "create_record",
     "format_feed",
     "ID_PATTERN",
     "TODO_MARKER",
@@ -955,6 +956,45 @@ def new_record(
         "references": [{"type": "REPORT", "url": url} for url in references],
         "database_specific": {"depguard": {"kind": "compromised-release"}},
     }
+
+
+def create_record(
+    root: Path | str,
+    *,
+    ecosystem: str,
+    package: str,
+    versions: Sequence[str],
+    summary: str,
+    aliases: Sequence[str] = (),
+    references: Sequence[str] = (),
+    now: _dt.datetime | None = None,
+) -> Path:
+    """Write a new record under the next free id of ``now``'s year; return its path.
+
+    What ``depguard feed new`` does, for any caller: the record is built by
+    :func:`new_record`, checked as ``feed validate`` checks a single file (so a contributor
+    never starts from an invalid file), and written atomically in canonical form. Raises
+    :class:`~depguard.errors.FeedSourceError` when ``root`` is not a directory and
+    :class:`~depguard.errors.InvalidRecordError` on bad input; nothing is written then.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FeedSourceError(f"feed directory not found: {root}")
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    advisory_id = next_id(root, now.year)
+    data = new_record(
+        advisory_id=advisory_id, ecosystem=ecosystem, package=package, versions=versions,
+        summary=summary, aliases=aliases, references=references, now=now,
+    )
+    package_data = data["affected"][0]["package"]
+    rel = record_relpath(package_data["ecosystem"], package_data["name"], advisory_id)
+    problems = check_record(rel, data)
+    if problems:
+        raise InvalidRecordError("the record would not be valid: " + "; ".join(f"{p.pointer or '/'}: {p.message}" for p in problems))
+    target = root / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(target, canonical_bytes(data))
+    return target
 
 
 def format_feed(root: Path | str, *, check: bool = False) -> list[PurePosixPath]:

@@ -160,11 +160,11 @@ def sync_url(
 
 
 def error_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
-    return [line for line in proc.stderr.splitlines() if line.startswith(("depguard: error:", "error:"))]
+    return [line for line in proc.stderr.splitlines() if line.startswith("depguard: error: ")]
 
 
 def warning_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
-    return [line for line in proc.stderr.splitlines() if line.startswith(("depguard: warning:", "warning:"))]
+    return [line for line in proc.stderr.splitlines() if line.startswith("depguard: warning: ")]
 
 
 def _clean(proc: subprocess.CompletedProcess[str]) -> None:
@@ -173,7 +173,7 @@ def _clean(proc: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line]
     assert all(line.isprintable() for line in lines), "a control character reached the terminal"
-    strays = [line for line in lines if not line.startswith(("depguard: ", "error: ", "warning: "))]
+    strays = [line for line in lines if not line.startswith("depguard: ")]
     assert strays == [], f"a diagnostic spans more than one line: {strays}"
 
 

@@ -352,6 +352,6 @@ def test_feed_that_drops_90_percent_of_its_records_needs_allow_shrink(site: Site
     allowed = sync_url(repo, site.url, "--allow-shrink", inproc=True)
     assert allowed.returncode == 0
     (loud,) = warning_lines(allowed)
-    assert loud.startswith("warning: SHRUNK FEED") and "their constraints are lifted" in loud
+    assert loud.startswith("depguard: warning: SHRUNK FEED") and "their constraints are lifted" in loud
     text = (repo / "pyproject.toml").read_text()
     assert "pkg1!=1.0,!=1.1" in text and "pkg2" not in text
