@@ -23,6 +23,7 @@ from depguard import __version__
 from depguard.atomic import write_bytes
 from depguard.display import describe_age, printable
 from depguard.errors import DepguardError
+from depguard.redact import redact_text, redact_url
 from depguard.resources import bundled_feed_dir
 
 __all__ = ["app", "main"]
@@ -70,7 +71,7 @@ def _root(
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
-    typer.echo(f"depguard: error: {printable(message)}", err=True)
+    typer.echo(f"depguard: error: {printable(redact_text(message))}", err=True)
     return typer.Exit(code)
 
 
@@ -417,7 +418,7 @@ def main() -> None:
     try:
         app()
     except DepguardError as exc:  # a library refusal that a command did not translate
-        typer.echo(f"depguard: error: {exc}", err=True)
+        typer.echo(f"depguard: error: {printable(redact_text(str(exc)))}", err=True)
         sys.exit(EXIT_ERROR)
 
 
@@ -519,7 +520,7 @@ def _sync_commit(root: Path, snapshot, paths: List[Path], *, targets: Optional[L
     """``sync --commit [--branch]``: library call, then report; always ends in typer.Exit."""
     from depguard.gitsync import commit_sync  # lazy: git plumbing, only with --commit/--branch
 
-    reproduce = " ".join(["depguard sync", *(["--feed", feed] if feed else []), *(f"--target {t}" for t in targets or []),
+    reproduce = " ".join(["depguard sync", *(["--feed", redact_url(feed)] if feed else []), *(f"--target {t}" for t in targets or []),
                           *(["--relock"] if relock else []), *(_rel(p.resolve(), root) for p in paths)])
     result = commit_sync(root, snapshot, paths=paths, targets=targets, relock=relock, branch=branch, reproduce=reproduce)
     if result.commit_sha and message_file is not None:
