@@ -441,7 +441,7 @@ def sync_command(
     feed: Optional[str] = typer.Option(None, "--feed", help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot)."),
     offline: bool = typer.Option(False, "--offline", help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1."),
     allow_rollback: bool = typer.Option(False, "--allow-rollback", help="Accept a downloaded feed older than the copy verified before (normally refused: a replayed feed could lift constraints)."),
-    allow_shrink: bool = typer.Option(False, "--allow-shrink", help="Accept a downloaded feed that dropped more than half of the records verified before."),
+    allow_shrink: bool = typer.Option(False, "--allow-shrink", help="Accept a downloaded feed that dropped more than half of the records verified before, or lifts more than half of the exclusions in force (deleted, withdrawn or trimmed records)."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text for people, json for tools."),
     targets: List[Target] = typer.Option(None, "--target", help="Write only these targets (repeatable): uv = [tool.uv] constraint-dependencies, pip = constraints file, pip-tools = -c line in requirements*.in and requirements/*.in."),
     relock: bool = typer.Option(False, "--relock", help="After writing, run `uv lock` in each changed uv project."),

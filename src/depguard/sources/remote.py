@@ -426,7 +426,7 @@ def _fetch(base: str, options: FetchOptions, cache: FeedCache, cached: CachedFee
             all_bytes = downloader.get(base + ALL_PATH).body
             records = verify_records(index, all_bytes, base, now=moment)
             on_disk = frozenset()
-            if cached is not None:
+            if cached is not None and not any(w.startswith("SHRUNK FEED") for w in warnings):  # one consent, one warning
                 warnings += _lifted(cached.all_bytes, all_bytes, base, options)
     blobs = Blobs.of(index, all_bytes, records, on_disk=on_disk)
     warnings += _store(
