@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["SECRET_PARAMS", "SECRET_PARTS", "SECRET_PREFIXES", "MASK", "is_secret_param", "redact_text", "redact_url"]
+__all__ = ["MASK", "SECRET_PARAMS", "SECRET_PARTS", "SECRET_PREFIXES", "is_secret_param", "redact_text", "redact_url"]
 
 MASK = "***"
 #: Query parameter names that carry a credential.

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from feedkit import record, write_feed
 from hostilekit import (
     LITELLM,
@@ -127,7 +126,7 @@ def test_serve_refuses_a_future_dated_feed(tmp_path: Path, repo: Path) -> None:
     before = tree_digest(repo)
     proc = subprocess.run(
         [sys.executable, "-m", "depguard", "serve", "--feed", str(source), "--port", "0"],
-        cwd=repo, capture_output=True, text=True, timeout=60,
+        cwd=repo, capture_output=True, text=True, timeout=60, check=False,
     )
     refused(proc, "invalid records", "is in the future")
     assert "serving" not in proc.stdout

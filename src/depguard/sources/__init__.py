@@ -37,7 +37,6 @@ from depguard.records import parse_timestamp
 from depguard.sources.cache import CachedFeed, CacheSource, now
 from depguard.sources.interface import FeedSnapshot, FeedSource
 from depguard.sources.options import FetchOptions
-from depguard.redact import redact_text
 from depguard.sources.remote import RemoteSource, is_url, redacted_error, redacted_snapshot
 
 __all__ = [

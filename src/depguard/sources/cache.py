@@ -26,9 +26,9 @@ from depguard.atomic import write_bytes
 from depguard.clock import now
 from depguard.errors import FeedSourceError
 from depguard.jsonio import JSONError, strict_loads
-from depguard.redact import redact_url
 from depguard.packagemap import MappedRecords, PackageMap
 from depguard.records import Record, parse_timestamp
+from depguard.redact import redact_url
 from depguard.sources.interface import FeedSnapshot, FeedSource
 from depguard.sources.options import FetchOptions
 from depguard.sources.verify import FeedIndex, parse_index, verify_records

@@ -41,6 +41,7 @@ from depguard import __version__, ecosystems
 from depguard.clock import is_future
 from depguard.errors import DepguardError, FeedSourceError, IntegrityError
 from depguard.feedformat import ALL_PATH, INDEX_PATH
+from depguard.jsonio import gc_paused
 from depguard.records import parse_timestamp
 from depguard.redact import redact_text, redact_url
 from depguard.sources.cache import Blobs, CachedFeed, FeedCache, cache_for, now, snapshot_of
@@ -383,10 +384,11 @@ def live_claims(records: Iterable[Any]) -> set[tuple[str, str, str]]:
 def _lifted(old_all: bytes, new_all: bytes, base: str, options: FetchOptions) -> list[str]:
     """The shrink check on what is in force: refuses an update that lifts more than
     :data:`MAX_LIFTED_SHARE` of the live claims of the copy verified before."""
-    before = live_claims(json.loads(old_all))
-    if not before:
-        return []
-    lost = before - live_claims(json.loads(new_all))
+    with gc_paused():  # millions of small objects, no cycles (see jsonio.gc_paused)
+        before = live_claims(json.loads(old_all))
+        if not before:
+            return []
+        lost = before - live_claims(json.loads(new_all))
     if len(lost) <= MAX_LIFTED_SHARE * len(before):
         return []
     message = (

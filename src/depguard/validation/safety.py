@@ -93,8 +93,9 @@ def protected_issues(data: Any) -> list[SchemaIssue]:
         if not isinstance(entry, dict) or entry.get("ranges") != _WHOLE_PACKAGE_RANGES:
             continue
         package = entry.get("package")
-        eco = ecosystems.get(package.get("ecosystem")) if isinstance(package, dict) and isinstance(package.get("ecosystem"), str) else None
-        name = package.get("name") if isinstance(package, dict) else None
+        if not isinstance(package, dict) or not isinstance(package.get("ecosystem"), str):
+            continue
+        eco, name = ecosystems.get(package["ecosystem"]), package.get("name")
         if eco is not None and isinstance(name, str) and is_protected(eco.name, eco.normalize_name(name)):
             issues.append(SchemaIssue(
                 f"/affected/{index}/package/name",
