@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import os
 import subprocess
 import sys
 import urllib.parse
@@ -204,6 +205,21 @@ def test_feed_url_credentials_never_shown_or_written(site: Site, repo: Path, tmp
         synced.stdout, synced.stderr, commit_message, body, status.stdout, status.stderr, status_json.stdout,
         check.stdout, check.stderr, failed.stdout, failed.stderr, states.decode(),
     )
+
+
+def test_serve_shows_the_feed_url_redacted(site: Site, repo: Path) -> None:
+    site.publish(good_records())
+    env = {**os.environ, "DEPGUARD_OFFLINE": "0"}
+    env.pop("DEPGUARD_FEED", None)
+    with subprocess.Popen(
+        [sys.executable, "-m", "depguard", "serve", "--feed", _secret_url(site), "--port", "0"],
+        cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as server:
+        first = server.stdout.readline() if server.stdout else ""
+        server.terminate()  # the process this test started, by its handle
+        rest, errors = server.communicate(timeout=30)
+    assert first.startswith("serving 4 record(s) from http://***@127.0.0.1"), (first, errors)
+    _no_secret(first, rest, errors)
 
 
 def test_refusal_messages_redact_the_feed_url(site: Site, repo: Path) -> None:
