@@ -21,6 +21,7 @@ from typing import Any
 
 from depguard import ecosystems
 from depguard.atomic import write_bytes
+from depguard.clock import now as _now
 from depguard.errors import FeedSourceError, InvalidRecordError, UnsafeValueError
 from depguard.exclusions import safe_version
 from depguard.forking import MAX_JOBS, run_shared
@@ -28,7 +29,6 @@ from depguard.protected import is_protected
 from depguard.jsonio import JSONError, gc_paused, strict_loads
 from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
 from depguard.validation.profile import profile_issues, profile_vouched
-from depguard.clock import now as _now
 from depguard.validation.safety import future_issues, unsafe_text_issues
 from depguard.validation.schema import osv_issues
 

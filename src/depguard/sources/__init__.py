@@ -20,6 +20,10 @@ A URL is read through :class:`PublishedFeed`, the fallback chain: the server, th
 A refused download (integrity, rollback, shrink, invalid records) falls back to the cache
 only: an older bundled snapshot must not quietly stand in for a feed that failed verification.
 ``--offline``: the cache, else the bundled snapshot.
+
+A URL may carry credentials (``https://user:token@host/``, a signed query): they are used to
+fetch and nowhere else. Every error, warning and :attr:`FeedSnapshot.source` that leaves this
+package shows the URL redacted (:mod:`depguard.redact`).
 """
 
 from __future__ import annotations
