@@ -105,12 +105,12 @@ def test_create_record_is_the_library_behind_feed_new(tmp_path: Path) -> None:
     from depguard.errors import FeedSourceError, InvalidRecordError
     from depguard.feed import create_record
 
-    when = dt.datetime(2031, 5, 1, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2021, 5, 1, tzinfo=dt.timezone.utc)  # a year of its own; the past, as the validator requires
     ref = ["https://example.org/left-pad"]
     first = create_record(tmp_path, ecosystem="npm", package="left-pad", versions=["1.3.1"], summary="x", references=ref, now=when)
     second = create_record(tmp_path, ecosystem="npm", package="left-pad", versions=["1.3.2"], summary="y", references=ref, now=when)
-    assert (first.name, second.name) == ("x_DEPGUARD-2031-0001.json", "x_DEPGUARD-2031-0002.json")
-    assert json.loads(second.read_text())["published"] == "2031-05-01T00:00:00Z"
+    assert (first.name, second.name) == ("x_DEPGUARD-2021-0001.json", "x_DEPGUARD-2021-0002.json")
+    assert json.loads(second.read_text())["published"] == "2021-05-01T00:00:00Z"
     assert run("feed", "validate", str(tmp_path))[0] == 0
     try:
         create_record(tmp_path, ecosystem="npm", package="left-pad", versions=["1.3.3"], summary="z",

@@ -22,6 +22,7 @@ import typer
 from depguard import __version__
 from depguard.display import printable, printable_text
 from depguard.errors import DepguardError
+from depguard.redact import redact_text, redact_url
 from depguard.resources import bundled_feed_dir
 
 if TYPE_CHECKING:
@@ -86,13 +87,15 @@ def _say_json(data: Any) -> None:
 
 
 def _warn(message: str) -> None:
-    """A warning: the command goes on (and its exit code does not change for it)."""
-    _say(f"depguard: warning: {message}", err=True)
+    """A warning: the command goes on (and its exit code does not change for it). Feed URLs
+    in it are redacted (:mod:`depguard.redact`), as everywhere a URL is printed."""
+    _say(f"depguard: warning: {redact_text(message)}", err=True)
 
 
 def _error(message: str) -> None:
-    """An error: something was refused or failed; the caller picks the exit code."""
-    _say(f"depguard: error: {message}", err=True)
+    """An error: something was refused or failed; the caller picks the exit code. Feed URLs
+    in it are redacted."""
+    _say(f"depguard: error: {redact_text(message)}", err=True)
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
@@ -453,7 +456,7 @@ def sync_command(
     feed: Annotated[Optional[str], typer.Option("--feed", help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot).")] = None,
     offline: Annotated[bool, typer.Option("--offline", help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1.")] = False,
     allow_rollback: Annotated[bool, typer.Option("--allow-rollback", help="Accept a downloaded feed older than the copy verified before (normally refused: a replayed feed could lift constraints).")] = False,
-    allow_shrink: Annotated[bool, typer.Option("--allow-shrink", help="Accept a downloaded feed that dropped more than half of the records verified before.")] = False,
+    allow_shrink: Annotated[bool, typer.Option("--allow-shrink", help="Accept a downloaded feed that dropped more than half of the records verified before, or lifts more than half of the exclusions in force (deleted, withdrawn or trimmed records).")] = False,
     output: Annotated[OutputFormat, typer.Option("--format", help="text for people, json for tools.")] = OutputFormat.text,
     targets: Annotated[Optional[List[Target]], typer.Option("--target", help="Write only these targets (repeatable): uv = [tool.uv] constraint-dependencies, pip = constraints file, pip-tools = -c line in requirements*.in and requirements/*.in.")] = None,
     relock: Annotated[bool, typer.Option("--relock", help="After writing, run `uv lock` in each changed uv project.")] = False,
@@ -536,7 +539,7 @@ def _sync_commit(root: Path, snapshot, paths: List[Path], *, targets: Optional[L
     from depguard.gitsync import commit_sync  # lazy: git plumbing, only with --commit/--branch
     from depguard.reports import sync as sync_report  # lazy: the sync renderers, for sync only
 
-    reproduce = " ".join(["depguard sync", *(["--feed", feed] if feed else []), *(f"--target {t}" for t in targets or []),
+    reproduce = " ".join(["depguard sync", *(["--feed", redact_url(feed)] if feed else []), *(f"--target {t}" for t in targets or []),
                           *(["--relock"] if relock else []), *(sync_report.rel(p.resolve(), root) for p in paths)])
     result = commit_sync(root, snapshot, paths=paths, targets=targets, relock=relock, branch=branch, reproduce=reproduce)
     if result.commit_sha and message_file is not None:

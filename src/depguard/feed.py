@@ -21,13 +21,14 @@ from typing import Any
 
 from depguard import ecosystems
 from depguard.atomic import write_bytes
+from depguard.clock import now as _now
 from depguard.errors import FeedSourceError, InvalidRecordError, UnsafeValueError
 from depguard.exclusions import safe_version
 from depguard.protected import is_protected
 from depguard.jsonio import JSONError, gc_paused, strict_loads
 from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
 from depguard.validation.profile import profile_issues, profile_vouched
-from depguard.validation.safety import unsafe_text_issues
+from depguard.validation.safety import future_issues, unsafe_text_issues
 from depguard.validation.schema import osv_issues
 
 __all__ = [
@@ -751,6 +752,8 @@ def _time_issues(path: str, data: dict[str, Any]) -> Iterator[Issue]:
         yield Issue(path, "/modified", "timestamps", "modified is earlier than published")
     if published and withdrawn and withdrawn < published:
         yield Issue(path, "/withdrawn", "timestamps", "withdrawn is earlier than published")
+    for problem in future_issues(data, _now()):
+        yield Issue(path, problem.pointer, "future", problem.message + "; a future-dated record would freeze every client's rollback check")
 
 
 def _todo_issues(path: str, data: dict[str, Any]) -> Iterator[Issue]:

@@ -30,6 +30,7 @@ from depguard import sync as sync_mod
 from depguard.config import load_config
 from depguard.errors import DepguardError, GitError
 from depguard.records import Record
+from depguard.redact import redact_text, redact_url
 from depguard.sources.interface import FeedSnapshot
 from depguard.sync import FileChange, RelockResult, SyncPlan
 from depguard.writers import constraints, pyproject
@@ -300,8 +301,8 @@ def commit_message(
     newest = f", newest modified {snapshot.newest_modified}" if snapshot.newest_modified else ""
     lines += [
         "",
-        f"Feed: {snapshot.source} ({snapshot.kind}, {len(snapshot.records)} records{newest})",
-        f"Reproduce: {reproduce}",
+        f"Feed: {redact_url(snapshot.source)} ({snapshot.kind}, {len(snapshot.records)} records{newest})",
+        f"Reproduce: {redact_text(reproduce)}",
     ]
     return "\n".join(lines) + "\n"
 

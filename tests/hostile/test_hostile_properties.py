@@ -31,6 +31,7 @@ from depguard.advisoryindex import AdvisoryIndex
 from depguard.config import Config
 from depguard.lockfiles import Location, Package
 from depguard.projects import discover
+from depguard.protected import is_protected
 from depguard.records import Record
 from depguard.sources.interface import FeedSnapshot
 from depguard.validation.safety import record_issues
@@ -88,7 +89,7 @@ def snapshots(draw: st.DrawFn) -> FeedSnapshot:
     names = draw(st.lists(st.sampled_from(PACKAGES), unique=True, max_size=3))
     records = []
     for number, name in enumerate(names, start=1):
-        whole = draw(st.integers(0, 4)) == 0
+        whole = draw(st.integers(0, 4)) == 0 and not is_protected("PyPI", name)  # a protected block needs an override
         versions = draw(st.lists(st.sampled_from(["0.1", "1.0", "1.0.post1", "2.0", "2.0rc1", "3.1.4"]), min_size=1, max_size=3, unique=True))
         withdrawn = "2026-04-01T00:00:00Z" if draw(st.integers(0, 5)) == 0 else None
         data = record(f"x_DEPGUARD-2026-{number:04d}", name=name, versions=tuple(sorted(versions, key=Version)), whole_package=whole, withdrawn=withdrawn, modified=withdrawn or "2026-03-25T12:00:00Z")

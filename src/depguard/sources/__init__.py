@@ -20,6 +20,10 @@ A URL is read through :class:`PublishedFeed`, the fallback chain: the server, th
 A refused download (integrity, rollback, shrink, invalid records) falls back to the cache
 only: an older bundled snapshot must not quietly stand in for a feed that failed verification.
 ``--offline``: the cache, else the bundled snapshot.
+
+A URL may carry credentials (``https://user:token@host/``, a signed query): they are used to
+fetch and nowhere else. Every error, warning and :attr:`FeedSnapshot.source` that leaves this
+package shows the URL redacted (:mod:`depguard.redact`).
 """
 
 from __future__ import annotations
@@ -31,13 +35,13 @@ from pathlib import Path
 
 from depguard import __version__
 from depguard.display import describe_age
-from depguard.errors import FeedSourceError, IntegrityError, InvalidRecordError
+from depguard.errors import DepguardError, FeedSourceError, IntegrityError, InvalidRecordError
 from depguard.feedformat import ALL_PATH, DEFAULT_FEED_URL, INDEX_PATH
 from depguard.records import parse_timestamp
 from depguard.sources.cache import CachedFeed, CacheSource, now
 from depguard.sources.interface import FeedSnapshot, FeedSource
 from depguard.sources.options import FetchOptions
-from depguard.sources.remote import RemoteSource, is_url
+from depguard.sources.remote import RemoteSource, is_url, redacted_error, redacted_snapshot
 
 __all__ = [
     "ENV_FEED",
@@ -120,11 +124,19 @@ class PublishedFeed(FeedSource):
     def __init__(self, url: str, options: FetchOptions | None = None) -> None:
         self.remote = RemoteSource(url, options)
         self.options = self.remote.options
-        self.base = self.location = self.remote.base
+        self.base = self.remote.base  # fetched: may hold credentials
+        self.location = self.remote.location  # shown: redacted
         self.cache = CacheSource(self.base, self.options)
 
     def load(self) -> FeedSnapshot:
-        base = self.base
+        """The chain; every message and the snapshot's source show the URL redacted."""
+        try:
+            return redacted_snapshot(self._load())
+        except DepguardError as exc:
+            raise redacted_error(exc) from exc.__cause__
+
+    def _load(self) -> FeedSnapshot:
+        base = self.location
         try:
             cached = self.cache.peek()
             damage = ""

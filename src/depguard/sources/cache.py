@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from depguard.atomic import write_bytes
+from depguard.clock import now
 from depguard.errors import FeedSourceError
 from depguard.jsonio import JSONError, strict_loads
 from depguard.packagemap import MappedRecords, PackageMap
 from depguard.records import Record, parse_timestamp
+from depguard.redact import redact_url
 from depguard.sources.interface import FeedSnapshot, FeedSource
 from depguard.sources.options import FetchOptions
 from depguard.sources.verify import FeedIndex, parse_index, verify_records
@@ -135,7 +137,7 @@ class FeedCache:
             raise FeedSourceError(f"cannot read the cache {self.directory}: {exc.strerror or exc}") from None
         try:
             state = strict_loads(state_bytes)
-            if not isinstance(state, dict) or state.get("format") != 1 or state.get("url") != self.url:
+            if not isinstance(state, dict) or state.get("format") != 1 or state.get("url") != redact_url(self.url):
                 raise FeedSourceError("unknown state format")
             index_sha, all_sha = state["index_sha256"], state["all_sha256"]
             index_raw = self._blob("index", index_sha)
@@ -195,7 +197,7 @@ class FeedCache:
             else:
                 write_bytes(blob, data)
         state = {
-            "format": 1, "url": self.url, "index_sha256": blobs.index_sha256, "all_sha256": blobs.all_sha256,
+            "format": 1, "url": redact_url(self.url), "index_sha256": blobs.index_sha256, "all_sha256": blobs.all_sha256,
             "packages_sha256": blobs.map_sha256, "etag": etag, "last_modified": last_modified,
             "fetched_at": _format_time(fetched_at), "checked_at": _format_time(checked_at),
         }
@@ -217,11 +219,6 @@ class FeedCache:
                     blob.unlink()
             except OSError:
                 pass
-
-
-def now() -> _dt.datetime:
-    """The current UTC time to the second, as the cache stores it."""
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
 
 
 def _format_time(moment: _dt.datetime) -> str:
@@ -253,7 +250,7 @@ class CacheSource(FeedSource):
 
     def __init__(self, base: str, options: FetchOptions) -> None:
         self.base = base
-        self.location = base
+        self.location = redact_url(base)
         self.cache = cache_for(base, options)
 
     def peek(self) -> CachedFeed | None:
@@ -263,5 +260,5 @@ class CacheSource(FeedSource):
     def load(self) -> FeedSnapshot:
         cached = self.peek()
         if cached is None:
-            raise FeedSourceError(f"no cached copy of {self.base}")
-        return snapshot_of(cached, self.base, "cache", checked_at=cached.checked_at)
+            raise FeedSourceError(f"no cached copy of {self.location}")
+        return snapshot_of(cached, self.location, "cache", checked_at=cached.checked_at)

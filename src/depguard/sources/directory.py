@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from depguard.clock import now
 from depguard.display import printable
 from depguard.errors import InvalidRecordError
 from depguard.feed import load_feed
@@ -20,10 +21,11 @@ def from_directory(root: Path, *, kind: str = "directory") -> FeedSnapshot:
     whole directory.
     """
     feed = load_feed(root)
+    moment = now()
     fatal = [printable(str(i)) for i in feed.load_issues if i.rule in {"json", "readable"}]
     for entry in feed.entries:
         where = printable(str(entry.path))  # a contributor chose the file name
-        problems = [f"{where}#{p.pointer}: {p.message}" for p in record_issues(entry.data)]
+        problems = [f"{where}#{p.pointer}: {p.message}" for p in record_issues(entry.data, now=moment)]
         if entry.record is None and not problems:
             problems.append(f"{where}: not a usable record")
         fatal += problems

@@ -11,7 +11,13 @@ Why each rule exists:
   never replaces the last good copy (:mod:`depguard.sources.cache`).
 * **Rollback and shrink**: a feed older than the copy already verified, or one that suddenly
   lost most of its records, would lift constraints; both are refused unless the caller says
-  it means it.
+  it means it. "Lost" counts live claims, not files: an update that lifts more than
+  :data:`MAX_LIFTED_SHARE` of the exclusions in force (deleted records, every record
+  withdrawn, versions removed: the mechanism does not matter) needs ``--allow-shrink`` too.
+  A cached copy dated in the future (:mod:`depguard.clock`) is no rollback anchor: it would
+  make every honest feed look older.
+* **Credentials**: the URL fetched keeps its userinfo; every URL in a message, a warning or
+  :attr:`FeedSnapshot.source` is redacted (:mod:`depguard.redact`).
 * **Bounds**: a size limit counted after decompression (gzip bombs), per-read timeouts and a
   deadline for the whole response (slow drips), bounded retries for transient failures.
 
@@ -22,17 +28,22 @@ server cannot be (the cache, then the bundled snapshot) is the published-feed ch
 
 from __future__ import annotations
 
+import datetime as _dt
+import json
 import time
 import urllib.parse
 import zlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
-from depguard import __version__
-from depguard.errors import FeedSourceError, IntegrityError
+from depguard import __version__, ecosystems
+from depguard.clock import is_future
+from depguard.errors import DepguardError, FeedSourceError, IntegrityError
 from depguard.feedformat import ALL_PATH, INDEX_PATH
+from depguard.jsonio import gc_paused
 from depguard.records import parse_timestamp
+from depguard.redact import redact_text, redact_url
 from depguard.sources.cache import Blobs, CachedFeed, FeedCache, cache_for, now, snapshot_of
 from depguard.sources.interface import FeedSnapshot, FeedSource
 from depguard.sources.options import FetchOptions
@@ -41,7 +52,11 @@ from depguard.sources.verify import FeedIndex, parse_index, verify_records
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["RemoteSource", "check_redirect", "check_url", "feed_base", "fetch", "is_url"]
+__all__ = ["MAX_LIFTED_SHARE", "RemoteSource", "check_redirect", "check_url", "feed_base", "fetch", "is_url", "live_claims", "redacted_error", "redacted_snapshot"]
+
+#: The share of the exclusions in force (live claims) one update may lift without
+#: ``--allow-shrink``: more than this is refused, however it is done.
+MAX_LIFTED_SHARE = 0.5
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -289,23 +304,20 @@ def _conditional_headers(cached: CachedFeed | None) -> dict[str, str]:
     return headers
 
 
-def _against_cache(index: FeedIndex, cached: CachedFeed | None, base: str, options: FetchOptions) -> list[str]:
+def _against_cache(index: FeedIndex, cached: CachedFeed | None, base: str, options: FetchOptions, moment: _dt.datetime) -> list[str]:
     """Rollback and shrink checks of a new index against the copy verified before."""
     if cached is None:
         return []
     warnings: list[str] = []
     old = cached.index
-    older = sorted(
-        i for i, (modified, _) in index.entries.items()
-        if i in old.entries and parse_timestamp(modified) < parse_timestamp(old.entries[i][0])
-    )
-    went_back = old.newest is not None and (index.newest is None or parse_timestamp(index.newest) < parse_timestamp(old.newest))
-    if went_back or older:
-        detail = f"newest record {index.newest} < {old.newest}" if went_back else f"older copies of {', '.join(older[:3])}"
-        message = f"the feed at {base} is older than the copy depguard verified before ({detail}): a replayed feed could lift constraints"
-        if not options.allow_rollback:
-            raise IntegrityError(message + "; refusing it (pass --allow-rollback if this is intended)")
-        warnings.append(message + "; accepted because of --allow-rollback")
+    future = _future_stamp(old, moment)
+    if future is not None:
+        warnings.append(
+            f"the cached copy of {base} is dated in the future ({future}), so it is not used as the anchor of the "
+            "rollback check: a future-dated feed would make every honest one look older"
+        )
+    else:
+        warnings += _rollback(index, old, base, options)
     dropped = sorted(set(old.entries) - set(index.entries))
     if old.entries and 2 * len(dropped) > len(old.entries):
         message = f"the feed at {base} dropped {len(dropped)} of the {len(old.entries)} records depguard verified before"
@@ -318,6 +330,74 @@ def _against_cache(index: FeedIndex, cached: CachedFeed | None, base: str, optio
             "records should be withdrawn, not deleted"
         )
     return warnings
+
+
+def _future_stamp(index: FeedIndex, moment: _dt.datetime) -> str | None:
+    """A ``modified``/``withdrawn`` of ``index`` too far in the future (:mod:`depguard.clock`), or None."""
+    for stamp in (s for entry in index.entries.values() for s in entry if s):
+        try:
+            if is_future(parse_timestamp(stamp), moment):
+                return stamp
+        except ValueError:
+            return stamp
+    return None
+
+
+def _rollback(index: FeedIndex, old: FeedIndex, base: str, options: FetchOptions) -> list[str]:
+    older = sorted(
+        i for i, (modified, _) in index.entries.items()
+        if i in old.entries and parse_timestamp(modified) < parse_timestamp(old.entries[i][0])
+    )
+    went_back = old.newest is not None and (index.newest is None or parse_timestamp(index.newest) < parse_timestamp(old.newest))
+    if not (went_back or older):
+        return []
+    detail = f"newest record {index.newest} < {old.newest}" if went_back else f"older copies of {', '.join(older[:3])}"
+    message = f"the feed at {base} is older than the copy depguard verified before ({detail}): a replayed feed could lift constraints"
+    if not options.allow_rollback:
+        raise IntegrityError(message + "; refusing it (pass --allow-rollback if this is intended)")
+    return [message + "; accepted because of --allow-rollback"]
+
+
+def live_claims(records: Iterable[Any]) -> set[tuple[str, str, str]]:
+    """The exclusions a feed puts in force: ``(ecosystem, normalized name, version)`` per listed
+    version of a record that is not withdrawn, ``version`` ``"*"`` for a whole-package block
+    and the range's JSON for any other range. Raw record dicts (``all.json`` as parsed).
+    """
+    claims: set[tuple[str, str, str]] = set()
+    for data in records:
+        if not isinstance(data, dict) or data.get("withdrawn"):
+            continue
+        for entry in data.get("affected") or ():
+            package = entry.get("package") if isinstance(entry, dict) else None
+            if not isinstance(package, dict) or not isinstance(package.get("name"), str):
+                continue
+            eco_name = str(package.get("ecosystem"))
+            eco = ecosystems.get(eco_name)
+            name = eco.normalize_name(package["name"]) if eco is not None else package["name"]
+            claims.update((eco_name, name, str(v)) for v in entry.get("versions") or ())
+            for rng in entry.get("ranges") or ():
+                whole = rng == {"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}
+                claims.add((eco_name, name, "*" if whole else json.dumps(rng, sort_keys=True)))
+    return claims
+
+
+def _lifted(old_all: bytes, new_all: bytes, base: str, options: FetchOptions) -> list[str]:
+    """The shrink check on what is in force: refuses an update that lifts more than
+    :data:`MAX_LIFTED_SHARE` of the live claims of the copy verified before."""
+    with gc_paused():  # millions of small objects, no cycles (see jsonio.gc_paused)
+        before = live_claims(json.loads(old_all))
+        if not before:
+            return []
+        lost = before - live_claims(json.loads(new_all))
+    if len(lost) <= MAX_LIFTED_SHARE * len(before):
+        return []
+    message = (
+        f"the feed at {base} lifts {len(lost)} of the {len(before)} exclusions in force in the copy depguard verified "
+        "before (records deleted or withdrawn, versions removed)"
+    )
+    if not options.allow_shrink:
+        raise IntegrityError(message + "; refusing it (pass --allow-shrink if this is intended)")
+    return [f"SHRUNK FEED: {message}; accepted because of --allow-shrink, those exclusions are lifted"]
 
 
 def fetch(url: str, options: FetchOptions | None = None) -> FeedSnapshot:
@@ -339,15 +419,17 @@ def _fetch(base: str, options: FetchOptions, cache: FeedCache, cached: CachedFee
             problem = _store(lambda: cache.touch(cached, moment), cache)
             return snapshot_of(cached, base, "url", checked_at=moment, warnings=problem)
         index = parse_index(response.body, base + INDEX_PATH)
-        warnings = _against_cache(index, cached, base, options)
+        warnings = _against_cache(index, cached, base, options, moment)
         if cached is not None and index.all_sha256 == cached.blobs.all_sha256:
             all_bytes = cached.all_bytes
             records = verify_records(index, all_bytes, base, check_schema=False)
             on_disk = cached.blobs.on_disk & {"all"}
         else:
             all_bytes = downloader.get(base + ALL_PATH).body
-            records = verify_records(index, all_bytes, base)
+            records = verify_records(index, all_bytes, base, now=moment)
             on_disk = frozenset()
+            if cached is not None and not any(w.startswith("SHRUNK FEED") for w in warnings):  # one consent, one warning
+                warnings += _lifted(cached.all_bytes, all_bytes, base, options)
     blobs = Blobs.of(index, all_bytes, records, on_disk=on_disk)
     warnings += _store(
         lambda: cache.commit(
@@ -369,17 +451,48 @@ def _store(write: Callable[[], None], cache: FeedCache) -> tuple[str, ...]:
 
 
 class RemoteSource(FeedSource):
-    """The published tree at a URL: fetched, verified and cached on every :meth:`load`, no fallback."""
+    """The published tree at a URL: fetched, verified and cached on every :meth:`load`, no fallback.
+
+    ``base`` is the URL fetched, credentials included; ``location``, every message and the
+    snapshot's ``source`` show it redacted (:func:`depguard.redact.redact_url`).
+    """
 
     def __init__(self, url: str, options: FetchOptions | None = None) -> None:
         self.options = options or FetchOptions.from_env()
-        self.base = feed_base(check_url(url))
-        self.location = self.base
+        try:
+            self.base = feed_base(check_url(url))
+        except DepguardError as exc:
+            raise redacted_error(exc) from exc.__cause__
+        self.location = redact_url(self.base)
         self.cache = cache_for(self.base, self.options)
 
     def load(self) -> FeedSnapshot:
-        return self.fetch(self.cache.load())
+        try:
+            cached = self.cache.load()
+        except DepguardError as exc:
+            raise redacted_error(exc) from exc.__cause__
+        return self.fetch(cached)
 
     def fetch(self, cached: CachedFeed | None) -> FeedSnapshot:
         """Fetch against ``cached`` (already loaded by the caller: the baseline of the rollback checks)."""
-        return _fetch(self.base, self.options, self.cache, cached)
+        try:
+            snapshot = _fetch(self.base, self.options, self.cache, cached)
+        except DepguardError as exc:
+            raise redacted_error(exc) from exc.__cause__
+        return redacted_snapshot(snapshot)
+
+
+def redacted_error(exc: DepguardError) -> DepguardError:
+    """``exc`` itself when its message names no credential, else a copy of the same type with
+    every URL redacted (and the same ``__cause__``)."""
+    text = redact_text(str(exc))
+    if text == str(exc):
+        return exc
+    copy = type(exc)(text)
+    copy.__cause__ = exc.__cause__
+    return copy
+
+
+def redacted_snapshot(snapshot: FeedSnapshot) -> FeedSnapshot:
+    """``snapshot`` with its source and warnings redacted: what leaves the sources package."""
+    return replace(snapshot, source=redact_url(snapshot.source), warnings=tuple(redact_text(w) for w in snapshot.warnings))

@@ -9,9 +9,11 @@ against the index's hash and size, and every record against the consumer gate
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 from dataclasses import dataclass
 
+from depguard.clock import now as _now
 from depguard.display import printable
 from depguard.errors import FeedSourceError, IntegrityError, InvalidRecordError
 from depguard.feedformat import FORMAT, FORMAT_VERSION, INDEX_SCHEMA
@@ -66,14 +68,18 @@ def parse_index(raw: bytes, source: str) -> FeedIndex:
     return FeedIndex(raw, data["modified"], data["all"]["sha256"], data["all"]["size"], entries)
 
 
-def verify_records(index: FeedIndex, all_bytes: bytes, source: str, *, check_schema: bool = True) -> tuple[Record, ...]:
+def verify_records(
+    index: FeedIndex, all_bytes: bytes, source: str, *, check_schema: bool = True, now: _dt.datetime | None = None
+) -> tuple[Record, ...]:
     """The records of ``all.json`` once it matches ``index`` byte for byte and record by record.
 
     ``check_schema`` runs depguard's OSV profile on every record (skipped only for bytes that
     were verified before and whose hash still matches, i.e. the cache), together with
     :func:`depguard.validation.safety.unsafe_text_issues` (control characters, requirement syntax in
-    versions, non-ASCII names).
+    versions, non-ASCII names), future-dated timestamps (against ``now``, default the current
+    time) and whole-package blocks of protected packages.
     """
+    moment = now if now is not None else _now()
     digest = hashlib.sha256(all_bytes).hexdigest()
     if digest != index.all_sha256 or len(all_bytes) != index.all_size:
         raise IntegrityError(
@@ -89,7 +95,7 @@ def verify_records(index: FeedIndex, all_bytes: bytes, source: str, *, check_sch
     problems: list[str] = []
     records: list[Record] = []
     for number, item in enumerate(data):
-        found = record_issues(item) if check_schema else []
+        found = record_issues(item, now=moment) if check_schema else []
         label = printable(item["id"]) if isinstance(item, dict) and isinstance(item.get("id"), str) else f"record {number}"
         problems += [f"{label}#{p.pointer}: {p.message}" for p in found]
         if not found:

@@ -9,16 +9,20 @@ one rule set, so nothing that validates is refused by a client later.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import re
 from typing import Any
 
 from depguard import ecosystems
+from depguard.clock import MAX_FUTURE_SKEW, is_future
+from depguard.clock import now as _now
 from depguard.display import printable
+from depguard.protected import is_protected
 from depguard.validation.profile import profile_issues
 from depguard.validation.schema import SchemaIssue
 
-__all__ = ["record_issues", "unsafe_text_issues"]
+__all__ = ["future_issues", "protected_issues", "record_issues", "unsafe_text_issues"]
 
 
 #: Characters no feed value may hold: C0 and C1 controls (ESC starts terminal escape
@@ -35,9 +39,82 @@ _MULTILINE = frozenset({"/details"})
 _MAX_ISSUES = 20
 
 
-def record_issues(data: Any) -> list[SchemaIssue]:
-    """Everything that refuses a record on the consuming side: the schemas, then :func:`unsafe_text_issues`."""
-    return sorted(set(profile_issues(data)) | set(unsafe_text_issues(data)))
+#: The profile's whole-package block (``name<0`` when compiled), as raw data.
+_WHOLE_PACKAGE_RANGES = [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]
+_TIMESTAMPS = ("published", "modified", "withdrawn")
+
+
+def record_issues(data: Any, *, now: _dt.datetime | None = None) -> list[SchemaIssue]:
+    """Everything that refuses a record on the consuming side: the schemas, :func:`unsafe_text_issues`,
+    :func:`future_issues` (against ``now``, default the current time) and :func:`protected_issues`.
+    """
+    found = set(profile_issues(data)) | set(unsafe_text_issues(data))
+    found.update(future_issues(data, now if now is not None else _now()))
+    found.update(protected_issues(data))
+    return sorted(found)
+
+
+def future_issues(data: Any, now: _dt.datetime) -> list[SchemaIssue]:
+    """Timestamps more than :data:`~depguard.clock.MAX_FUTURE_SKEW` after ``now``.
+
+    A record dated in the future would anchor every client's rollback check there: each honest
+    feed after it would look older and be refused as a replay. ``feed validate``, ``feed
+    build`` and every client refuse it, with the same rule.
+    """
+    if not isinstance(data, dict):
+        return []
+    issues = []
+    for key in _TIMESTAMPS:
+        value = data.get(key)
+        if not isinstance(value, str):
+            continue
+        try:
+            moment = _parse(value)
+        except ValueError:
+            continue  # the schemas report it
+        if is_future(moment, now):
+            hours = int(MAX_FUTURE_SKEW.total_seconds() // 3600)
+            issues.append(SchemaIssue(f"/{key}", f"{_shown(value)} is in the future (more than {hours} h after {now:%Y-%m-%dT%H:%M:%SZ})"))
+    return issues
+
+
+def protected_issues(data: Any) -> list[SchemaIssue]:
+    """A whole-package block of a protected package (:mod:`depguard.protected`) without a reviewed
+    ``database_specific.depguard.protected_override``.
+
+    ``feed validate`` refuses such a record at review time; a client refuses it as well, so a
+    compromised feed host cannot write ``requests<0`` into every consumer's project.
+    """
+    if not isinstance(data, dict) or _has_override(data):
+        return []
+    issues = []
+    affected = data.get("affected")
+    for index, entry in enumerate(affected if isinstance(affected, list) else []):
+        if not isinstance(entry, dict) or entry.get("ranges") != _WHOLE_PACKAGE_RANGES:
+            continue
+        package = entry.get("package")
+        if not isinstance(package, dict) or not isinstance(package.get("ecosystem"), str):
+            continue
+        eco, name = ecosystems.get(package["ecosystem"]), package.get("name")
+        if eco is not None and isinstance(name, str) and is_protected(eco.name, eco.normalize_name(name)):
+            issues.append(SchemaIssue(
+                f"/affected/{index}/package/name",
+                f"blocks every version of the protected package {_shown(name)} without "
+                "database_specific.depguard.protected_override",
+            ))
+    return issues
+
+
+def _has_override(data: dict[str, Any]) -> bool:
+    specific = data.get("database_specific")
+    depguard = specific.get("depguard") if isinstance(specific, dict) else None
+    return isinstance(depguard, dict) and isinstance(depguard.get("protected_override"), dict)
+
+
+def _parse(text: str) -> _dt.datetime:
+    """An RFC 3339 timestamp, always aware (the rule of :func:`depguard.records.parse_timestamp`)."""
+    value = _dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    return value if value.tzinfo is not None else value.replace(tzinfo=_dt.timezone.utc)
 
 
 def unsafe_text_issues(data: Any) -> list[SchemaIssue]:
