@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from depguard.config import Config
 from depguard.errors import DepguardError, LockfileError
-from depguard.advisoryindex import AdvisoryIndex, package_key
+from depguard.advisoryindex import AdvisoryIndex, lookup_keys
 from depguard.gitops import open_repo, visible_files
 from depguard.lockfiles import Package, environment, format_for, format_names, read_lockfile
 from depguard.lockfiles.environment import is_environment
@@ -268,7 +268,7 @@ def run(
 def index_for(snapshot: FeedSnapshot, packages: Sequence[Package]) -> AdvisoryIndex:
     """The advisory index :func:`match` needs for ``packages``: built from the records that
     can match them (:meth:`FeedSnapshot.select`), not from the whole feed."""
-    keys = {key for p in packages if (key := package_key(p.ecosystem, p.name)) is not None}
+    keys = {key for p in packages for key in lookup_keys(p.ecosystem, p.name)}
     digests = {digest.lower() for p in packages for digest in p.hashes}
     return AdvisoryIndex.from_records(snapshot.select(keys, digests))
 
