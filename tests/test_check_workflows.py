@@ -1,0 +1,206 @@
+"""``depguard check`` on GitHub Actions workflows and action.yml files, against the real feed.
+
+The feed is the repository's own ``feed/`` (the tj-actions, reviewdog and trivy records), the
+workflows are real YAML files written into a scratch folder, and depguard runs as the real CLI:
+text, JSON and SARIF output, exit codes, and a broken file reported at its line while the
+others are still read.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from depguard import affected, ecosystems
+from depguard.lockfiles import format_for, read_lockfile
+from depguard.records import Affected
+
+REPO = Path(__file__).resolve().parents[1]
+FEED = REPO / "feed"
+BAD_SHA = "0e58ed8671d6b60d0890c21b07f8835ace038e67"
+CLEAN_SHA = "2f7c5bfce28377bc069a65ba478de0a74aa0ca32"  # tj-actions/changed-files v46.0.1
+
+WORKFLOW = f"""\
+name: ci
+on: [push]
+jobs:
+  changes:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683
+      - uses: tj-actions/changed-files@v44
+      - uses: tj-actions/changed-files@{BAD_SHA.upper()}
+      - uses: tj-actions/changed-files@{CLEAN_SHA}
+      - uses: reviewdog/action-setup@v1
+      - uses: reviewdog/action-setup@V1
+      - uses: ./local/action
+      - uses: docker://alpine:3.20
+      - run: echo done
+  reuse:
+    uses: tj-actions/changed-files/.github/workflows/test.yml@v45.0.7
+"""
+
+COMPOSITE = """\
+name: scan
+description: a composite action
+runs:
+  using: composite
+  steps:
+    - uses: aquasecurity/setup-trivy@v0.2.6
+    - uses: aquasecurity/trivy-action@0.35.0
+    - shell: bash
+      run: trivy --version
+"""
+
+
+def depguard(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "depguard", "check", "--feed", str(FEED), *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    write(tmp_path / ".github/workflows/ci.yml", WORKFLOW)
+    write(tmp_path / "tools/scan/action.yml", COMPOSITE)
+    return tmp_path
+
+
+# --- the matching rule --------------------------------------------------------------------
+
+
+def entry() -> affected.Entry:
+    data = {"package": {"ecosystem": "GitHub Actions", "name": "tj-actions/changed-files"}, "versions": ["v44", "v45.0.7"],
+            "database_specific": {"depguard": {"bad_commits": [{"sha": BAD_SHA, "tags": ["v44"]}]}}}
+    found = affected.read_entry(Affected.model_validate(data))
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize(("ref", "how"), [
+    ("v44", affected.LISTED_TAG),
+    ("V44", None),  # refs are case-sensitive: another tag
+    ("v44.0", None),  # a tag is its exact string, no version arithmetic
+    (BAD_SHA, affected.BAD_COMMIT),
+    (BAD_SHA.upper(), affected.BAD_COMMIT),  # hex is case-insensitive
+    (CLEAN_SHA, None),  # any other full commit is what the workflow reviewed
+    (BAD_SHA[:7], None),  # a short id is a ref like any other, not the listed tag
+])
+def test_tags_match_exactly_and_commits_only_when_listed(ref: str, how: str | None) -> None:
+    assert entry().how(ref) == how
+
+
+def test_names_are_lowercase_and_sub_folder_actions_belong_to_their_repository() -> None:
+    eco = ecosystems.GITHUB_ACTIONS
+    assert eco.normalize_name("Checkmarx/KICS-github-action") == "checkmarx/kics-github-action"
+    assert eco.purl("github/codeql-action/init") == "pkg:github/github/codeql-action#init"
+    assert eco.feed_dir_parts("tj-actions/changed-files") == ("tj-actions", "changed-files")
+    assert not eco.name_is_valid("no-slash") and not eco.name_is_valid("a/../b")
+
+
+def test_sync_writes_nothing_for_actions() -> None:
+    from depguard.feed import load_feed
+
+    compiled = affected.compile_exclusions(e.record for e in load_feed(FEED).entries if e.record is not None)
+    assert not [x for x in compiled.exclusions if "changed-files" in str(x)]
+
+
+# --- reading the files --------------------------------------------------------------------
+
+
+def test_workflow_and_action_files_are_recognised_by_path() -> None:
+    assert format_for(Path("x/.github/workflows/ci.yml")) == "GitHub Actions"
+    assert format_for(Path(".github/workflows/release.yaml")) == "GitHub Actions"
+    assert format_for(Path("deep/action.yaml")) == "GitHub Actions"
+    assert format_for(Path("docs/workflows/ci.yml")) is None
+    assert format_for(Path(".github/workflows/sub/ci.yml")) is None  # GitHub reads only the folder itself
+
+
+def test_every_remote_uses_reference_with_its_line(repo: Path) -> None:
+    refs = [(p.name, p.version, p.location.line) for p in read_lockfile(repo / ".github/workflows/ci.yml", repo)]
+    assert refs == [
+        ("actions/checkout", "11bd71901bbe5b1630ceea73d27597364c9af683", 7),
+        ("tj-actions/changed-files", "v44", 8),
+        ("tj-actions/changed-files", BAD_SHA.upper(), 9),
+        ("tj-actions/changed-files", CLEAN_SHA, 10),
+        ("reviewdog/action-setup", "v1", 11),
+        ("reviewdog/action-setup", "V1", 12),
+        ("tj-actions/changed-files/.github/workflows/test.yml", "v45.0.7", 17),
+    ]
+
+
+def test_the_projects_own_workflows_and_action_are_clean(tmp_path: Path) -> None:
+    shutil.copytree(REPO / ".github", tmp_path / ".github")
+    shutil.copy(REPO / "action.yml", tmp_path / "action.yml")
+    result = depguard("--format", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["findings"] == []
+    assert [c["path"] for c in report["checked"]] == [".github/workflows/publish.yml", ".github/workflows/validate.yml", "action.yml"]
+    assert report["packages"] == 7
+
+
+# --- the CLI ------------------------------------------------------------------------------
+
+
+def test_json_names_each_bad_reference_with_file_line_and_advice(repo: Path) -> None:
+    result = depguard("--format", "json", cwd=repo)
+    assert result.returncode == 1, result.stderr
+    findings = json.loads(result.stdout)["findings"]
+    got = sorted((f["path"], f["line"], f["package"], f["version"], f["advisory"]) for f in findings)
+    assert got == [
+        (".github/workflows/ci.yml", 8, "tj-actions/changed-files", "v44", "x_DEPGUARD-2026-0200"),
+        (".github/workflows/ci.yml", 9, "tj-actions/changed-files", BAD_SHA.upper(), "x_DEPGUARD-2026-0200"),
+        (".github/workflows/ci.yml", 11, "reviewdog/action-setup", "v1", "x_DEPGUARD-2026-0201"),
+        (".github/workflows/ci.yml", 17, "tj-actions/changed-files/.github/workflows/test.yml", "v45.0.7", "x_DEPGUARD-2026-0200"),
+        ("tools/scan/action.yml", 6, "aquasecurity/setup-trivy", "v0.2.6", "x_DEPGUARD-2026-0202"),
+    ]
+    by_line = {(f["path"], f["line"]): f for f in findings}
+    tj = by_line[(".github/workflows/ci.yml", 8)]
+    assert tj["action"].startswith("move to v46.0.1 or later") and "rotate every secret" in tj["action"]
+    assert by_line[(".github/workflows/ci.yml", 9)]["matched"] == affected.BAD_COMMIT
+    assert "pin a reviewed full commit SHA" in by_line[(".github/workflows/ci.yml", 11)]["action"]
+
+
+def test_text_and_sarif_output(repo: Path) -> None:
+    text = depguard(cwd=repo)
+    assert text.returncode == 1
+    assert ".github/workflows/ci.yml:8" in text.stdout and "move to v46.0.1" in text.stdout
+    sarif = depguard("--format", "sarif", cwd=repo)
+    assert sarif.returncode == 1
+    results = json.loads(sarif.stdout)["runs"][0]["results"]
+    places = sorted((r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+                     r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in results)
+    assert places == [(".github/workflows/ci.yml", 8), (".github/workflows/ci.yml", 9), (".github/workflows/ci.yml", 11),
+                      (".github/workflows/ci.yml", 17), ("tools/scan/action.yml", 6)]
+
+
+def test_a_garbled_workflow_is_an_error_at_its_line_and_the_others_are_read(repo: Path) -> None:
+    write(repo / ".github/workflows/broken.yml", "jobs:\n  a:\n    steps:\n      - uses: [unclosed\n")
+    result = depguard("--format", "json", cwd=repo)
+    assert result.returncode == 1  # the findings of ci.yml are not hidden by the error
+    report = json.loads(result.stdout)
+    assert any(e.startswith(".github/workflows/broken.yml:") for e in report["errors"]), report["errors"]
+    assert len(report["findings"]) == 5
+    (repo / ".github/workflows/ci.yml").unlink()
+    (repo / "tools/scan/action.yml").unlink()
+    alone = depguard(cwd=repo)
+    assert alone.returncode == 2
+    assert ".github/workflows/broken.yml:" in alone.stdout + alone.stderr
+
+
+def test_a_workflow_with_a_wrong_shape_names_the_line(tmp_path: Path) -> None:
+    write(tmp_path / ".github/workflows/ci.yml", "on: push\njobs:\n  a:\n    steps: run-everything\n")
+    result = depguard(cwd=tmp_path)
+    assert result.returncode == 2
+    assert ".github/workflows/ci.yml:4: steps must be a list" in result.stdout + result.stderr
