@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 
 from depguard.config import Config
+from depguard.ecosystems import repository_of
 from depguard.errors import DepguardError, LockfileError
 from depguard.advisoryindex import AdvisoryIndex, lookup_keys
 from depguard.gitops import open_repo, visible_files
@@ -96,8 +97,6 @@ def _action_for_workflow(finding: Finding) -> str:
 
 
 def _first_safe_tag(record: Record, name: str) -> str | None:
-    from depguard.ecosystems import repository_of
-
     wanted = {name.lower(), repository_of(name.lower())}
     for affected in record.affected:
         package = affected.package
