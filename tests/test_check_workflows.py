@@ -204,3 +204,65 @@ def test_a_workflow_with_a_wrong_shape_names_the_line(tmp_path: Path) -> None:
     result = depguard(cwd=tmp_path)
     assert result.returncode == 2
     assert ".github/workflows/ci.yml:4: steps must be a list" in result.stdout + result.stderr
+
+
+# --- the feed profile ---------------------------------------------------------------------
+
+
+def action_record(**entry: object) -> dict:
+    from feedkit import record
+
+    data = record("x_DEPGUARD-2026-0299", name="tj-actions/changed-files", versions=("v44", "v45.0.7"), ecosystem="GitHub Actions")
+    data["affected"][0]["package"]["purl"] = "pkg:github/tj-actions/changed-files"
+    data["affected"][0].update(entry)
+    return data
+
+
+def issues(tmp_path: Path, data: dict) -> list[tuple[str, str]]:
+    from depguard.feed import validate
+    from feedkit import write_feed
+
+    write_feed(tmp_path, [data])
+    return [(issue.rule, issue.pointer) for issue in validate(tmp_path)]
+
+
+def bad(sha: str = BAD_SHA, tags: list[str] | None = None, **extra: object) -> dict:
+    return {"depguard": {"bad_commits": [{"sha": sha, "tags": ["v44"] if tags is None else tags, **extra}]}}
+
+
+def test_a_github_actions_record_with_a_bad_commit_is_valid(tmp_path: Path) -> None:
+    assert issues(tmp_path, action_record(database_specific=bad())) == []
+    assert (tmp_path / "GitHub Actions/tj-actions/changed-files/x_DEPGUARD-2026-0299.json").is_file()
+
+
+@pytest.mark.parametrize("database_specific", [
+    bad(sha=BAD_SHA[:7]),  # a short id can collide: only full commits
+    bad(sha=BAD_SHA.upper()),  # written lowercase, one spelling
+    bad(note="x"),  # no field the profile does not know
+    bad(tags=["v44", "v44"]),
+    {"depguard": {"bad_commits": []}},
+    {"depguard": {"other": 1}},
+])
+def test_bad_commits_are_strictly_shaped(tmp_path: Path, database_specific: dict) -> None:
+    assert issues(tmp_path, action_record(database_specific=database_specific)), database_specific
+
+
+def test_a_bad_commit_tag_must_be_listed_and_only_actions_have_bad_commits(tmp_path: Path) -> None:
+    assert ("versions", "/affected/0/database_specific/depguard/bad_commits/0/tags/0") in issues(
+        tmp_path / "a", action_record(database_specific=bad(tags=["v43"])))
+    from feedkit import record
+
+    npm = record("x_DEPGUARD-2026-0298", name="debug", versions=("4.4.2",), ecosystem="npm")
+    npm["affected"][0]["database_specific"] = bad(tags=[])
+    assert issues(tmp_path / "b", npm)
+
+
+@pytest.mark.parametrize(("name", "purl"), [
+    ("Tj-Actions/changed-files", "pkg:github/Tj-Actions/changed-files"),  # lowercase only
+    ("tj-actions/changed-files", "pkg:github/tj-actions/other"),
+    ("changed-files", "pkg:github/changed-files"),
+])
+def test_action_names_and_purls(tmp_path: Path, name: str, purl: str) -> None:
+    data = action_record()
+    data["affected"][0]["package"].update(name=name, purl=purl)
+    assert issues(tmp_path, data)
