@@ -266,3 +266,11 @@ def test_action_names_and_purls(tmp_path: Path, name: str, purl: str) -> None:
     data = action_record()
     data["affected"][0]["package"].update(name=name, purl=purl)
     assert issues(tmp_path, data)
+
+
+def test_sarif_rule_help_gives_the_workflow_advice(repo: Path) -> None:
+    from depguard.check import ACTION_WORKFLOW
+
+    sarif = json.loads(depguard("--format", "sarif", cwd=repo).stdout)
+    rules = {r["id"]: r for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    assert ACTION_WORKFLOW in rules["x_DEPGUARD-2026-0200"]["help"]["text"]

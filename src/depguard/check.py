@@ -38,6 +38,7 @@ __all__ = [
     "ACTION_VERSION",
     "ACTION_PACKAGE",
     "ACTION_ARTIFACT",
+    "ACTION_WORKFLOW",
     "Finding",
     "Source",
     "CheckReport",
@@ -52,6 +53,10 @@ __all__ = [
 ACTION_VERSION = "upgrade/downgrade to a version not listed; rotate credentials if it was installed"
 ACTION_PACKAGE = "remove the package: every version is malicious; rotate credentials if it was installed"
 ACTION_ARTIFACT = "remove this file: its sha256 is a known-bad artifact; rotate credentials if it was installed"
+ACTION_WORKFLOW = (
+    "move to the advisory's first safe tag, pinned to its full commit SHA; "
+    "rotate every secret the workflow runs that used it could read"
+)
 _WHOLE_PACKAGE = "every version (whole-package block)"
 _GITHUB_ACTIONS = "GitHub Actions"
 #: Every GitHub Actions advisory of the feed is a tag or commit that ran a secret stealer in CI.
