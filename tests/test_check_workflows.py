@@ -193,10 +193,15 @@ def test_a_garbled_workflow_is_an_error_at_its_line_and_the_others_are_read(repo
     assert any(e.startswith(".github/workflows/broken.yml:") for e in report["errors"]), report["errors"]
     assert len(report["findings"]) == 5
     (repo / ".github/workflows/ci.yml").unlink()
-    (repo / "tools/scan/action.yml").unlink()
-    alone = depguard(cwd=repo)
-    assert alone.returncode == 2
-    assert ".github/workflows/broken.yml:" in alone.stdout + alone.stderr
+    write(repo / "tools/scan/action.yml", f"runs:\n  using: composite\n  steps:\n    - uses: tj-actions/changed-files@{CLEAN_SHA}\n")
+    clean = depguard("--format", "json", cwd=repo)
+    assert clean.returncode == 2  # nothing found, but a file could not be read
+    report = json.loads(clean.stdout)
+    assert report["errors"] == [
+        ".github/workflows/broken.yml:5: invalid YAML: while parsing a flow sequence from line 4: did not find expected ',' or ']'"
+    ]
+    assert report["findings"] == []
+    assert [c["path"] for c in report["checked"]] == ["tools/scan/action.yml"]  # the readable file was read
 
 
 def test_a_workflow_with_a_wrong_shape_names_the_line(tmp_path: Path) -> None:
@@ -219,8 +224,9 @@ def action_record(**entry: object) -> dict:
 
 
 def issues(tmp_path: Path, data: dict) -> list[tuple[str, str]]:
-    from depguard.feed import validate
     from feedkit import write_feed
+
+    from depguard.feed import validate
 
     write_feed(tmp_path, [data])
     return [(issue.rule, issue.pointer) for issue in validate(tmp_path)]
@@ -274,3 +280,16 @@ def test_sarif_rule_help_gives_the_workflow_advice(repo: Path) -> None:
     sarif = json.loads(depguard("--format", "sarif", cwd=repo).stdout)
     rules = {r["id"]: r for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
     assert ACTION_WORKFLOW in rules["x_DEPGUARD-2026-0200"]["help"]["text"]
+
+
+def test_reviewdog_pinned_to_its_bad_commit_and_a_sub_folder_action_of_a_bad_repository(tmp_path: Path) -> None:
+    write(tmp_path / ".github/workflows/lint.yaml", (
+        "jobs:\n  lint:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: reviewdog/action-setup@f0d342d24037bb11d26b9bd8496e0808ba32e9ec\n"
+        "      - uses: tj-actions/changed-files/sub/dir@v35-sec\n"
+        "      - uses: reviewdog/action-setup@v1.3.0\n"
+    ))
+    result = depguard("--format", "json", cwd=tmp_path)
+    assert result.returncode == 1
+    got = [(f["line"], f["package"], f["matched"]) for f in json.loads(result.stdout)["findings"]]
+    assert got == [(5, "reviewdog/action-setup", affected.BAD_COMMIT), (6, "tj-actions/changed-files/sub/dir", affected.LISTED_TAG)]

@@ -24,6 +24,7 @@ line-keeping one the pnpm and yarn readers use (no aliases, every scalar a strin
 from __future__ import annotations
 
 from pathlib import Path
+
 from depguard.errors import LockfileError
 from depguard.lockfiles import Location, Package
 from depguard.lockfiles._jslock import YMap, load_yaml, read_bounded
