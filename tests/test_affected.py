@@ -259,6 +259,8 @@ def _assert_agree(records: list[Record]) -> int:
                 hit = matched([rec], entry_.ecosystem.name, entry_.name, version)
                 if entry_.ecosystem is ecosystems.PYPI:
                     assert hit == (not admitted([rec], entry_.name, version)), (rec.id, version)
+                elif entry_.ecosystem is ecosystems.GITHUB_ACTIONS:  # a tag is its exact string
+                    assert hit == (entry_.whole_package or version in affected.versions), (rec.id, version)
                 else:
                     named = entry_.whole_package or any(v.partition("+")[0] == version.partition("+")[0] for v in affected.versions)
                     assert hit == named, (rec.id, version)

@@ -99,13 +99,13 @@ def test_every_built_record_is_valid_official_osv(site: Path, upstream_corpus: P
 
 def test_osv_bucket_layout(site: Path) -> None:
     records = {r["id"]: r for r in _records(site)}
-    assert (site / "ecosystems.txt").read_text() == "PyPI\nnpm\n"
+    assert (site / "ecosystems.txt").read_text() == "GitHub Actions\nPyPI\nnpm\n"
     top = [line.split(",") for line in (site / "modified_id.csv").read_text().splitlines()]
     assert len(top) == _feed_size()
-    assert all(re.fullmatch(r"(PyPI|npm)/x_DEPGUARD-\d{4}-\d{4}", path) for _, path in top)
+    assert all(re.fullmatch(r"(GitHub Actions|PyPI|npm)/x_DEPGUARD-\d{4}-\d{4}", path) for _, path in top)
     times = [parse_timestamp(stamp) for stamp, _ in top]
     assert times == sorted(times, reverse=True)
-    for ecosystem in ("PyPI", "npm"):
+    for ecosystem in ("GitHub Actions", "PyPI", "npm"):
         lines = [line.split(",") for line in (site / ecosystem / "modified_id.csv").read_text().splitlines()]
         ids = {i for _, i in lines}
         assert ids == {i for i, r in records.items() if r["affected"][0]["package"]["ecosystem"] == ecosystem}
@@ -230,7 +230,7 @@ def test_page_shows_counts_per_ecosystem_and_year_from_feedstats(site: Path) -> 
     live = [r for r in _records(site) if not r.get("withdrawn")]
     assert _table(page, "per-ecosystem")[-1][:2] == ["All", str(len(live))]  # independent of feedstats
     years = _table(page, "per-year")
-    assert years[0] == ["Published", "PyPI", "npm", "All"]
+    assert years[0] == ["Published", "GitHub Actions", "PyPI", "npm", "All"]
     assert sum(int(row[-1]) for row in years[1:]) == len(live)
     assert [row[0] for row in years[1:]] == sorted({r["published"][:4] for r in live}, reverse=True)
     in_force = page[page.index("<h2>In force</h2>"):]

@@ -288,7 +288,8 @@ def check_config(block: Block, tmp_path: Path) -> None:
 
 
 def check_lockfiles(block: Block, tmp_path: Path) -> None:
-    """``depguard check``: a repo whose uv.lock, requirements.txt and .venv hold litellm 1.82.7.
+    """``depguard check``: a repo whose uv.lock, requirements.txt and .venv hold litellm 1.82.7,
+    and whose workflow runs tj-actions/changed-files@v44 (which the workflow check finds).
     Every command finds it (exit 1, as the README's exit-code table says); the SARIF file
     written by the redirect holds the finding; the inspected environment's python is never
     started (it would leave a file behind)."""
@@ -302,12 +303,16 @@ def check_lockfiles(block: Block, tmp_path: Path) -> None:
         ".venv/bin/python": '#!/bin/sh\ntouch "$0.started"\n',
         f"{site}/METADATA": "Metadata-Version: 2.1\nName: litellm\nVersion: 1.82.7\n",
         f"{site}/RECORD": "",
+        ".github/workflows/ci.yml": ("on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n"
+                                     "      - uses: tj-actions/changed-files@v44\n"),
     })
     (repo / ".venv/bin/python").chmod(0o755)
     results = run_shell(block, repo, expected=1)
     assert not (repo / ".venv/bin/python.started").exists(), "the inspected interpreter was started"
     for ran in results:
-        if ">" not in ran.command:
+        if ".github/workflows" in ran.command:
+            assert "tj-actions/changed-files" in ran.stdout and "v44" in ran.stdout, ran.describe()
+        elif ">" not in ran.command:
             assert "litellm" in ran.stdout and "1.82.7" in ran.stdout, ran.describe()
     sarif = json.loads((repo / "depguard.sarif").read_text(encoding="utf-8"))
     assert sarif["runs"][0]["results"], "the SARIF report holds the finding"

@@ -17,7 +17,7 @@ from depguard.affected import Entry, read_entry, release, require_profile
 from depguard.jsonio import gc_paused
 from depguard.records import Affected, Record
 
-__all__ = ["Match", "Filed", "AdvisoryIndex", "package_key", "may_list_artifacts"]
+__all__ = ["Match", "Filed", "AdvisoryIndex", "package_key", "lookup_keys", "may_list_artifacts"]
 
 
 @lru_cache(maxsize=1 << 16)
@@ -31,6 +31,18 @@ def package_key(ecosystem: str, name: str) -> tuple[str, str] | None:
     """
     eco = ecosystems.get(ecosystem)
     return None if eco is None else (eco.name, eco.normalize_name(name))
+
+
+def lookup_keys(ecosystem: str, name: str) -> tuple[tuple[str, str], ...]:
+    """Every key advisories for ``name`` may be filed under: its :func:`package_key`, and for
+    a GitHub action in a sub-folder (``owner/repo/path``) also its repository's, because a
+    moved tag or a bad commit moves every action of the repository."""
+    key = package_key(ecosystem, name)
+    if key is None:
+        return ()
+    if key[0] == ecosystems.GITHUB_ACTIONS.name and key[1].count("/") > 1:
+        return (key, (key[0], ecosystems.repository_of(key[1])))
+    return (key,)
 
 
 @dataclass(frozen=True)
@@ -90,10 +102,11 @@ class AdvisoryIndex:
 
     def lookup(self, ecosystem: str, name: str, version: str | None) -> list[Match]:
         """Advisories covering ``name`` at ``version``; a None version matches only whole-package blocks."""
-        key = package_key(ecosystem, name)
-        entries = self.by_package.get(key, []) if key is not None else []
-        if key is None or not entries:
+        keys = lookup_keys(ecosystem, name)
+        entries = [filed for key in keys for filed in self.by_package.get(key, [])]
+        if not entries:
             return []
+        key = keys[0]
         eco = ecosystems.ECOSYSTEMS[key[0]]
         version_key = release(eco, version) if version is not None else None
         found: dict[str, Match] = {}

@@ -37,6 +37,13 @@ A listed ``V`` is written ``!=V``, the whole-package block ``<0``; nothing else 
 
 npm (matched by ``check`` and ``serve``; nothing is written): SemVer precedence, so build
 metadata is ignored (``1.0.0+b`` is ``1.0.0``) and a pre-release is only itself.
+
+GitHub Actions (matched by ``check`` and ``serve``; nothing is written): a ``uses:`` ref is a
+tag or a commit. A tag is affected when it equals a listed version exactly (git refs are
+case-sensitive: ``V1`` is another tag than ``v1``). A full 40-hex commit is affected only when
+the entry lists it under ``database_specific.depguard.bad_commits`` (case-insensitive, as git
+reads hex); any other full commit is what the workflow reviewed and is clean, even if a listed
+tag once pointed at it.
 """
 
 from __future__ import annotations
@@ -69,6 +76,10 @@ __all__ = [
 BLOCK = "<0"
 WHOLE_PACKAGE = "every version (whole-package block)"
 LISTED = "listed version"
+LISTED_TAG = "listed tag"
+BAD_COMMIT = "known-bad commit"
+#: The key kinds :func:`release` gives a GitHub Actions ref.
+_TAG, _COMMIT = "tag", "commit"
 _PLAIN = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 #: Belt and braces in front of ``safe_name``/``ADVISORY_ID``, whose ``^...$`` patterns accept a
 #: trailing newline under ``re.match``; checked with ``fullmatch`` here.
@@ -90,12 +101,15 @@ class Entry:
     name: str
     versions: tuple[str, ...]
     whole_package: bool
+    #: GitHub Actions: full commit ids known to be malicious (lowercase hex).
+    bad_commits: tuple[str, ...] = ()
 
     @cached_property
     def releases(self) -> frozenset[Hashable]:
         """The releases the listed versions name, as :func:`release` keys (parsed on first use:
         a check asks about a few hundred of a large feed's packages)."""
-        keys = (_listed_release(self.ecosystem, v) for v in self.versions)
+        keys = [_listed_release(self.ecosystem, v) for v in self.versions]
+        keys += [(_COMMIT, sha.lower()) for sha in self.bad_commits]
         return frozenset(k for k in keys if k is not None)
 
     def how(self, version: str | None) -> str | None:
@@ -107,7 +121,11 @@ class Entry:
         version), so an index parses a looked-up version once, not once per entry."""
         if self.whole_package:
             return WHOLE_PACKAGE
-        return LISTED if key is not None and key in self.releases else None
+        if key is None or key not in self.releases:
+            return None
+        if self.ecosystem is ecosystems.GITHUB_ACTIONS:
+            return BAD_COMMIT if key[0] == _COMMIT else LISTED_TAG  # type: ignore[index]
+        return LISTED
 
     def affects(self, version: str | None) -> bool:
         """Whether ``version`` (None: no version known) is affected; see the module docstring."""
@@ -124,7 +142,23 @@ def read_entry(affected: Affected) -> Entry | None:
     eco = ecosystems.get(package.ecosystem) if package is not None else None
     if package is None or eco is None:
         return None
-    return Entry(eco, eco.normalize_name(package.name), affected.versions, bool(affected.ranges))
+    commits = bad_commits(affected) if eco is ecosystems.GITHUB_ACTIONS else ()
+    return Entry(eco, eco.normalize_name(package.name), affected.versions, bool(affected.ranges), commits)
+
+
+def bad_commits(affected: Affected) -> tuple[str, ...]:
+    """The full commit ids ``affected[].database_specific.depguard.bad_commits`` lists, lowercase.
+
+    The profile admits only ``[{"sha": <40 hex>, "tags": [...]}]``; anything else there (only
+    a library caller bypassing the sources can hand it in) contributes nothing, so a malformed
+    entry can never make every commit match.
+    """
+    info = (affected.database_specific or {}).get("depguard")
+    listed = info.get("bad_commits") if isinstance(info, dict) else None
+    if not isinstance(listed, list):
+        return ()
+    shas = (item.get("sha") for item in listed if isinstance(item, dict))
+    return tuple(sha.lower() for sha in shas if isinstance(sha, str) and ecosystems.is_full_sha(sha))
 
 
 def require_profile(affected: Affected) -> None:
@@ -162,8 +196,13 @@ def release(eco: ecosystems.Ecosystem, version: str) -> Hashable | None:
     """The release ``version`` belongs to, as a comparable key; None when it is not valid.
 
     PyPI: the parsed public version (``1.0+cu121`` and ``1.0.0`` are release ``1.0``, as for
-    ``!=1.0``). npm: the SemVer precedence key (build metadata dropped).
+    ``!=1.0``). npm: the SemVer precedence key (build metadata dropped). GitHub Actions:
+    ``("commit", sha)`` for a full commit id (lowercased), else ``("tag", ref)`` exactly.
     """
+    if eco is ecosystems.GITHUB_ACTIONS:
+        if ecosystems.is_full_sha(version):
+            return (_COMMIT, version.lower())
+        return (_TAG, version) if eco.version_is_valid(version) else None
     if eco is ecosystems.PYPI:
         parsed = ecosystems.parse_pep440(version)
         if parsed is None or parsed.local is None:

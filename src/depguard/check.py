@@ -24,8 +24,9 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 
 from depguard.config import Config
+from depguard.ecosystems import repository_of
 from depguard.errors import DepguardError, LockfileError
-from depguard.advisoryindex import AdvisoryIndex, package_key
+from depguard.advisoryindex import AdvisoryIndex, lookup_keys
 from depguard.gitops import open_repo, visible_files
 from depguard.lockfiles import Package, environment, format_for, format_names, read_lockfile
 from depguard.lockfiles.environment import is_environment
@@ -37,6 +38,7 @@ __all__ = [
     "ACTION_VERSION",
     "ACTION_PACKAGE",
     "ACTION_ARTIFACT",
+    "ACTION_WORKFLOW",
     "Finding",
     "Source",
     "CheckReport",
@@ -51,7 +53,14 @@ __all__ = [
 ACTION_VERSION = "upgrade/downgrade to a version not listed; rotate credentials if it was installed"
 ACTION_PACKAGE = "remove the package: every version is malicious; rotate credentials if it was installed"
 ACTION_ARTIFACT = "remove this file: its sha256 is a known-bad artifact; rotate credentials if it was installed"
+ACTION_WORKFLOW = (
+    "move to the advisory's first safe tag, pinned to its full commit SHA; "
+    "rotate every secret the workflow runs that used it could read"
+)
 _WHOLE_PACKAGE = "every version (whole-package block)"
+_GITHUB_ACTIONS = "GitHub Actions"
+#: Every GitHub Actions advisory of the feed is a tag or commit that ran a secret stealer in CI.
+_ACTION_ROTATE = "rotate every secret the workflow runs that used it could read"
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,8 @@ class Finding:
         """What the person who owns the lockfile should do, in the advisory's own terms."""
         if self.how.startswith("sha256"):
             return ACTION_ARTIFACT
+        if self.package.ecosystem == _GITHUB_ACTIONS:
+            return _action_for_workflow(self)
         if self.how == _WHOLE_PACKAGE:
             return ACTION_PACKAGE
         return ACTION_VERSION
@@ -78,6 +89,28 @@ class Finding:
             str(location.path), location.line or 0, self.package.ecosystem,
             self.package.name.lower(), self.package.version or "", self.advisory.id,
         )
+
+
+def _action_for_workflow(finding: Finding) -> str:
+    """The advice for a ``uses:`` reference: the safe tag the advisory names (its entry's
+    ``ecosystem_specific.first_safe_tag``), a pinned commit, and rotating the secrets."""
+    safe = _first_safe_tag(finding.advisory, finding.package.name)
+    move = f"move to {safe} or later pinned to its full commit SHA" if safe else "pin a reviewed full commit SHA from after the incident"
+    if finding.how == _WHOLE_PACKAGE:
+        move = "remove this action: every version is malicious"
+    return f"{move}; {_ACTION_ROTATE}"
+
+
+def _first_safe_tag(record: Record, name: str) -> str | None:
+    wanted = {name.lower(), repository_of(name.lower())}
+    for affected in record.affected:
+        package = affected.package
+        if package is None or package.ecosystem != _GITHUB_ACTIONS or package.name.lower() not in wanted:
+            continue
+        safe = (affected.ecosystem_specific or {}).get("first_safe_tag")
+        if isinstance(safe, str) and safe.isprintable() and len(safe) <= 128:
+            return safe
+    return None
 
 
 @dataclass(frozen=True)
@@ -268,7 +301,7 @@ def run(
 def index_for(snapshot: FeedSnapshot, packages: Sequence[Package]) -> AdvisoryIndex:
     """The advisory index :func:`match` needs for ``packages``: built from the records that
     can match them (:meth:`FeedSnapshot.select`), not from the whole feed."""
-    keys = {key for p in packages if (key := package_key(p.ecosystem, p.name)) is not None}
+    keys = {key for p in packages for key in lookup_keys(p.ecosystem, p.name)}
     digests = {digest.lower() for p in packages for digest in p.hashes}
     return AdvisoryIndex.from_records(snapshot.select(keys, digests))
 

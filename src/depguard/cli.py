@@ -574,8 +574,10 @@ def check_command(
     Reads uv.lock, pylock.toml, poetry.lock, pdm.lock, requirements*.txt, *constraints*.txt and
     requirements/*.txt (following -r/-c inside the repo), Pipfile.lock, and for npm
     package-lock.json, npm-shrinkwrap.json, pnpm-lock.yaml, yarn.lock (classic and berry) and
-    bun.lock (npm: aliases count as the real package), and reports each entry a live advisory
-    names, at its file and line. [tool.depguard] ignore entries are listed with their reason,
+    bun.lock (npm: aliases count as the real package), and the uses: references of GitHub
+    workflows (.github/workflows/*.yml, *.yaml) and action.yml/action.yaml (a listed tag, exact
+    and case-sensitive, or a known-bad full commit SHA; any other full SHA is clean), and
+    reports each entry a live advisory names, at its file and line. [tool.depguard] ignore entries are listed with their reason,
     not failed. Outside a git repo the current folder is searched, never inside nested
     repositories, virtualenvs or node_modules.
 

@@ -800,6 +800,7 @@ def _affected_issues(entry: FeedEntry, index: int, affected: dict[str, Any]) -> 
         if entry.path != expected:
             yield Issue(path, "", "layout", f"record belongs at {expected}")
     yield from _version_issues(path, base, eco, _list(affected.get("versions")))
+    yield from _bad_commit_issues(path, base, affected)
     if _blocks_every_version(affected) and is_protected(eco.name, eco.normalize_name(name)) and not _has_override(entry.data):
         yield Issue(
             path, f"{base}/package/name", "protected",
@@ -807,6 +808,20 @@ def _affected_issues(entry: FeedEntry, index: int, affected: dict[str, Any]) -> 
             "blocking every version would break every consumer's installs; list the bad versions instead, or add "
             "database_specific.depguard.protected_override {reviewed_by, reason} after review",
         )
+
+
+def _bad_commit_issues(path: str, base: str, affected: dict[str, Any]) -> Iterator[Issue]:
+    """Every tag a known-bad commit was seen under must be listed too: a workflow naming that
+    tag ran the commit, and ``check`` matches tags only by the ``versions`` list."""
+    specific = affected.get("database_specific")
+    depguard = specific.get("depguard") if isinstance(specific, dict) else None
+    commits = depguard.get("bad_commits") if isinstance(depguard, dict) else None
+    listed = set(_list(affected.get("versions")))
+    for c_index, commit in enumerate(_list(commits)):
+        for t_index, tag in enumerate(_list(commit.get("tags") if isinstance(commit, dict) else None)):
+            if isinstance(tag, str) and tag not in listed:
+                pointer = f"{base}/database_specific/depguard/bad_commits/{c_index}/tags/{t_index}"
+                yield Issue(path, pointer, "versions", f"tag {tag!r} pointed to a bad commit but is not in versions")
 
 
 def _blocks_every_version(affected: dict[str, Any]) -> bool:
@@ -840,7 +855,7 @@ def _version_issues(path: str, base: str, eco: ecosystems.Ecosystem, versions: l
         if refusal is not None:  # what sync could not write, the validator refuses (never a silent drop)
             yield Issue(path, f"{base}/versions/{index}", "versions", refusal)
         elif not eco.version_is_valid(version):
-            syntax = "PEP 440" if eco is ecosystems.PYPI else "semver"
+            syntax = {"PyPI": "PEP 440", "GitHub Actions": "tag"}.get(eco.name, "semver")
             yield Issue(path, f"{base}/versions/{index}", "versions", f"{version!r} is not a valid {syntax} version")
         elif eco.normalize_version(version) != version:
             yield Issue(path, f"{base}/versions/{index}", "versions", f"write {version!r} in normal form: {eco.normalize_version(version)!r}")

@@ -74,7 +74,9 @@ DEFAULT_SITE_URL = DEFAULT_FEED_URL
 #: ``progress(done, total)`` after each record is rendered; for a progress bar in the CLI.
 Progress = Callable[[int, int], None]
 
-_SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$")
+#: A folder or file name the tree may use: a single space only between two word characters
+#: (OSV's ``GitHub Actions``), never leading, trailing or doubled.
+_SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._:@+-]| (?=[A-Za-z0-9])){0,199}$")
 _ZIP_MIN = (1980, 1, 1, 0, 0, 0)
 _ZIP_MAX = (2107, 12, 31, 23, 59, 58)
 _EPOCH = "1970-01-01T00:00:00Z"
@@ -141,6 +143,11 @@ class _Item:
     def path(self) -> str:
         """The record's file in the osv.dev layout, under its first ecosystem."""
         return f"{self.ecosystems[0]}/{self.id}.json"
+
+    @property
+    def href(self) -> str:
+        """:attr:`path` as a relative URL (``GitHub Actions`` has a space, written ``%20``)."""
+        return self.path.replace(" ", "%20")
 
     @cached_property
     def versions_text(self) -> list[tuple[str, str, str]]:
@@ -570,7 +577,7 @@ def _atom(site: _Site) -> bytes:
         if record.published:
             out.append(f"    <published>{_xml(record.published)}</published>")
         out.append(f'    <link rel="alternate" type="text/html" href="{base}#{item.id}"/>')
-        out.append(f'    <link rel="alternate" type="application/json" href="{base}{item.path}"/>')
+        out.append(f'    <link rel="alternate" type="application/json" href="{base}{item.href}"/>')
         for reference in record.references:
             url = _web_url(reference.url)
             if url:
@@ -622,7 +629,7 @@ def _html_row(item: _Item, base: str) -> str:
     rows = item.versions_text
     packages = "".join(f"<li>{_e(eco)}: <code>{_e(name)}</code></li>" for eco, name, _ in rows)
     versions = "".join(f"<li>{_e(v)}</li>" for _, _, v in rows)
-    links = [f'<li><a href="{base}{item.path}">OSV JSON</a></li>']
+    links = [f'<li><a href="{base}{item.href}">OSV JSON</a></li>']
     for reference in record.references:
         url = _web_url(reference.url)
         host = _hostname(reference.url) or reference.url

@@ -77,7 +77,10 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "yarn.lock": ("yarn", ("yarn.lock",)),
     "bun.lock": ("bun", ("bun.lock",)),
     "bun.lockb": ("bunlockb", ("bun.lockb",)),
+    "GitHub Actions": ("workflows", ("action.yml", "action.yaml", ".github/workflows/*.yml", ".github/workflows/*.yaml")),
 }
+#: Patterns with a folder part match the file's last path components, not only its name.
+_WORKFLOW_SUFFIXES = (".yml", ".yaml")
 
 
 def format_for(path: Path) -> str | None:
@@ -86,10 +89,14 @@ def format_for(path: Path) -> str | None:
     Matching is on the exact file name (case-sensitive, as the tools write them), so
     ``Requirements.TXT`` or ``uv.lock.bak`` are not guessed at; any ``*.txt`` in a folder
     named ``requirements`` is pip's format too (pip-compile outputs beside their ``.in``).
+    A GitHub workflow is any ``*.yml``/``*.yaml`` directly in ``.github/workflows`` (where
+    GitHub looks for them); ``action.yml``/``action.yaml`` anywhere is an action's metadata.
     """
     for fmt, (_module, patterns) in FORMATS.items():
-        if any(fnmatch.fnmatchcase(path.name, pattern) for pattern in patterns):
+        if any(fnmatch.fnmatchcase(path.name, pattern) for pattern in patterns if "/" not in pattern):
             return fmt
+    if path.suffix in _WORKFLOW_SUFFIXES and path.parent.name == "workflows" and path.parent.parent.name == ".github":
+        return "GitHub Actions"
     if path.parent.name == "requirements" and path.suffix == ".txt":  # requirements/main.txt (warehouse, aider)
         return "requirements.txt"
     return None

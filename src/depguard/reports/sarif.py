@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from depguard import __version__, ecosystems
-from depguard.check import ACTION_PACKAGE, ACTION_VERSION, CheckReport, Finding
+from depguard.check import ACTION_PACKAGE, ACTION_VERSION, ACTION_WORKFLOW, CheckReport, Finding
 from depguard.records import Record
 from depguard.reports import advisory_label, help_uri
 
@@ -91,6 +91,8 @@ def _rule(record: Record) -> dict[str, Any]:
 
 def _help_text(record: Record) -> str:
     action = ACTION_PACKAGE if record.depguard.kind == "malicious-package" else ACTION_VERSION
+    if record.affected and all(a.package is not None and a.package.ecosystem == "GitHub Actions" for a in record.affected):
+        action = ACTION_WORKFLOW
     return f"{record.summary or record.id}\n\nWhat to do: {action}."
 
 
