@@ -83,8 +83,9 @@ def _record_data(number: int, ecosystem: str, name: str, versions: tuple[str, ..
     return {
         "schema_version": "1.7.5",
         "id": f"x_DEPGUARD-{year}-{number:05d}",
-        "modified": _stamp(rng, 2026),
-        "published": _stamp(rng, year if year < 2026 else 2025),
+        # Dates in the past (feeds refuse future-dated records), modified always a later year.
+        "modified": _stamp(rng, 2025),
+        "published": _stamp(rng, year if year < 2025 else 2024),
         "aliases": [f"MAL-{year}-{100000 + number}"],
         "summary": f"{name} on {ecosystem} {what}",
         "details": (
