@@ -21,7 +21,7 @@ from typing import Any
 
 from depguard.feed import canonical_bytes, record_relpath
 
-__all__ = ["SyntheticRecord", "make_records", "write_feed", "write_uv_lock", "write_repo", "GIT_ENV"]
+__all__ = ["GIT_ENV", "SyntheticRecord", "make_records", "write_feed", "write_repo", "write_uv_lock"]
 
 #: Share of npm records (ossf/malicious-packages is mostly npm) and of whole-package blocks.
 NPM_SHARE = 0.7
@@ -30,9 +30,12 @@ WHOLE_PACKAGE_SHARE = 0.75
 SECOND_ADVISORY_SHARE = 0.05
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.org",
-    "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.org",
-    "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.org",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.org",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
 }
 
 _SYLLABLES = ("ba", "co", "de", "fi", "gu", "ka", "lo", "mi", "nu", "po", "ra", "si", "tu", "ve", "xo", "zy")
@@ -71,10 +74,14 @@ def _stamp(rng: random.Random, year: int) -> str:
     return f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00Z"
 
 
-def _record_data(number: int, ecosystem: str, name: str, versions: tuple[str, ...], whole: bool, rng: random.Random) -> dict[str, Any]:
+def _record_data(
+    number: int, ecosystem: str, name: str, versions: tuple[str, ...], whole: bool, rng: random.Random
+) -> dict[str, Any]:
     year = 2020 + number % 7
     purl_name = name.replace("@", "%40") if ecosystem == "npm" else name
-    affected: dict[str, Any] = {"package": {"ecosystem": ecosystem, "name": name, "purl": f"pkg:{ecosystem.lower()}/{purl_name}"}}
+    affected: dict[str, Any] = {
+        "package": {"ecosystem": ecosystem, "name": name, "purl": f"pkg:{ecosystem.lower()}/{purl_name}"}
+    }
     if whole:
         affected["ranges"] = [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]
     affected["versions"] = list(versions)
@@ -112,13 +119,19 @@ def make_records(count: int, seed: int = 20260325) -> list[SyntheticRecord]:
             previous = records[-1]
             if not previous.whole_package and previous.ecosystem == ecosystem:
                 # hijacked again: same package, a later major version, so no version overlaps
-                versions = _versions(rng, rng.randint(1, 4), ecosystem, major=int(previous.versions[-1].split(".")[0]) + 10)
+                versions = _versions(
+                    rng, rng.randint(1, 4), ecosystem, major=int(previous.versions[-1].split(".")[0]) + 10
+                )
                 data = _record_data(number, ecosystem, previous.name, versions, False, rng)
                 records.append(SyntheticRecord(data, ecosystem, previous.name, versions, False))
                 continue
         name = _name(rng, number, ecosystem)
         versions = _versions(rng, rng.randint(1, 2) if whole else rng.randint(1, 8), ecosystem)
-        records.append(SyntheticRecord(_record_data(number, ecosystem, name, versions, whole, rng), ecosystem, name, versions, whole))
+        records.append(
+            SyntheticRecord(
+                _record_data(number, ecosystem, name, versions, whole, rng), ecosystem, name, versions, whole
+            )
+        )
     return records
 
 
@@ -171,7 +184,9 @@ def write_uv_lock(path: Path, records: list[SyntheticRecord], packages: int, *, 
 
 
 def _pyproject(name: str, feed_url: str | None) -> str:
-    text = f'[project]\nname = "{name}"\nversion = "0.1.0"\nrequires-python = ">=3.10"\ndependencies = ["requests>=2"]\n'
+    text = (
+        f'[project]\nname = "{name}"\nversion = "0.1.0"\nrequires-python = ">=3.10"\ndependencies = ["requests>=2"]\n'
+    )
     if feed_url is not None:
         text += f'\n[tool.depguard]\nfeed = "{feed_url}"\n'
     return text

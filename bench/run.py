@@ -70,14 +70,14 @@ app()
 '''
 
 #: Reads every record file of a feed and parses it: the floor of any validator of those files.
-JSON_FLOOR = '''
+JSON_FLOOR = """
 import json, os, sys
 for folder, _dirs, files in os.walk(sys.argv[1]):
     for name in files:
         if name.endswith(".json"):
             with open(os.path.join(folder, name), "rb") as handle:
                 json.loads(handle.read())
-'''
+"""
 
 
 # --------------------------------------------------------------------------- measuring
@@ -111,8 +111,9 @@ def run_once(command: Command) -> float:
     if command.before is not None:
         command.before()
     start = time.perf_counter()
-    proc = subprocess.run(command.argv, cwd=command.cwd, env=command.env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, check=False)
+    proc = subprocess.run(
+        command.argv, cwd=command.cwd, env=command.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+    )
     elapsed = time.perf_counter() - start
     if proc.returncode not in command.ok:
         tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
@@ -162,7 +163,9 @@ class Bench:
 
     def __post_init__(self) -> None:
         # PYTHONDONTWRITEBYTECODE would make every run compile depguard and its dependencies again
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DEPGUARD_") and k != "PYTHONDONTWRITEBYTECODE"}
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith("DEPGUARD_") and k != "PYTHONDONTWRITEBYTECODE"
+        }
         self.env.update(datagen.GIT_ENV)
         self.env["HOME"] = str(self.work / "home")
         (self.work / "home").mkdir(parents=True, exist_ok=True)
@@ -204,7 +207,10 @@ def generate(bench: Bench) -> dict[str, Path]:
         hits = datagen.write_uv_lock(folder / "uv.lock", records, packages)
         bench.notes[f"hits-{packages}-{feed_name}"] = str(hits)
     bench.notes["generate"] = f"{time.perf_counter() - start:.1f} s"
-    print(f"generated {bench.records} + {2 * bench.records} records and lockfiles in {bench.notes['generate']}", file=sys.stderr)
+    print(
+        f"generated {bench.records} + {2 * bench.records} records and lockfiles in {bench.notes['generate']}",
+        file=sys.stderr,
+    )
     return paths
 
 
@@ -222,14 +228,31 @@ def runtime_python(bench: Bench) -> str:
     uv = shutil.which("uv", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
     if uv is not None:
-        steps = [[uv, "venv", "-q", "--python", sys.executable, str(venv)],
-                 [uv, "pip", "install", "-q", "--compile-bytecode", "--refresh-package", "depguard", "--python", str(python), str(REPO)]]
+        steps = [
+            [uv, "venv", "-q", "--python", sys.executable, str(venv)],
+            [
+                uv,
+                "pip",
+                "install",
+                "-q",
+                "--compile-bytecode",
+                "--refresh-package",
+                "depguard",
+                "--python",
+                str(python),
+                str(REPO),
+            ],
+        ]
     else:
-        steps = [[sys.executable, "-m", "venv", str(venv)],
-                 [str(python), "-m", "pip", "install", "-q", "--isolated", str(REPO)]]
+        steps = [
+            [sys.executable, "-m", "venv", str(venv)],
+            [str(python), "-m", "pip", "install", "-q", "--isolated", str(REPO)],
+        ]
     for argv in steps:
         subprocess.run(argv, env=env, check=True, capture_output=True)
-    bench.notes["runtime"] = f"a fresh venv with depguard's runtime dependencies only, built in {time.perf_counter() - start:.1f} s"
+    bench.notes["runtime"] = (
+        f"a fresh venv with depguard's runtime dependencies only, built in {time.perf_counter() - start:.1f} s"
+    )
     print(f"runtime venv: {bench.notes['runtime']}", file=sys.stderr)
     return str(python)
 
@@ -237,11 +260,21 @@ def runtime_python(bench: Bench) -> str:
 def floors(bench: Bench, paths: dict[str, Path]) -> None:
     print("floors and start-up", file=sys.stderr)
     py = bench.python
-    bench.record(measure([
-        Command("python -c pass", [py, "-c", "pass"], bench.work, bench.env),
-        Command("typer floor: one-command typer app", [py, str(paths["typer_floor"]), "sync", "--check"], bench.work, bench.env),
-        Command("depguard --help", [*bench.depguard(), "--help"], bench.work, bench.env),
-    ], bench.light_runs))
+    bench.record(
+        measure(
+            [
+                Command("python -c pass", [py, "-c", "pass"], bench.work, bench.env),
+                Command(
+                    "typer floor: one-command typer app",
+                    [py, str(paths["typer_floor"]), "sync", "--check"],
+                    bench.work,
+                    bench.env,
+                ),
+                Command("depguard --help", [*bench.depguard(), "--help"], bench.work, bench.env),
+            ],
+            bench.light_runs,
+        )
+    )
 
 
 def feed_commands(bench: Bench, feed: Path, tag: str, *, peer: bool) -> list[Command]:
@@ -261,20 +294,45 @@ def feed_commands(bench: Bench, feed: Path, tag: str, *, peer: bool) -> list[Com
     # A publishing job on a fresh runner: validate starts with an empty cache, build follows
     # it in the same round (and may reuse what validate remembered).
     commands = [
-        Command(f"feed validate ({tag})", [*bench.depguard(), "feed", "validate", str(feed)], bench.work, env, before=fresh_cache),
-        Command(f"feed build ({tag})", [*bench.depguard(), "feed", "build", str(feed), "--out", str(out),
-                                        "--base-url", "http://127.0.0.1/"], bench.work, env, before=fresh_out),
+        Command(
+            f"feed validate ({tag})",
+            [*bench.depguard(), "feed", "validate", str(feed)],
+            bench.work,
+            env,
+            before=fresh_cache,
+        ),
+        Command(
+            f"feed build ({tag})",
+            [*bench.depguard(), "feed", "build", str(feed), "--out", str(out), "--base-url", "http://127.0.0.1/"],
+            bench.work,
+            env,
+            before=fresh_out,
+        ),
     ]
     if peer:
-        commands.append(Command(f"json.loads of every file ({tag})", [sys.executable, str(bench.work / "json_floor.py"), str(feed)],
-                                bench.work, bench.env))
-        checker = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+        commands.append(
+            Command(
+                f"json.loads of every file ({tag})",
+                [sys.executable, str(bench.work / "json_floor.py"), str(feed)],
+                bench.work,
+                bench.env,
+            )
+        )
+        checker = shutil.which(
+            "check-jsonschema", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+        )
         if checker is None:
             bench.notes["peer"] = "check-jsonschema is not installed (pip install check-jsonschema)"
         else:
             files = sorted(str(p.relative_to(feed)) for p in feed.rglob("*.json"))
-            commands.append(Command(f"check-jsonschema, OSV schema ({tag})",
-                                    [checker, "--schemafile", str(REPO / "schemas" / "osv.schema.json"), *files], feed, bench.env))
+            commands.append(
+                Command(
+                    f"check-jsonschema, OSV schema ({tag})",
+                    [checker, "--schemafile", str(REPO / "schemas" / "osv.schema.json"), *files],
+                    feed,
+                    bench.env,
+                )
+            )
     return commands
 
 
@@ -285,7 +343,9 @@ def feeds(bench: Bench, paths: dict[str, Path]) -> None:
     bench.record(measure(feed_commands(bench, paths["feed"], n, peer=bench.peer), bench.heavy_runs, warmup=False))
     print(f"feed validate + build: {n2} records", file=sys.stderr)
     # one run fewer at 2N (at least 2): these are the slowest rows, and only their growth matters
-    bench.record(measure(feed_commands(bench, paths["feed2"], n2, peer=False), max(2, bench.heavy_runs - 1), warmup=False))
+    bench.record(
+        measure(feed_commands(bench, paths["feed2"], n2, peer=False), max(2, bench.heavy_runs - 1), warmup=False)
+    )
 
 
 def _synced_repo(bench: Bench, name: str, projects: int, url: str) -> tuple[Path, dict[str, str]]:
@@ -301,8 +361,22 @@ def _synced_repo(bench: Bench, name: str, projects: int, url: str) -> tuple[Path
 def syncs(bench: Bench, paths: dict[str, Path]) -> None:
     """Warm ``sync --check``: the cache holds the feed, the server answers 304; bytes are counted."""
     real_site = bench.work / "site-real"
-    subprocess.run([*bench.depguard(), "feed", "build", str(REPO / "feed"), "--out", str(real_site),
-                    "--base-url", "http://127.0.0.1/"], cwd=bench.work, env=bench.env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            *bench.depguard(),
+            "feed",
+            "build",
+            str(REPO / "feed"),
+            "--out",
+            str(real_site),
+            "--base-url",
+            "http://127.0.0.1/",
+        ],
+        cwd=bench.work,
+        env=bench.env,
+        check=True,
+        capture_output=True,
+    )
     n = f"{bench.records:,}"
     servers = {"real": FeedServer(real_site), "n": FeedServer(bench.work / f"site-{n}")}
     try:
@@ -343,13 +417,26 @@ def checks(bench: Bench, paths: dict[str, Path]) -> None:
             size = n if feed_name == "feed" else n2
             folder = bench.work / f"check-{packages}-{feed_name}"
             env = bench.cache_env(f"check-{packages}-{feed_name}")
-            commands.append(Command(f"check, {packages:,} packages vs {size} records",
-                                    [*bench.depguard(), "check", "--feed", servers[feed_name].url, "uv.lock"], folder, env, ok=(1,)))
+            commands.append(
+                Command(
+                    f"check, {packages:,} packages vs {size} records",
+                    [*bench.depguard(), "check", "--feed", servers[feed_name].url, "uv.lock"],
+                    folder,
+                    env,
+                    ok=(1,),
+                )
+            )
         # The feed repo's own CI checks against the feed *directory*: no published tree, no cache.
         folder = bench.work / "check-2000-feed"
-        commands.append(Command(f"check, 2,000 packages vs {n}-record feed directory",
-                                [*bench.depguard(), "check", "--feed", str(paths["feed"]), "uv.lock"], folder,
-                                bench.cache_env("check-2000-feed-dir"), ok=(1,)))
+        commands.append(
+            Command(
+                f"check, 2,000 packages vs {n}-record feed directory",
+                [*bench.depguard(), "check", "--feed", str(paths["feed"]), "uv.lock"],
+                folder,
+                bench.cache_env("check-2000-feed-dir"),
+                ok=(1,),
+            )
+        )
         print("check (warm cache)", file=sys.stderr)
         bench.record(measure(commands, bench.heavy_runs))
     finally:
@@ -377,7 +464,9 @@ def serve(bench: Bench, paths: dict[str, Path]) -> None:
     argv = [*bench.depguard(), "serve", "--port", "0", "--poll", "0", "--feed", str(site)]
     print("serve: querybatch of 1,000", file=sys.stderr)
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=bench.work, env=bench.cache_env("serve"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        argv, cwd=bench.work, env=bench.cache_env("serve"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         match = re.search(r"at http://([\d.]+):(\d+)", line)
@@ -397,10 +486,12 @@ def serve(bench: Bench, paths: dict[str, Path]) -> None:
                 raise RuntimeError(f"querybatch answered {response.status}")
         conn.close()
         hits = sum(1 for r in json.loads(data)["results"] if r)
-        bench.record({
-            f"serve start-up, {n} records": Result(f"serve start-up, {n} records", [startup]),
-            "serve querybatch, 1,000 queries": Result("serve querybatch, 1,000 queries", times[3:]),
-        })
+        bench.record(
+            {
+                f"serve start-up, {n} records": Result(f"serve start-up, {n} records", [startup]),
+                "serve querybatch, 1,000 queries": Result("serve querybatch, 1,000 queries", times[3:]),
+            }
+        )
         bench.notes["serve-hits"] = str(hits)
         print(f"  querybatch: {statistics.median(times[3:]) * 1000:.1f} ms ({hits} of 1000 matched)", file=sys.stderr)
     finally:
@@ -426,8 +517,10 @@ def machine() -> str:
         pass
     from depguard import __version__
 
-    return (f"{os.cpu_count()} CPU(s) ({len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'} usable), "
-            f"{model}, Python {platform.python_version()}, {platform.system()} {platform.release()}, depguard {__version__}")
+    return (
+        f"{os.cpu_count()} CPU(s) ({len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'} usable), "
+        f"{model}, Python {platform.python_version()}, {platform.system()} {platform.release()}, depguard {__version__}"
+    )
 
 
 def _fmt(seconds: float | None) -> str:
@@ -479,20 +572,30 @@ def report(bench: Bench) -> str:
     ]
     sync1 = m("sync --check, 1 project, real feed")
     typer_floor = m("typer floor: one-command typer app")
-    lines.append(_target("warm `sync --check`, 1 project ≤ 10× `python -c pass`", _ratio(sync1, floor), 10.0,
-                         f"{_x(_ratio(sync1, floor))} (typer floor alone: {_x(_ratio(typer_floor, floor))}; "
-                         f"{_x(_ratio(m(f'sync --check, 1 project, {n} records'), floor))} with {n} records)"))
+    lines.append(
+        _target(
+            "warm `sync --check`, 1 project ≤ 10× `python -c pass`",
+            _ratio(sync1, floor),
+            10.0,
+            f"{_x(_ratio(sync1, floor))} (typer floor alone: {_x(_ratio(typer_floor, floor))}; "
+            f"{_x(_ratio(m(f'sync --check, 1 project, {n} records'), floor))} with {n} records)",
+        )
+    )
     lines.append(_target(f"validate + build {n} ≤ 0.5× check-jsonschema", _ratio(vb, peer), 0.5, _x(_ratio(vb, peer))))
     lines.append(_target(f"validate + build {n2} ≤ 2.2× the {n} time", _ratio(vb2, vb), 2.2, _x(_ratio(vb2, vb))))
     check = m(f"check, 2,000 packages vs {n} records")
     lines.append(_target(f"`check` 2,000 packages vs {n} records ≤ 0.5 s", check, 0.5, _fmt(check)))
-    lines.append(f"| `check` linear: 2× packages / 2× records | {_x(_ratio(check, m(f'check, 1,000 packages vs {n} records')))} / "
-                 f"{_x(_ratio(m(f'check, 2,000 packages vs {n2} records'), check))} | |")
+    lines.append(
+        f"| `check` linear: 2× packages / 2× records | {_x(_ratio(check, m(f'check, 1,000 packages vs {n} records')))} / "
+        f"{_x(_ratio(m(f'check, 2,000 packages vs {n2} records'), check))} | |"
+    )
     batch = m("serve querybatch, 1,000 queries")
     lines.append(_target("querybatch of 1,000 ≤ 50 ms", batch, 0.05, _fmt(batch)))
     sent = bench.notes.get("sync-bytes")
-    lines.append(f"| unchanged feed: 0 body bytes per sync | {sent} bytes ({bench.notes.get('sync-statuses', '')}) | "
-                 f"{'✅' if sent == '0' else '❌'} |")
+    lines.append(
+        f"| unchanged feed: 0 body bytes per sync | {sent} bytes ({bench.notes.get('sync-statuses', '')}) | "
+        f"{'✅' if sent == '0' else '❌'} |"
+    )
     if "peer" in bench.notes:
         lines.append(f"\nNote: {bench.notes['peer']}.")
     return "\n".join(lines) + "\n"
@@ -515,14 +618,24 @@ def _target(name: str, value: float | None, limit: float, shown: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--records", type=int, default=None, help="feed size N (default 20000; --quick: 3000); 2N is measured too")
-    parser.add_argument("--runs", type=int, default=None, help="runs per feed-scale row (default 3; the light rows get 3× as many)")
-    parser.add_argument("--quick", action="store_true", help="small sizes and few runs: checks the harness, not the numbers")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--records", type=int, default=None, help="feed size N (default 20000; --quick: 3000); 2N is measured too"
+    )
+    parser.add_argument(
+        "--runs", type=int, default=None, help="runs per feed-scale row (default 3; the light rows get 3× as many)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes and few runs: checks the harness, not the numbers"
+    )
     parser.add_argument("--no-peer", action="store_true", help="skip check-jsonschema (and the JSON floor)")
     parser.add_argument("--output", type=Path, help="also write the markdown table to this file")
     parser.add_argument("--keep", action="store_true", help="keep the generated data (its path is printed)")
-    parser.add_argument("--python", help="run depguard with this interpreter (default: a fresh venv with runtime dependencies only)")
+    parser.add_argument(
+        "--python", help="run depguard with this interpreter (default: a fresh venv with runtime dependencies only)"
+    )
     args = parser.parse_args(argv)
     records = args.records or (3000 if args.quick else 20000)
     heavy = args.runs or (2 if args.quick else 3)

@@ -27,9 +27,26 @@ from feedkit import record, write_feed
 from support import pkgindex, resolvers
 
 __all__ = [
-    "POETRY_LOCK", "POETRY_LOCK_LEGACY", "PDM_LOCK", "PIPFILE_LOCK", "PACKAGE_LOCK_V3", "PACKAGE_LOCK_V1",
-    "LITELLM", "DEBUG", "EVILPKG", "ULTRALYTICS", "RENAMED", "WITHDRAWN", "IGNORE_REASON",
-    "RealIndex", "build_index", "check_feed", "uv_project", "pip_compile", "npm_lock", "golden_repo",
+    "DEBUG",
+    "EVILPKG",
+    "IGNORE_REASON",
+    "LITELLM",
+    "PACKAGE_LOCK_V1",
+    "PACKAGE_LOCK_V3",
+    "PDM_LOCK",
+    "PIPFILE_LOCK",
+    "POETRY_LOCK",
+    "POETRY_LOCK_LEGACY",
+    "RENAMED",
+    "ULTRALYTICS",
+    "WITHDRAWN",
+    "RealIndex",
+    "build_index",
+    "check_feed",
+    "golden_repo",
+    "npm_lock",
+    "pip_compile",
+    "uv_project",
 ]
 
 LITELLM = "x_DEPGUARD-2026-0001"
@@ -164,68 +181,91 @@ files = [
 ]
 """
 
-PIPFILE_LOCK = json.dumps(
-    {
-        "_meta": {
-            "hash": {"sha256": _HASH_C},
-            "pipfile-spec": 6,
-            "requires": {"python_version": "3.11"},
-            "sources": [{"name": "pypi", "url": "https://pypi.org/simple", "verify_ssl": True}],
-        },
-        "default": {
-            "litellm": {
-                "hashes": [f"sha256:{_HASH_B}"],
-                "index": "pypi",
-                "markers": "python_version >= '3.8'",
-                "version": "==1.82.7",
+PIPFILE_LOCK = (
+    json.dumps(
+        {
+            "_meta": {
+                "hash": {"sha256": _HASH_C},
+                "pipfile-spec": 6,
+                "requires": {"python_version": "3.11"},
+                "sources": [{"name": "pypi", "url": "https://pypi.org/simple", "verify_ssl": True}],
             },
-            "tinylib": {"hashes": [f"sha256:{_HASH_A}"], "index": "pypi", "version": "==1.0"},
+            "default": {
+                "litellm": {
+                    "hashes": [f"sha256:{_HASH_B}"],
+                    "index": "pypi",
+                    "markers": "python_version >= '3.8'",
+                    "version": "==1.82.7",
+                },
+                "tinylib": {"hashes": [f"sha256:{_HASH_A}"], "index": "pypi", "version": "==1.0"},
+            },
+            "develop": {"mytool": {"editable": True, "path": "."}},
         },
-        "develop": {"mytool": {"editable": True, "path": "."}},
-    },
-    indent=4,
-) + "\n"
+        indent=4,
+    )
+    + "\n"
+)
 
-PACKAGE_LOCK_V3 = json.dumps(
-    {
-        "name": "web",
-        "version": "1.0.0",
-        "lockfileVersion": 3,
-        "requires": True,
-        "packages": {
-            "": {"name": "web", "version": "1.0.0", "workspaces": ["packages/*"], "dependencies": {"debug": "^4.4.0", "old-debug": "npm:debug@4.4.1"}},
-            "node_modules/@acme/ui": {"resolved": "packages/ui", "link": True},
-            "node_modules/debug": {
-                "version": "4.4.2",
-                "resolved": "https://registry.npmjs.org/debug/-/debug-4.4.2.tgz",
-                "integrity": "sha512-" + "A" * 86 + "==",
-                "dependencies": {"ms": "^2.1.3"},
+PACKAGE_LOCK_V3 = (
+    json.dumps(
+        {
+            "name": "web",
+            "version": "1.0.0",
+            "lockfileVersion": 3,
+            "requires": True,
+            "packages": {
+                "": {
+                    "name": "web",
+                    "version": "1.0.0",
+                    "workspaces": ["packages/*"],
+                    "dependencies": {"debug": "^4.4.0", "old-debug": "npm:debug@4.4.1"},
+                },
+                "node_modules/@acme/ui": {"resolved": "packages/ui", "link": True},
+                "node_modules/debug": {
+                    "version": "4.4.2",
+                    "resolved": "https://registry.npmjs.org/debug/-/debug-4.4.2.tgz",
+                    "integrity": "sha512-" + "A" * 86 + "==",
+                    "dependencies": {"ms": "^2.1.3"},
+                },
+                "node_modules/ms": {
+                    "version": "2.1.3",
+                    "resolved": "https://registry.npmjs.org/ms/-/ms-2.1.3.tgz",
+                    "integrity": "sha512-" + "B" * 86 + "==",
+                },
+                "node_modules/old-debug": {
+                    "name": "debug",
+                    "version": "4.4.1",
+                    "resolved": "https://registry.npmjs.org/debug/-/debug-4.4.1.tgz",
+                    "integrity": "sha512-" + "C" * 86 + "==",
+                },
+                "packages/ui": {"name": "@acme/ui", "version": "4.4.2"},
             },
-            "node_modules/ms": {"version": "2.1.3", "resolved": "https://registry.npmjs.org/ms/-/ms-2.1.3.tgz", "integrity": "sha512-" + "B" * 86 + "=="},
-            "node_modules/old-debug": {"name": "debug", "version": "4.4.1", "resolved": "https://registry.npmjs.org/debug/-/debug-4.4.1.tgz", "integrity": "sha512-" + "C" * 86 + "=="},
-            "packages/ui": {"name": "@acme/ui", "version": "4.4.2"},
         },
-    },
-    indent=2,
-) + "\n"
+        indent=2,
+    )
+    + "\n"
+)
 
-PACKAGE_LOCK_V1 = json.dumps(
-    {
-        "name": "legacy-web",
-        "version": "1.0.0",
-        "lockfileVersion": 1,
-        "requires": True,
-        "dependencies": {
-            "express": {
-                "version": "4.21.2",
-                "integrity": "sha512-" + "D" * 86 + "==",
-                "requires": {"debug": "2.6.9"},
-                "dependencies": {"debug": {"version": "4.4.2", "integrity": "sha512-" + "E" * 86 + "=="}},
+PACKAGE_LOCK_V1 = (
+    json.dumps(
+        {
+            "name": "legacy-web",
+            "version": "1.0.0",
+            "lockfileVersion": 1,
+            "requires": True,
+            "dependencies": {
+                "express": {
+                    "version": "4.21.2",
+                    "integrity": "sha512-" + "D" * 86 + "==",
+                    "requires": {"debug": "2.6.9"},
+                    "dependencies": {"debug": {"version": "4.4.2", "integrity": "sha512-" + "E" * 86 + "=="}},
+                },
             },
         },
-    },
-    indent=2,
-) + "\n"
+        indent=2,
+    )
+    + "\n"
+)
 
 
 # --- real tools ----------------------------------------------------------------------------
@@ -290,8 +330,19 @@ def pip_compile(requirements_in: Path, output: Path, index: RealIndex) -> bool:
     if not exe.exists():
         return False
     result = resolvers.run(
-        [exe, "--quiet", "--generate-hashes", "--no-header", "--no-strip-extras", "--no-index",
-         "--find-links", index.find_links, "-o", output, requirements_in],
+        [
+            exe,
+            "--quiet",
+            "--generate-hashes",
+            "--no-header",
+            "--no-strip-extras",
+            "--no-index",
+            "--find-links",
+            index.find_links,
+            "-o",
+            output,
+            requirements_in,
+        ],
         cwd=requirements_in.parent,
     )
     result.assert_ok()
@@ -311,13 +362,29 @@ def npm_lock(directory: Path, tarballs: dict[str, tuple[str, str]]) -> bool:
     user.write_text("")
     system.write_text("")
     env = {
-        "PATH": os.environ.get("PATH", ""), "HOME": str(directory.parent),
-        "NPM_CONFIG_USERCONFIG": str(user), "NPM_CONFIG_GLOBALCONFIG": str(system),
-        "NPM_CONFIG_CACHE": str(directory.parent / "npm-cache"), "NO_COLOR": "1",
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(directory.parent),
+        "NPM_CONFIG_USERCONFIG": str(user),
+        "NPM_CONFIG_GLOBALCONFIG": str(system),
+        "NPM_CONFIG_CACHE": str(directory.parent / "npm-cache"),
+        "NO_COLOR": "1",
     }
     subprocess.run(
-        [npm, "install", *map(str, specs), "--package-lock-only", "--offline", "--no-audit", "--no-fund", "--ignore-scripts"],
-        cwd=directory, env=env, check=True, capture_output=True, timeout=120,
+        [
+            npm,
+            "install",
+            *map(str, specs),
+            "--package-lock-only",
+            "--offline",
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+        ],
+        cwd=directory,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     return True
 
@@ -329,7 +396,10 @@ def _npm_tarball(directory: Path, name: str, version: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}-{version}.tgz"
     with tarfile.open(path, "w:gz") as archive:
-        for member, text in (("package/package.json", json.dumps({"name": name, "version": version})), ("package/index.js", "module.exports = 1;\n")):
+        for member, text in (
+            ("package/package.json", json.dumps({"name": name, "version": version})),
+            ("package/index.js", "module.exports = 1;\n"),
+        ):
             data = text.encode()
             info = tarfile.TarInfo(member)
             info.size = len(data)

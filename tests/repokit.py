@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
-    "GIT_CONFIG_NOSYSTEM": "1", "HOME": os.environ.get("HOME", "/tmp"),
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.org",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.org",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "HOME": os.environ.get("HOME", "/tmp"),
 }
 
 
@@ -37,8 +40,9 @@ def depguard(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subpro
     """The real CLI in a subprocess, as a user or CI runs it."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DEPGUARD_FEED")}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "depguard", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "depguard", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120
+    )
 
 
 def tree_digest(root: Path) -> dict[str, str]:

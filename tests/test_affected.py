@@ -77,9 +77,22 @@ def pypi_feeds(draw: st.DrawFn) -> list[Record]:
     """Profile records of one package: listed versions (some unwritable) or the whole package."""
     records = []
     for number in range(draw(st.integers(1, 3))):
-        listed = draw(st.lists(st.one_of(PEP440, st.builds(str.__add__, PEP440, st.just("+local"))), min_size=1, max_size=4, unique=True))
+        listed = draw(
+            st.lists(
+                st.one_of(PEP440, st.builds(str.__add__, PEP440, st.just("+local"))),
+                min_size=1,
+                max_size=4,
+                unique=True,
+            )
+        )
         whole = draw(st.integers(0, 4)) == 0
-        records.append(record(f"DG-{number}", entry(draw(st.sampled_from(["pkg", "Pkg", "p.k.g"])), listed, whole=whole), withdrawn=draw(st.integers(0, 9)) == 0))
+        records.append(
+            record(
+                f"DG-{number}",
+                entry(draw(st.sampled_from(["pkg", "Pkg", "p.k.g"])), listed, whole=whole),
+                withdrawn=draw(st.integers(0, 9)) == 0,
+            )
+        )
     return records
 
 
@@ -100,7 +113,10 @@ def pypi_candidates(draw: st.DrawFn, records: list[Record]) -> str:
 def test_pypi_affected_iff_the_exclusion_removes_the_version(data: st.DataObject) -> None:
     records = data.draw(pypi_feeds())
     version = data.draw(pypi_candidates(records))
-    assert matched(records, "PyPI", "pkg", version) == (not admitted(records, "pkg", version)), (version, compile_exclusions(records))
+    assert matched(records, "PyPI", "pkg", version) == (not admitted(records, "pkg", version)), (
+        version,
+        compile_exclusions(records),
+    )
 
 
 SEMVER_CORE = st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2)).map(lambda t: ".".join(map(str, t)))
@@ -109,7 +125,11 @@ BUILD = st.sampled_from(["", "", "+build.5", "+sha.abc"])
 
 
 @SETTINGS
-@given(listed=st.lists(st.builds(str.__add__, SEMVER, BUILD), min_size=1, max_size=4, unique=True), whole=st.booleans(), version=st.builds(str.__add__, SEMVER, BUILD))
+@given(
+    listed=st.lists(st.builds(str.__add__, SEMVER, BUILD), min_size=1, max_size=4, unique=True),
+    whole=st.booleans(),
+    version=st.builds(str.__add__, SEMVER, BUILD),
+)
 def test_npm_affected_by_semver_precedence(listed: list[str], whole: bool, version: str) -> None:
     records = [record("DG-1", entry("@scope/pkg", listed, whole=whole, ecosystem="npm"))]
     # independent of the implementation: SemVer versions without build metadata have equal
@@ -133,7 +153,10 @@ def test_a_local_build_of_a_listed_version_is_affected_as_sync_excludes_it() -> 
 
 
 def test_whole_package_block_affects_every_version_and_writes_only_the_block() -> None:
-    records = [record("DG-2", entry("evil-pkg", ["0.1"], whole=True)), record("DG-3", entry("Evil_Pkg", ["1.0", "2.0"]))]
+    records = [
+        record("DG-2", entry("evil-pkg", ["0.1"], whole=True)),
+        record("DG-3", entry("Evil_Pkg", ["1.0", "2.0"])),
+    ]
     compiled = compile_exclusions(records)
     assert requirements(compiled) == {"evil-pkg": "evil-pkg" + BLOCK}
     assert compiled.exclusions[0].advisories == ("DG-2", "DG-3")
@@ -158,7 +181,9 @@ def test_merging_sorting_withdrawn_ignored_and_other_ecosystems() -> None:
     assert matched(records, "PyPI", "pkg", "2.5.0+x")
 
 
-@pytest.mark.parametrize("bad", ["1.0; rm -rf /", '1.0"]', "1.0\n", "===1.0", "", "1.0+local", " 1.0", "1.0 || 2.0", "1." + "0" * 130])
+@pytest.mark.parametrize(
+    "bad", ["1.0; rm -rf /", '1.0"]', "1.0\n", "===1.0", "", "1.0+local", " 1.0", "1.0 || 2.0", "1." + "0" * 130]
+)
 def test_an_unwritable_version_is_refused_alone_and_affects_nothing(bad: str) -> None:
     records = [record("DG-1", entry("pkg", ["2.0", bad]))]
     compiled = compile_exclusions(records)
@@ -184,7 +209,9 @@ def test_an_unsafe_advisory_id_refuses_its_entries(rid: str) -> None:
     assert all(text.isprintable() for r in compiled.rejected for text in (r.advisory, r.reason))
 
 
-@pytest.mark.parametrize(("spelling", "normal"), [("1.0-1", "1.0.post1"), ("V1.0", "1.0"), ("1.0RC1", "1.0rc1"), ("1.0_dev2", "1.0.dev2")])
+@pytest.mark.parametrize(
+    ("spelling", "normal"), [("1.0-1", "1.0.post1"), ("V1.0", "1.0"), ("1.0RC1", "1.0rc1"), ("1.0_dev2", "1.0.dev2")]
+)
 def test_odd_spellings_are_written_normalized_and_still_match(spelling: str, normal: str) -> None:
     records = [record("DG-1", entry("pkg", [spelling]))]
     assert requirements(compile_exclusions(records)) == {"pkg": f"pkg!={normal}"}
@@ -232,7 +259,11 @@ def _probes(eco: ecosystems.Ecosystem, listed: tuple[str, ...]) -> set[str]:
     if eco is ecosystems.NPM:
         near = {p for v in listed for p in (v, v + "+build.1", v.partition("+")[0] + "-rc.1", "0.0.1", "99.0.0")}
     else:
-        near = {p for v in listed for p in (v, v + "+local", v + ".0", v + ".post1", v + "rc1", v + ".dev0", "1!" + v, "0", "99")}
+        near = {
+            p
+            for v in listed
+            for p in (v, v + "+local", v + ".0", v + ".post1", v + "rc1", v + ".dev0", "1!" + v, "0", "99")
+        }
     return {p for p in near if eco.version_is_valid(p)}
 
 
@@ -262,7 +293,9 @@ def _assert_agree(records: list[Record]) -> int:
                 elif entry_.ecosystem is ecosystems.GITHUB_ACTIONS:  # a tag is its exact string
                     assert hit == (entry_.whole_package or version in affected.versions), (rec.id, version)
                 else:
-                    named = entry_.whole_package or any(v.partition("+")[0] == version.partition("+")[0] for v in affected.versions)
+                    named = entry_.whole_package or any(
+                        v.partition("+")[0] == version.partition("+")[0] for v in affected.versions
+                    )
                     assert hit == named, (rec.id, version)
                 checked += 1
     return checked

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-import checkkit
+from depguard.advisoryindex import AdvisoryIndex
 from depguard.check import ACTION_VERSION, match
 from depguard.lockfiles import Location, Package
-from depguard.advisoryindex import AdvisoryIndex
 from depguard.records import Record
+
+import checkkit
 from feedkit import record
 from support import resolvers
 
@@ -41,14 +42,23 @@ def found(packages: list[Package], index: AdvisoryIndex, ignore: dict[str, str] 
 
 def test_pypi_names_and_versions_compare_in_pep_503_and_pep_440_terms() -> None:
     index = index_of(record("x_DEPGUARD-2026-0001", name="litellm", versions=("1.82.7",)))
-    packages = [pkg("LiteLLM", "1.82.7.0"), pkg("lite_llm", "1.82.7"), pkg("litellm", "1.82.70"), pkg("litellm", "1.82.7.post1")]
+    packages = [
+        pkg("LiteLLM", "1.82.7.0"),
+        pkg("lite_llm", "1.82.7"),
+        pkg("litellm", "1.82.70"),
+        pkg("litellm", "1.82.7.post1"),
+    ]
     assert found(packages, index) == [("LiteLLM", "x_DEPGUARD-2026-0001")]
 
 
 def test_npm_versions_match_exactly_and_names_are_case_sensitive() -> None:
     index = index_of(record("x_DEPGUARD-2025-0004", name="debug", versions=("4.4.2",), ecosystem="npm"))
-    packages = [pkg("debug", "4.4.2", ecosystem="npm"), pkg("debug", "4.4.2-rc.1", ecosystem="npm"),
-                pkg("Debug", "4.4.2", ecosystem="npm"), pkg("debug", "4.4.2")]
+    packages = [
+        pkg("debug", "4.4.2", ecosystem="npm"),
+        pkg("debug", "4.4.2-rc.1", ecosystem="npm"),
+        pkg("Debug", "4.4.2", ecosystem="npm"),
+        pkg("debug", "4.4.2"),
+    ]
     findings, _ = match(packages, index)
     assert [(f.package.name, f.package.version, f.package.ecosystem) for f in findings] == [("debug", "4.4.2", "npm")]
 
@@ -61,14 +71,18 @@ def test_whole_package_block_matches_any_version_even_unpinned() -> None:
 
 
 def test_withdrawn_advisories_never_match() -> None:
-    index = index_of(record("x_DEPGUARD-2026-0003", name="tinylib", versions=("2.0",), withdrawn="2026-03-26T00:00:00Z"))
+    index = index_of(
+        record("x_DEPGUARD-2026-0003", name="tinylib", versions=("2.0",), withdrawn="2026-03-26T00:00:00Z")
+    )
     assert found([pkg("tinylib", "2.0")], index) == []
 
 
 def test_matching_hash_is_a_finding_under_another_name_and_version() -> None:
     bad = "ab" * 32
     renamed = record("x_DEPGUARD-2026-0002", name="tinylib-evil", versions=("6.6.6",))
-    renamed["database_specific"]["depguard"]["artifacts"] = [{"filename": "tinylib_evil-6.6.6-py3-none-any.whl", "sha256": bad}]
+    renamed["database_specific"]["depguard"]["artifacts"] = [
+        {"filename": "tinylib_evil-6.6.6-py3-none-any.whl", "sha256": bad}
+    ]
     findings, _ = match([pkg("tinylib", "2.0", hashes=("00" * 32, bad)), pkg("tinylib", "2.0")], index_of(renamed))
     assert len(findings) == 1
     assert findings[0].how == "sha256 of known-bad file tinylib_evil-6.6.6-py3-none-any.whl"
@@ -89,7 +103,12 @@ def depguard(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The real command line, as CI runs it (a fresh process, no test-only hooks)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEPGUARD_")}
     return subprocess.run(
-        [sys.executable, "-m", "depguard", "check", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "depguard", "check", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -119,7 +138,9 @@ def git_repo(tmp_path: Path, real_index: checkkit.RealIndex) -> Path:
 def test_check_git_repo_with_bad_uv_lock_exits_1_and_names_everything(git_repo: Path) -> None:
     result = depguard(git_repo, "--feed", "feed")
     assert result.returncode == 1, result.stdout + result.stderr
-    line = next(n for n, text in enumerate((git_repo / "uv.lock").read_text().splitlines(), 1) if text == 'name = "litellm"')
+    line = next(
+        n for n, text in enumerate((git_repo / "uv.lock").read_text().splitlines(), 1) if text == 'name = "litellm"'
+    )
     row = next(r for r in result.stdout.splitlines() if r.startswith("uv.lock:"))
     assert row.split()[:4] == [f"uv.lock:{line}", "litellm", "1.82.7", checkkit.LITELLM]
     assert ACTION_VERSION in row
@@ -160,7 +181,9 @@ def test_check_malformed_lockfile_exits_2_naming_file_and_line(git_repo: Path) -
 
 def test_check_ignored_advisory_exits_0_with_the_reason(git_repo: Path) -> None:
     with (git_repo / "pyproject.toml").open("a") as handle:
-        handle.write(f'\n[tool.depguard]\nignore = [{{id = "{checkkit.LITELLM}", reason = "{checkkit.IGNORE_REASON}"}}]\n')
+        handle.write(
+            f'\n[tool.depguard]\nignore = [{{id = "{checkkit.LITELLM}", reason = "{checkkit.IGNORE_REASON}"}}]\n'
+        )
     result = depguard(git_repo, "--feed", "feed")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ignored by [tool.depguard] ignore (not failing):" in result.stdout
@@ -171,7 +194,9 @@ def test_check_ignored_advisory_exits_0_with_the_reason(git_repo: Path) -> None:
 
 def test_check_expired_ignore_entry_applies_again(git_repo: Path) -> None:
     with (git_repo / "pyproject.toml").open("a") as handle:
-        handle.write(f'\n[tool.depguard]\nignore = [{{id = "{checkkit.LITELLM}", reason = "r", until = "2020-01-01"}}]\n')
+        handle.write(
+            f'\n[tool.depguard]\nignore = [{{id = "{checkkit.LITELLM}", reason = "r", until = "2020-01-01"}}]\n'
+        )
     result = depguard(git_repo, "--feed", "feed")
     assert result.returncode == 1
     assert "expired on 2020-01-01" in result.stderr
@@ -195,7 +220,9 @@ def test_check_env_of_a_real_venv(tmp_path: Path, real_index: checkkit.RealIndex
     result = depguard(tmp_path, "--feed", "feed", "--env", "venv", "--format", "json")
     assert result.returncode == 1, result.stdout + result.stderr
     data = json.loads(result.stdout)
-    assert [(f["package"], f["version"], f["advisory"]) for f in data["findings"]] == [("litellm", "1.82.8", checkkit.LITELLM)]
+    assert [(f["package"], f["version"], f["advisory"]) for f in data["findings"]] == [
+        ("litellm", "1.82.8", checkkit.LITELLM)
+    ]
     assert data["findings"][0]["path"].endswith("litellm-1.82.8.dist-info/METADATA")
     assert data["checked"][-1]["kind"] == "environment"
 

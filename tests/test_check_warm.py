@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-import checkkit
 from depguard.publish import build_site
+
+import checkkit
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -35,7 +36,12 @@ def check(repo: Path, cache: Path, *args: str) -> subprocess.CompletedProcess[st
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEPGUARD_")}
     env["DEPGUARD_CACHE_DIR"] = str(cache)
     return subprocess.run(
-        [sys.executable, "-m", "depguard", "check", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "depguard", "check", *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -54,7 +60,9 @@ def as_served(golden: str, fmt: str, url: str) -> Any:
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
-def test_warm_and_rebuilt_runs_print_exactly_what_the_cold_run_prints(golden_repo: Path, http_server: Any, tmp_path: Path, fmt: str) -> None:
+def test_warm_and_rebuilt_runs_print_exactly_what_the_cold_run_prints(
+    golden_repo: Path, http_server: Any, tmp_path: Path, fmt: str
+) -> None:
     build_site(golden_repo / "feed", http_server.root)
     url, cache = http_server.url("/"), tmp_path / "cache"
     cold = check(golden_repo, cache, "--feed", url, "--format", fmt)

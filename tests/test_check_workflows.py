@@ -59,8 +59,13 @@ runs:
 
 
 def depguard(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "depguard", "check", "--feed", str(FEED), *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "depguard", "check", "--feed", str(FEED), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def write(path: Path, text: str) -> Path:
@@ -80,22 +85,28 @@ def repo(tmp_path: Path) -> Path:
 
 
 def entry() -> affected.Entry:
-    data = {"package": {"ecosystem": "GitHub Actions", "name": "tj-actions/changed-files"}, "versions": ["v44", "v45.0.7"],
-            "database_specific": {"depguard": {"bad_commits": [{"sha": BAD_SHA, "tags": ["v44"]}]}}}
+    data = {
+        "package": {"ecosystem": "GitHub Actions", "name": "tj-actions/changed-files"},
+        "versions": ["v44", "v45.0.7"],
+        "database_specific": {"depguard": {"bad_commits": [{"sha": BAD_SHA, "tags": ["v44"]}]}},
+    }
     found = affected.read_entry(Affected.model_validate(data))
     assert found is not None
     return found
 
 
-@pytest.mark.parametrize(("ref", "how"), [
-    ("v44", affected.LISTED_TAG),
-    ("V44", None),  # refs are case-sensitive: another tag
-    ("v44.0", None),  # a tag is its exact string, no version arithmetic
-    (BAD_SHA, affected.BAD_COMMIT),
-    (BAD_SHA.upper(), affected.BAD_COMMIT),  # hex is case-insensitive
-    (CLEAN_SHA, None),  # any other full commit is what the workflow reviewed
-    (BAD_SHA[:7], None),  # a short id is a ref like any other, not the listed tag
-])
+@pytest.mark.parametrize(
+    ("ref", "how"),
+    [
+        ("v44", affected.LISTED_TAG),
+        ("V44", None),  # refs are case-sensitive: another tag
+        ("v44.0", None),  # a tag is its exact string, no version arithmetic
+        (BAD_SHA, affected.BAD_COMMIT),
+        (BAD_SHA.upper(), affected.BAD_COMMIT),  # hex is case-insensitive
+        (CLEAN_SHA, None),  # any other full commit is what the workflow reviewed
+        (BAD_SHA[:7], None),  # a short id is a ref like any other, not the listed tag
+    ],
+)
 def test_tags_match_exactly_and_commits_only_when_listed(ref: str, how: str | None) -> None:
     assert entry().how(ref) == how
 
@@ -146,7 +157,11 @@ def test_the_projects_own_workflows_and_action_are_clean(tmp_path: Path) -> None
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["findings"] == []
-    assert [c["path"] for c in report["checked"]] == [".github/workflows/publish.yml", ".github/workflows/validate.yml", "action.yml"]
+    assert [c["path"] for c in report["checked"]] == [
+        ".github/workflows/publish.yml",
+        ".github/workflows/validate.yml",
+        "action.yml",
+    ]
     assert report["packages"] == 7
 
 
@@ -162,7 +177,13 @@ def test_json_names_each_bad_reference_with_file_line_and_advice(repo: Path) -> 
         (".github/workflows/ci.yml", 8, "tj-actions/changed-files", "v44", "x_DEPGUARD-2026-0200"),
         (".github/workflows/ci.yml", 9, "tj-actions/changed-files", BAD_SHA.upper(), "x_DEPGUARD-2026-0200"),
         (".github/workflows/ci.yml", 11, "reviewdog/action-setup", "v1", "x_DEPGUARD-2026-0201"),
-        (".github/workflows/ci.yml", 17, "tj-actions/changed-files/.github/workflows/test.yml", "v45.0.7", "x_DEPGUARD-2026-0200"),
+        (
+            ".github/workflows/ci.yml",
+            17,
+            "tj-actions/changed-files/.github/workflows/test.yml",
+            "v45.0.7",
+            "x_DEPGUARD-2026-0200",
+        ),
         ("tools/scan/action.yml", 6, "aquasecurity/setup-trivy", "v0.2.6", "x_DEPGUARD-2026-0202"),
     ]
     by_line = {(f["path"], f["line"]): f for f in findings}
@@ -179,10 +200,20 @@ def test_text_and_sarif_output(repo: Path) -> None:
     sarif = depguard("--format", "sarif", cwd=repo)
     assert sarif.returncode == 1
     results = json.loads(sarif.stdout)["runs"][0]["results"]
-    places = sorted((r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-                     r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in results)
-    assert places == [(".github/workflows/ci.yml", 8), (".github/workflows/ci.yml", 9), (".github/workflows/ci.yml", 11),
-                      (".github/workflows/ci.yml", 17), ("tools/scan/action.yml", 6)]
+    places = sorted(
+        (
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            r["locations"][0]["physicalLocation"]["region"]["startLine"],
+        )
+        for r in results
+    )
+    assert places == [
+        (".github/workflows/ci.yml", 8),
+        (".github/workflows/ci.yml", 9),
+        (".github/workflows/ci.yml", 11),
+        (".github/workflows/ci.yml", 17),
+        ("tools/scan/action.yml", 6),
+    ]
 
 
 def test_a_garbled_workflow_is_an_error_at_its_line_and_the_others_are_read(repo: Path) -> None:
@@ -193,7 +224,10 @@ def test_a_garbled_workflow_is_an_error_at_its_line_and_the_others_are_read(repo
     assert any(e.startswith(".github/workflows/broken.yml:") for e in report["errors"]), report["errors"]
     assert len(report["findings"]) == 5
     (repo / ".github/workflows/ci.yml").unlink()
-    write(repo / "tools/scan/action.yml", f"runs:\n  using: composite\n  steps:\n    - uses: tj-actions/changed-files@{CLEAN_SHA}\n")
+    write(
+        repo / "tools/scan/action.yml",
+        f"runs:\n  using: composite\n  steps:\n    - uses: tj-actions/changed-files@{CLEAN_SHA}\n",
+    )
     clean = depguard("--format", "json", cwd=repo)
     assert clean.returncode == 2  # nothing found, but a file could not be read
     report = json.loads(clean.stdout)
@@ -217,16 +251,18 @@ def test_a_workflow_with_a_wrong_shape_names_the_line(tmp_path: Path) -> None:
 def action_record(**entry: object) -> dict:
     from feedkit import record
 
-    data = record("x_DEPGUARD-2026-0299", name="tj-actions/changed-files", versions=("v44", "v45.0.7"), ecosystem="GitHub Actions")
+    data = record(
+        "x_DEPGUARD-2026-0299", name="tj-actions/changed-files", versions=("v44", "v45.0.7"), ecosystem="GitHub Actions"
+    )
     data["affected"][0]["package"]["purl"] = "pkg:github/tj-actions/changed-files"
     data["affected"][0].update(entry)
     return data
 
 
 def issues(tmp_path: Path, data: dict) -> list[tuple[str, str]]:
-    from feedkit import write_feed
-
     from depguard.feed import validate
+
+    from feedkit import write_feed
 
     write_feed(tmp_path, [data])
     return [(issue.rule, issue.pointer) for issue in validate(tmp_path)]
@@ -241,21 +277,25 @@ def test_a_github_actions_record_with_a_bad_commit_is_valid(tmp_path: Path) -> N
     assert (tmp_path / "GitHub Actions/tj-actions/changed-files/x_DEPGUARD-2026-0299.json").is_file()
 
 
-@pytest.mark.parametrize("database_specific", [
-    bad(sha=BAD_SHA[:7]),  # a short id can collide: only full commits
-    bad(sha=BAD_SHA.upper()),  # written lowercase, one spelling
-    bad(note="x"),  # no field the profile does not know
-    bad(tags=["v44", "v44"]),
-    {"depguard": {"bad_commits": []}},
-    {"depguard": {"other": 1}},
-])
+@pytest.mark.parametrize(
+    "database_specific",
+    [
+        bad(sha=BAD_SHA[:7]),  # a short id can collide: only full commits
+        bad(sha=BAD_SHA.upper()),  # written lowercase, one spelling
+        bad(note="x"),  # no field the profile does not know
+        bad(tags=["v44", "v44"]),
+        {"depguard": {"bad_commits": []}},
+        {"depguard": {"other": 1}},
+    ],
+)
 def test_bad_commits_are_strictly_shaped(tmp_path: Path, database_specific: dict) -> None:
     assert issues(tmp_path, action_record(database_specific=database_specific)), database_specific
 
 
 def test_a_bad_commit_tag_must_be_listed_and_only_actions_have_bad_commits(tmp_path: Path) -> None:
     assert ("versions", "/affected/0/database_specific/depguard/bad_commits/0/tags/0") in issues(
-        tmp_path / "a", action_record(database_specific=bad(tags=["v43"])))
+        tmp_path / "a", action_record(database_specific=bad(tags=["v43"]))
+    )
     from feedkit import record
 
     npm = record("x_DEPGUARD-2026-0298", name="debug", versions=("4.4.2",), ecosystem="npm")
@@ -263,11 +303,14 @@ def test_a_bad_commit_tag_must_be_listed_and_only_actions_have_bad_commits(tmp_p
     assert issues(tmp_path / "b", npm)
 
 
-@pytest.mark.parametrize(("name", "purl"), [
-    ("Tj-Actions/changed-files", "pkg:github/Tj-Actions/changed-files"),  # lowercase only
-    ("tj-actions/changed-files", "pkg:github/tj-actions/other"),
-    ("changed-files", "pkg:github/changed-files"),
-])
+@pytest.mark.parametrize(
+    ("name", "purl"),
+    [
+        ("Tj-Actions/changed-files", "pkg:github/Tj-Actions/changed-files"),  # lowercase only
+        ("tj-actions/changed-files", "pkg:github/tj-actions/other"),
+        ("changed-files", "pkg:github/changed-files"),
+    ],
+)
 def test_action_names_and_purls(tmp_path: Path, name: str, purl: str) -> None:
     data = action_record()
     data["affected"][0]["package"].update(name=name, purl=purl)
@@ -283,13 +326,19 @@ def test_sarif_rule_help_gives_the_workflow_advice(repo: Path) -> None:
 
 
 def test_reviewdog_pinned_to_its_bad_commit_and_a_sub_folder_action_of_a_bad_repository(tmp_path: Path) -> None:
-    write(tmp_path / ".github/workflows/lint.yaml", (
-        "jobs:\n  lint:\n    runs-on: ubuntu-latest\n    steps:\n"
-        "      - uses: reviewdog/action-setup@f0d342d24037bb11d26b9bd8496e0808ba32e9ec\n"
-        "      - uses: tj-actions/changed-files/sub/dir@v35-sec\n"
-        "      - uses: reviewdog/action-setup@v1.3.0\n"
-    ))
+    write(
+        tmp_path / ".github/workflows/lint.yaml",
+        (
+            "jobs:\n  lint:\n    runs-on: ubuntu-latest\n    steps:\n"
+            "      - uses: reviewdog/action-setup@f0d342d24037bb11d26b9bd8496e0808ba32e9ec\n"
+            "      - uses: tj-actions/changed-files/sub/dir@v35-sec\n"
+            "      - uses: reviewdog/action-setup@v1.3.0\n"
+        ),
+    )
     result = depguard("--format", "json", cwd=tmp_path)
     assert result.returncode == 1
     got = [(f["line"], f["package"], f["matched"]) for f in json.loads(result.stdout)["findings"]]
-    assert got == [(5, "reviewdog/action-setup", affected.BAD_COMMIT), (6, "tj-actions/changed-files/sub/dir", affected.LISTED_TAG)]
+    assert got == [
+        (5, "reviewdog/action-setup", affected.BAD_COMMIT),
+        (6, "tj-actions/changed-files/sub/dir", affected.LISTED_TAG),
+    ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from depguard.cli import app
+
 from feedkit import record, write_feed, write_record
 
 runner = CliRunner()
@@ -64,8 +65,22 @@ def test_new_writes_next_id_canonical_and_valid(tmp_path: Path) -> None:
     year = dt.datetime.now(dt.timezone.utc).year
     write_feed(tmp_path, [record(f"x_DEPGUARD-{year}-0003", name="other")])
     code, out, err = run(
-        "feed", "new", "--feed", str(tmp_path), "--package", "Some_Pkg", "--version", "2.0", "--version", "1.0-1",
-        "--summary", "Compromised Some_Pkg releases", "--alias", "MAL-2026-1", "--reference", "https://example.org/x",
+        "feed",
+        "new",
+        "--feed",
+        str(tmp_path),
+        "--package",
+        "Some_Pkg",
+        "--version",
+        "2.0",
+        "--version",
+        "1.0-1",
+        "--summary",
+        "Compromised Some_Pkg releases",
+        "--alias",
+        "MAL-2026-1",
+        "--reference",
+        "https://example.org/x",
     )
     assert code == 0, out + err
     path = Path(out.strip())
@@ -107,14 +122,25 @@ def test_create_record_is_the_library_behind_feed_new(tmp_path: Path) -> None:
 
     when = dt.datetime(2021, 5, 1, tzinfo=dt.timezone.utc)  # a year of its own; the past, as the validator requires
     ref = ["https://example.org/left-pad"]
-    first = create_record(tmp_path, ecosystem="npm", package="left-pad", versions=["1.3.1"], summary="x", references=ref, now=when)
-    second = create_record(tmp_path, ecosystem="npm", package="left-pad", versions=["1.3.2"], summary="y", references=ref, now=when)
+    first = create_record(
+        tmp_path, ecosystem="npm", package="left-pad", versions=["1.3.1"], summary="x", references=ref, now=when
+    )
+    second = create_record(
+        tmp_path, ecosystem="npm", package="left-pad", versions=["1.3.2"], summary="y", references=ref, now=when
+    )
     assert (first.name, second.name) == ("x_DEPGUARD-2021-0001.json", "x_DEPGUARD-2021-0002.json")
     assert json.loads(second.read_text())["published"] == "2021-05-01T00:00:00Z"
     assert run("feed", "validate", str(tmp_path))[0] == 0
     try:
-        create_record(tmp_path, ecosystem="npm", package="left-pad", versions=["1.3.3"], summary="z",
-                      references=["http://insecure.example/"], now=when)
+        create_record(
+            tmp_path,
+            ecosystem="npm",
+            package="left-pad",
+            versions=["1.3.3"],
+            summary="z",
+            references=["http://insecure.example/"],
+            now=when,
+        )
     except InvalidRecordError as exc:
         assert str(exc).startswith("the record would not be valid: /references/0/url")
     else:

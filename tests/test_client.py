@@ -24,6 +24,7 @@ from depguard.errors import FeedSourceError, IntegrityError
 from depguard.publish import build_site
 from depguard.sources import FetchOptions, open_url
 from depguard.sources.remote import check_redirect, check_url, fetch
+
 from feedkit import record, write_feed
 from support.httpserver import Route, free_port
 
@@ -45,7 +46,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A git repo with one uv project that depends on litellm; the cwd of every CLI run."""
     root = tmp_path / "repo"
     root.mkdir()
-    (root / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "0.1.0"\ndependencies = ["litellm>=1.82"]\n')
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "0.1.0"\ndependencies = ["litellm>=1.82"]\n'
+    )
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     subprocess.run(["git", "-C", str(root), "add", "pyproject.toml"], check=True)
     monkeypatch.chdir(root)
@@ -64,7 +67,9 @@ def feed_a() -> list[dict[str, Any]]:
 def feed_b() -> list[dict[str, Any]]:
     """Feed A a week later: litellm 1.82.9 was found compromised too."""
     records = feed_a()
-    records[0] = record(LITELLM, name="litellm", versions=("1.82.7", "1.82.8", "1.82.9"), modified="2026-04-01T00:00:00Z")
+    records[0] = record(
+        LITELLM, name="litellm", versions=("1.82.7", "1.82.8", "1.82.9"), modified="2026-04-01T00:00:00Z"
+    )
     return records
 
 
@@ -126,7 +131,9 @@ def _body(server: Any, path: str) -> bytes:
 
 
 @pytest.mark.parametrize("backend", ["python", "nginx"])
-def test_cold_fetch_then_warm_run_costs_one_304_and_no_body_bytes(backend: str, tmp_path: Path, serve_dir, project: Path) -> None:
+def test_cold_fetch_then_warm_run_costs_one_304_and_no_body_bytes(
+    backend: str, tmp_path: Path, serve_dir, project: Path
+) -> None:
     www = tmp_path / "www"
     www.mkdir()
     Publisher(tmp_path, www)(feed_a())
@@ -176,7 +183,9 @@ def test_feed_status_names_source_age_count_and_cache(static, project: Path, _is
     assert "(cache)" in text.stdout
 
 
-def test_a_relative_feed_in_tool_depguard_is_relative_to_the_repo(static, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_relative_feed_in_tool_depguard_is_relative_to_the_repo(
+    static, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server, _ = static
     import shutil
 
@@ -325,7 +334,9 @@ def test_no_cache_and_no_server_falls_back_to_the_bundled_snapshot(project: Path
 def test_server_errors_are_retried(hookable, project: Path) -> None:
     server, _ = hookable
     index = _body(server, "/index.json")
-    server.set_route("/index.json", Route(status=503), Route(status=502), Route(body=index, content_type="application/json"))
+    server.set_route(
+        "/index.json", Route(status=503), Route(status=502), Route(body=index, content_type="application/json")
+    )
     result = sync("--feed", server.url("/"))
     assert result.exit_code == 0 and warnings_of(result) == [], result.output
     assert server.statuses("/index.json") == [503, 502, 200]
@@ -377,7 +388,9 @@ def test_a_loopback_redirect_is_followed(hookable, project: Path) -> None:
     assert server.statuses("/all.json") == [200]
 
 
-def test_an_endless_response_is_cut_off_at_the_size_limit(hookable, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_endless_response_is_cut_off_at_the_size_limit(
+    hookable, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server, _ = hookable
     monkeypatch.setenv("DEPGUARD_MAX_DOWNLOAD_BYTES", str(64 * 1024))
     server.endless("/all.json")
@@ -442,7 +455,9 @@ def test_no_usable_source_at_all_is_a_clear_error(hookable, project: Path, monke
     assert "constraint-dependencies" not in constraints(project)
 
 
-def test_nothing_usable_anywhere_is_exit_2_and_writes_nothing(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nothing_usable_anywhere_is_exit_2_and_writes_nothing(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import depguard.resources
 
     broken = record()
@@ -466,7 +481,9 @@ def test_library_errors_say_why_nothing_is_usable(hookable, project: Path) -> No
         fetch(server.url("/"))
 
 
-def test_an_unwritable_cache_costs_a_warning_not_the_feed(static, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unwritable_cache_costs_a_warning_not_the_feed(
+    static, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server, _ = static
     (tmp_path / "a-file").write_text("not a directory")
     monkeypatch.setenv("DEPGUARD_CACHE_DIR", str(tmp_path / "a-file" / "cache"))

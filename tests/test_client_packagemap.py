@@ -22,16 +22,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import depguard
+from depguard.advisoryindex import AdvisoryIndex
 from depguard.check import index_for, match
 from depguard.errors import FeedSourceError
 from depguard.lockfiles import Location, Package
-from depguard.advisoryindex import AdvisoryIndex
 from depguard.packagemap import MappedRecords, PackageMap, record_spans
 from depguard.publish import build_site
 from depguard.records import Record
 from depguard.sources import FetchOptions, open_url, remote
 from depguard.sources.cache import FeedCache
 from depguard.sources.interface import FeedSnapshot
+
 from feedkit import record, write_feed
 
 INDEX_SHA = "0" * 64
@@ -52,7 +53,9 @@ _JSON = st.recursive(
     ascii_only=st.booleans(),
     tail=st.sampled_from(["", "\n", " \r\n\t"]),
 )
-def test_record_spans_locate_every_element(items: list[dict[str, Any]], indent: int | None, ascii_only: bool, tail: str) -> None:
+def test_record_spans_locate_every_element(
+    items: list[dict[str, Any]], indent: int | None, ascii_only: bool, tail: str
+) -> None:
     data = (json.dumps(items, indent=indent, ensure_ascii=ascii_only) + tail).encode("utf-8")
     spans = record_spans(data)
     assert [json.loads(data[start:end]) for start, end in spans] == items
@@ -79,7 +82,9 @@ def feed_records(draw: st.DrawFn) -> list[dict[str, Any]]:
         ecosystem = draw(st.sampled_from(["PyPI", "npm", "Go"]))
         names = _NPM_NAMES if ecosystem == "npm" else _PYPI_NAMES
         data = record(
-            f"x_DEPGUARD-2026-{number:04d}", name=draw(st.sampled_from(names)), ecosystem=ecosystem,
+            f"x_DEPGUARD-2026-{number:04d}",
+            name=draw(st.sampled_from(names)),
+            ecosystem=ecosystem,
             versions=tuple(draw(st.lists(st.sampled_from(_VERSIONS), min_size=1, max_size=3))),
             whole_package=draw(st.booleans()),
             withdrawn=draw(st.sampled_from([None, "2026-03-26T00:00:00Z"])),
@@ -91,7 +96,9 @@ def feed_records(draw: st.DrawFn) -> list[dict[str, Any]]:
             data["affected"].append(other)
         digests = draw(st.lists(st.sampled_from(_DIGESTS), max_size=2))
         if digests:
-            data["database_specific"]["depguard"]["artifacts"] = [{"filename": f"f{i}.whl", "sha256": d} for i, d in enumerate(digests)]
+            data["database_specific"]["depguard"]["artifacts"] = [
+                {"filename": f"f{i}.whl", "sha256": d} for i, d in enumerate(digests)
+            ]
         records.append(data)
     return records
 
@@ -121,7 +128,9 @@ def mapped_snapshot(data: list[dict[str, Any]]) -> tuple[FeedSnapshot, tuple[Rec
 
 @settings(max_examples=300, deadline=None)
 @given(data=feed_records(), packages=lock_packages())
-def test_selected_records_match_exactly_like_the_whole_feed(data: list[dict[str, Any]], packages: list[Package]) -> None:
+def test_selected_records_match_exactly_like_the_whole_feed(
+    data: list[dict[str, Any]], packages: list[Package]
+) -> None:
     snapshot, records = mapped_snapshot(data)
     assert match(packages, index_for(snapshot, packages)) == match(packages, AdvisoryIndex.from_records(records))
 
@@ -153,8 +162,15 @@ def test_records_are_counted_without_typing_and_selected_typing_only_those(monke
 
 @pytest.mark.parametrize(
     "tables",
-    [{"PyPI": '{"pkg1":[0,999999999]}'}, {"PyPI": '{"pkg1":[5]}'}, {"PyPI": '{"pkg1":[3,2]}'}, {"PyPI": '{"pkg1":["0","9"]}'},
-     {"PyPI": '{"pkg1":[1,9]}'}, {"PyPI": "not json"}, {"PyPI": "[]"}],
+    [
+        {"PyPI": '{"pkg1":[0,999999999]}'},
+        {"PyPI": '{"pkg1":[5]}'},
+        {"PyPI": '{"pkg1":[3,2]}'},
+        {"PyPI": '{"pkg1":["0","9"]}'},
+        {"PyPI": '{"pkg1":[1,9]}'},
+        {"PyPI": "not json"},
+        {"PyPI": "[]"},
+    ],
 )
 def test_a_map_that_does_not_point_at_records_is_damage_not_an_answer(tables: dict[str, str]) -> None:
     snapshot, _ = mapped_snapshot([record(f"x_DEPGUARD-2026-{n:04d}", name=f"pkg{n}") for n in range(3)])
@@ -230,7 +246,10 @@ def test_a_verified_download_stores_a_map_and_a_warm_run_uses_it(served: tuple[s
     assert len(warm.records) == len(cold.records) == 5
     assert findings(warm) == findings(cold) == match(LOCKED, AdvisoryIndex.from_records(cold.records))
     assert [f.advisory.id for f in findings(warm)[0]] == [
-        "x_DEPGUARD-2026-0001", "x_DEPGUARD-2026-0002", "x_DEPGUARD-2026-0003", "x_DEPGUARD-2026-0004",
+        "x_DEPGUARD-2026-0001",
+        "x_DEPGUARD-2026-0002",
+        "x_DEPGUARD-2026-0003",
+        "x_DEPGUARD-2026-0004",
     ]
     assert tuple(warm.records) == cold.records
 
@@ -284,7 +303,9 @@ def test_a_damaged_blob_is_rewritten_by_the_next_good_download(served: tuple[str
     assert isinstance(open_url(url, options).records, MappedRecords)
 
 
-def test_offline_and_fallback_use_the_map_and_name_the_newest_record(served: tuple[str, FetchOptions], http_server: Any) -> None:
+def test_offline_and_fallback_use_the_map_and_name_the_newest_record(
+    served: tuple[str, FetchOptions], http_server: Any
+) -> None:
     url, options = served
     open_url(url, options)
     offline = open_url(url, FetchOptions(cache_dir=options.cache_dir, offline=True))

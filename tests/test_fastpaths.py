@@ -25,6 +25,7 @@ from depguard import feed as feed_mod
 from depguard.records import Record
 from depguard.validation.fastschema import Unsupported, compile_schema, json_equal, json_unique
 from depguard.validation.schema import validator
+
 from feedkit import record, write_feed
 from test_schema_compat import BASE_RECORD, MUTATIONS, _mutant
 
@@ -61,18 +62,37 @@ def _assert_same(name: str, instance: Any, label: str = "") -> None:
 
 def _index(records: int = 2) -> dict[str, Any]:
     entries = [
-        {"id": f"x_DEPGUARD-2026-{n:04d}", "ecosystem": "PyPI", "name": f"pkg{n}", "modified": "2026-01-02T03:04:05Z",
-         "withdrawn": None, "path": f"PyPI/x_DEPGUARD-2026-{n:04d}.json", "sha256": "ab" * 32}
+        {
+            "id": f"x_DEPGUARD-2026-{n:04d}",
+            "ecosystem": "PyPI",
+            "name": f"pkg{n}",
+            "modified": "2026-01-02T03:04:05Z",
+            "withdrawn": None,
+            "path": f"PyPI/x_DEPGUARD-2026-{n:04d}.json",
+            "sha256": "ab" * 32,
+        }
         for n in range(1, records + 1)
     ]
-    return {"format": "depguard-feed", "format_version": 1, "modified": "2026-01-02T03:04:05Z", "count": records,
-            "all": {"path": "all.json", "sha256": "cd" * 32, "size": 10}, "records": entries}
+    return {
+        "format": "depguard-feed",
+        "format_version": 1,
+        "modified": "2026-01-02T03:04:05Z",
+        "count": records,
+        "all": {"path": "all.json", "sha256": "cd" * 32, "size": 10},
+        "records": entries,
+    }
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=False, allow_infinity=False, width=16)
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.floats(allow_nan=False, allow_infinity=False, width=16)
     | st.text(alphabet="ab1.-_ :/\n\u2028xZ", max_size=6),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(alphabet="abcdeimnoprstuvy_", max_size=8), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(alphabet="abcdeimnoprstuvy_", max_size=8), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -122,9 +142,15 @@ def test_osv_mutations_same_verdict(mutation: Any) -> None:
 
 PROFILE_MUTATIONS: dict[str, Any] = {
     "kind unknown": lambda r: r["database_specific"]["depguard"].__setitem__("kind", "other"),
-    "compromised release with ranges": lambda r: r["affected"][0].__setitem__("ranges", [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]),
-    "whole package without ranges": lambda r: r["database_specific"]["depguard"].__setitem__("kind", "malicious-package"),
-    "ranges not the block": lambda r: r["affected"][0].__setitem__("ranges", [{"type": "ECOSYSTEM", "events": [{"introduced": "1"}]}]),
+    "compromised release with ranges": lambda r: r["affected"][0].__setitem__(
+        "ranges", [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]
+    ),
+    "whole package without ranges": lambda r: r["database_specific"]["depguard"].__setitem__(
+        "kind", "malicious-package"
+    ),
+    "ranges not the block": lambda r: r["affected"][0].__setitem__(
+        "ranges", [{"type": "ECOSYSTEM", "events": [{"introduced": "1"}]}]
+    ),
     "name not PEP 503": lambda r: r["affected"][0]["package"].__setitem__("name", "Lite_LLM"),
     "name with double dash": lambda r: r["affected"][0]["package"].__setitem__("name", "lite--llm"),
     "purl with version": lambda r: r["affected"][0]["package"].__setitem__("purl", "pkg:pypi/litellm@1.0"),
@@ -141,11 +167,21 @@ PROFILE_MUTATIONS: dict[str, Any] = {
     "extra top-level key": lambda r: r.__setitem__("severity", []),
     "reference http": lambda r: r["references"].__setitem__(0, {"type": "WEB", "url": "http://example.org"}),
     "reference with extra key": lambda r: r["references"][0].__setitem__("note", "x"),
-    "artifact ok": lambda r: r["database_specific"]["depguard"].__setitem__("artifacts", [{"filename": "a.whl", "sha256": "ab" * 32}]),
-    "artifact uppercase sha": lambda r: r["database_specific"]["depguard"].__setitem__("artifacts", [{"filename": "a.whl", "sha256": "AB" * 32}]),
-    "artifact path": lambda r: r["database_specific"]["depguard"].__setitem__("artifacts", [{"filename": "../a.whl", "sha256": "ab" * 32}]),
-    "artifact dot": lambda r: r["database_specific"]["depguard"].__setitem__("artifacts", [{"filename": "..", "sha256": "ab" * 32}]),
-    "artifacts repeated": lambda r: r["database_specific"]["depguard"].__setitem__("artifacts", [{"filename": "a", "sha256": "ab" * 32}] * 2),
+    "artifact ok": lambda r: r["database_specific"]["depguard"].__setitem__(
+        "artifacts", [{"filename": "a.whl", "sha256": "ab" * 32}]
+    ),
+    "artifact uppercase sha": lambda r: r["database_specific"]["depguard"].__setitem__(
+        "artifacts", [{"filename": "a.whl", "sha256": "AB" * 32}]
+    ),
+    "artifact path": lambda r: r["database_specific"]["depguard"].__setitem__(
+        "artifacts", [{"filename": "../a.whl", "sha256": "ab" * 32}]
+    ),
+    "artifact dot": lambda r: r["database_specific"]["depguard"].__setitem__(
+        "artifacts", [{"filename": "..", "sha256": "ab" * 32}]
+    ),
+    "artifacts repeated": lambda r: r["database_specific"]["depguard"].__setitem__(
+        "artifacts", [{"filename": "a", "sha256": "ab" * 32}] * 2
+    ),
     "index_status": lambda r: r["database_specific"]["depguard"].__setitem__("index_status", "yanked"),
     "index_status unknown": lambda r: r["database_specific"]["depguard"].__setitem__("index_status", "gone"),
     "id not depguard": lambda r: r.__setitem__("id", "MAL-2026-1"),
@@ -199,7 +235,9 @@ def test_index_mutations_same_verdict(name: str) -> None:
 @given(data=st.data(), new=json_values)
 def test_random_edits_same_verdict(data: st.DataObject, new: Any) -> None:
     """Any value anywhere in a valid record or index: the same verdict under all three schemas."""
-    base = data.draw(st.sampled_from([BASE_RECORD, record(), record(whole_package=True, ecosystem="npm", name="x"), _index(1)]))
+    base = data.draw(
+        st.sampled_from([BASE_RECORD, record(), record(whole_package=True, ecosystem="npm", name="x"), _index(1)])
+    )
     path = data.draw(st.sampled_from(_paths(base)))
     instance = _replace(base, path, new)
     for name in SCHEMAS:
@@ -210,7 +248,15 @@ def test_uri_format_is_vouched_for_only_when_surely_a_uri() -> None:
     check = compile_schema({"type": "string", "format": "uri"})
     for url in ("https://example.org", "https://a.b:8443/p/a%20th?q=1&r=/x?#frag/?", "git+ssh://h/x"):
         assert check(url), url
-    for url in ("not a url", "https://exa mple.org", "https://x/%zz", "https://x/\n", "mailto:a@b", "https://ü.org", ""):
+    for url in (
+        "not a url",
+        "https://exa mple.org",
+        "https://x/%zz",
+        "https://x/\n",
+        "mailto:a@b",
+        "https://ü.org",
+        "",
+    ):
         assert not check(url), url
 
 
@@ -258,7 +304,9 @@ def test_a_crashing_fast_check_falls_back_to_jsonschema() -> None:
 
 
 def test_corpus_same_verdict(upstream_corpus: Path) -> None:
-    paths = sorted(upstream_corpus.glob("pypa-advisory-database/vulns/**/*.json")) + sorted(upstream_corpus.glob("ossf-malicious-packages/**/*.json"))
+    paths = sorted(upstream_corpus.glob("pypa-advisory-database/vulns/**/*.json")) + sorted(
+        upstream_corpus.glob("ossf-malicious-packages/**/*.json")
+    )
     assert len(paths) > 2000
     for path in paths:
         _assert_same("osv.schema.json", json.loads(path.read_text(encoding="utf-8")), str(path))
@@ -385,7 +433,9 @@ def test_not_equal_simplification_matches_the_range_algebra(raw: set[str]) -> No
 
 numberless_values = st.recursive(
     st.none() | st.text(alphabet="ab", max_size=2),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(alphabet="ab", max_size=2), children, max_size=2),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(alphabet="ab", max_size=2), children, max_size=2)
+    ),
     max_leaves=6,
 )
 
@@ -431,8 +481,37 @@ def test_reading_a_file_in_few_system_calls_reads_all_of_it(tmp_path: Path, size
 
 
 @settings(max_examples=3000, deadline=None)
-@given(text=st.lists(st.sampled_from(["MAL-", "PYSEC-", "GHSA", "-2c3f", "CVE-", "OSV-", "SNYK-", "PIP", "2026", "-", "12", "x",
-                                      "\n", ".", "json", "@", "/", "%", "é", "~", "_", " "]), max_size=6).map("".join))
+@given(
+    text=st.lists(
+        st.sampled_from(
+            [
+                "MAL-",
+                "PYSEC-",
+                "GHSA",
+                "-2c3f",
+                "CVE-",
+                "OSV-",
+                "SNYK-",
+                "PIP",
+                "2026",
+                "-",
+                "12",
+                "x",
+                "\n",
+                ".",
+                "json",
+                "@",
+                "/",
+                "%",
+                "é",
+                "~",
+                "_",
+                " ",
+            ]
+        ),
+        max_size=6,
+    ).map("".join)
+)
 def test_one_pass_name_checks_agree_with_the_long_forms(text: str) -> None:
     from urllib.parse import quote
 

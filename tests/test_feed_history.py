@@ -15,6 +15,7 @@ import pytest
 from depguard.errors import GitError
 from depguard.feed import record_relpath
 from depguard.history import validate_changed_since
+
 from feedkit import record, write_feed, write_record
 from repokit import depguard, git, init_repo
 
@@ -167,10 +168,14 @@ def test_cli_reports_every_violation_at_once_text_and_json(repo: Path) -> None:
     proc = depguard(repo, "feed", "validate", "feed", "--changed-since", "main")
     assert proc.returncode == 1, proc.stderr
     for where, rule in [(PATH_A, "history-published"), (PATH_A, "history-modified"), (PATH_B, "history-deleted")]:
-        assert any(line.startswith(f"{where}#") and line.endswith(f"[{rule}]") for line in proc.stdout.splitlines()), proc.stdout
+        assert any(line.startswith(f"{where}#") and line.endswith(f"[{rule}]") for line in proc.stdout.splitlines()), (
+            proc.stdout
+        )
     assert "changed and 1 removed since main (" in proc.stdout
 
-    report = json.loads(depguard(repo, "feed", "validate", "feed", "--changed-since", "main", "--format", "json").stdout)
+    report = json.loads(
+        depguard(repo, "feed", "validate", "feed", "--changed-since", "main", "--format", "json").stdout
+    )
     found = {(e["path"], e["rule"]) for e in report["errors"]}
     assert {(PATH_A, "history-published"), (PATH_A, "history-modified"), (PATH_B, "history-deleted")} <= found
     assert any(rule == "schema" and "x_DEPGUARD-2026-02" in path for path, rule in found)

@@ -19,6 +19,7 @@ from depguard import importer
 from depguard.cli import app
 from depguard.errors import InvalidRecordError
 from depguard.feed import TODO_MARKER, canonical_bytes, load_feed
+
 from feedkit import record, write_feed
 
 runner = CliRunner()
@@ -35,7 +36,11 @@ def run(*args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
 
 def tree(root: Path) -> dict[str, str]:
     """Every file under ``root`` (dot-files too) by path, as a hash of its bytes."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def records(root: Path) -> dict[str, dict]:
@@ -126,11 +131,14 @@ def test_litellm_mal_and_pysec_merge_and_take_the_file_order_free_id(upstream, e
     assert code == 0, err
     report = json.loads(out)
     assert [(w["id"], w["action"], w["upstream"]) for w in report["written"]] == [
-        ("x_DEPGUARD-2026-0008", "new", ["MAL-2026-2144", "PYSEC-2026-2"])]
+        ("x_DEPGUARD-2026-0008", "new", ["MAL-2026-2144", "PYSEC-2026-2"])
+    ]
     data = records(empty_feed)["PyPI/litellm/x_DEPGUARD-2026-0008.json"]
     # PYSEC's range introduced 1.82.7 / last_affected 1.82.8 is explained by its own versions.
-    assert data["affected"][0] == {"package": {"ecosystem": "PyPI", "name": "litellm", "purl": "pkg:pypi/litellm"},
-                                   "versions": ["1.82.7", "1.82.8"]}
+    assert data["affected"][0] == {
+        "package": {"ecosystem": "PyPI", "name": "litellm", "purl": "pkg:pypi/litellm"},
+        "versions": ["1.82.7", "1.82.8"],
+    }
     assert not [n for n in report["needs_human"] if n["kind"] == "todo-range"]
 
 
@@ -171,7 +179,7 @@ def test_extension_appends_new_references_and_aliases(upstream, repo_feed: Path)
     path = repo_feed / "PyPI/num2words/x_DEPGUARD-2025-0003.json"
     before = json.loads(path.read_text())
     paths = upstream(f"{MAL}/malicious/pypi/num2words/MAL-2025-6794.json", f"{PYSEC}/num2words/PYSEC-2025-72.yaml")
-    code, out, err = run("feed", "import", "--feed", str(repo_feed), *paths)
+    code, _out, err = run("feed", "import", "--feed", str(repo_feed), *paths)
     assert code == 0, err
     after = json.loads(path.read_text())
     assert after["references"][: len(before["references"])] == before["references"]
@@ -185,7 +193,9 @@ def test_range_without_listed_versions_is_a_todo_the_validator_refuses(upstream,
     paths = upstream(f"{MAL}/malicious/npm/@ctrl/deluge/MAL-2025-47131.json")
     code, out, err = run("feed", "import", "--feed", str(empty_feed), *paths)
     assert code == 0, err
-    assert "[todo-range] npm @ctrl/deluge: MAL-2025-47131: range SEMVER introduced '7.2.1', last_affected '7.2.2'" in out
+    assert (
+        "[todo-range] npm @ctrl/deluge: MAL-2025-47131: range SEMVER introduced '7.2.1', last_affected '7.2.2'" in out
+    )
     data = records(empty_feed)["npm/@ctrl/deluge/x_DEPGUARD-2025-0001.json"]
     assert data["affected"][0]["versions"] == []  # nothing guessed
     todo = [line for line in data["details"].split("\n\n") if "last_affected" in line]
@@ -214,8 +224,11 @@ def test_todo_range_line_is_refused_with_what_to_do(upstream, empty_feed: Path) 
 
 
 def test_introduced_zero_artefact_is_flagged_not_copied(upstream, empty_feed: Path) -> None:
-    paths = upstream(f"{MAL}/malicious/npm/ngx-toastr/MAL-2025-47199.json", f"{MAL}/malicious/npm/duckdb/MAL-2025-46994.json",
-                     f"{MAL}/malicious/npm/@ctrl/qbittorrent/MAL-2025-47138.json")
+    paths = upstream(
+        f"{MAL}/malicious/npm/ngx-toastr/MAL-2025-47199.json",
+        f"{MAL}/malicious/npm/duckdb/MAL-2025-46994.json",
+        f"{MAL}/malicious/npm/@ctrl/qbittorrent/MAL-2025-47138.json",
+    )
     code, out, err = run("feed", "import", "--feed", str(empty_feed), "--format", "json", *paths)
     assert code == 0, err
     flagged = {n["subject"] for n in json.loads(out)["needs_human"] if n["kind"] == "introduced-0"}
@@ -244,7 +257,11 @@ def test_ghsa_range_explained_by_its_versions_is_copied_as_versions(upstream, em
     assert code == 0, err
     data = records(empty_feed)["npm/duckdb/x_DEPGUARD-2025-0001.json"]
     assert [(a["package"]["name"], a["versions"]) for a in data["affected"]] == [
-        ("duckdb", ["1.3.3"]), ("@duckdb/node-api", ["1.3.3"]), ("@duckdb/node-bindings", ["1.3.3"]), ("@duckdb/duckdb-wasm", ["1.29.2"])]
+        ("duckdb", ["1.3.3"]),
+        ("@duckdb/node-api", ["1.3.3"]),
+        ("@duckdb/node-bindings", ["1.3.3"]),
+        ("@duckdb/duckdb-wasm", ["1.29.2"]),
+    ]
     assert "[todo-range]" not in out
 
 
@@ -289,7 +306,9 @@ def test_dry_run_writes_nothing(upstream, repo_feed: Path) -> None:
         ("anchors.yaml", b"id: &a MAL-2026-1\nmodified: *a\n", "anchors and aliases"),
     ],
 )
-def test_unreadable_input_exits_2_and_writes_nothing(tmp_path: Path, repo_feed: Path, name: str, content: bytes, message: str) -> None:
+def test_unreadable_input_exits_2_and_writes_nothing(
+    tmp_path: Path, repo_feed: Path, name: str, content: bytes, message: str
+) -> None:
     bad = tmp_path / name
     bad.write_bytes(content)
     before = tree(repo_feed)
@@ -299,7 +318,7 @@ def test_unreadable_input_exits_2_and_writes_nothing(tmp_path: Path, repo_feed: 
     assert tree(repo_feed) == before
 
 
-def _broken_copy(upstream_corpus: Path, tmp_path: Path, rel: str, change) -> Path:  # noqa: ANN001
+def _broken_copy(upstream_corpus: Path, tmp_path: Path, rel: str, change) -> Path:
     data = json.loads((upstream_corpus / rel).read_text())
     change(data)
     path = tmp_path / Path(rel).name
@@ -310,14 +329,18 @@ def _broken_copy(upstream_corpus: Path, tmp_path: Path, rel: str, change) -> Pat
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d["affected"][0]["package"].update(ecosystem="crates.io"), "ecosystem 'crates.io' is not carried by depguard"),
+        (
+            lambda d: d["affected"][0]["package"].update(ecosystem="crates.io"),
+            "ecosystem 'crates.io' is not carried by depguard",
+        ),
         (lambda d: d["affected"][0]["versions"].append("1.82.9; rm -rf /"), "is not a valid PEP 440 version"),
         (lambda d: d["affected"][0]["package"].update(name="lite llm"), "not a valid PyPI package name"),
         (lambda d: d.pop("id"), "not an OSV record"),
     ],
 )
-def test_bad_record_among_good_ones_exits_2_and_writes_nothing(upstream_corpus: Path, upstream, tmp_path: Path,
-                                                               repo_feed: Path, change, message: str) -> None:  # noqa: ANN001
+def test_bad_record_among_good_ones_exits_2_and_writes_nothing(
+    upstream_corpus: Path, upstream, tmp_path: Path, repo_feed: Path, change, message: str
+) -> None:
     good = upstream(f"{MAL}/malicious/npm/axios/MAL-2026-2307.json", f"{PYSEC}/num2words/PYSEC-2025-72.yaml")
     bad = _broken_copy(upstream_corpus, tmp_path, f"{MAL}/malicious/pypi/litellm/MAL-2026-2144.json", change)
     before = tree(repo_feed)
@@ -347,8 +370,10 @@ def test_missing_feed_or_input_exits_2(tmp_path: Path, upstream) -> None:
 
 def test_yaml_scalars_stay_strings() -> None:
     """Unquoted versions and timestamps keep their exact text (a stock safe_load makes 1.10 a float)."""
-    raw = (b"id: PYSEC-2026-9\nmodified: 2026-01-02T03:04:05Z\naffected:\n- package: {ecosystem: PyPI, name: demo}\n"
-           b"  versions: [1.10, 2.0]\n")
+    raw = (
+        b"id: PYSEC-2026-9\nmodified: 2026-01-02T03:04:05Z\naffected:\n- package: {ecosystem: PyPI, name: demo}\n"
+        b"  versions: [1.10, 2.0]\n"
+    )
     upstream = importer.parse_upstream(raw, "demo.yaml", yaml=True)
     assert upstream.data["modified"] == "2026-01-02T03:04:05Z"
     assert upstream.data["affected"][0]["versions"] == ["1.10", "2.0"]
@@ -360,7 +385,9 @@ def test_alias_graph_joins_records_that_do_not_name_each_other() -> None:
     def rec(advisory_id: str, *aliases: str) -> importer.Upstream:
         return importer.Upstream(advisory_id, "test", {"id": advisory_id, "aliases": list(aliases)})
 
-    groups = importer.group_incidents([rec("MAL-1", "GHSA-x"), rec("PYSEC-1", "GHSA-x"), rec("MAL-2"), rec("PYSEC-2", "MAL-2"), rec("MAL-1")])
+    groups = importer.group_incidents(
+        [rec("MAL-1", "GHSA-x"), rec("PYSEC-1", "GHSA-x"), rec("MAL-2"), rec("PYSEC-2", "MAL-2"), rec("MAL-1")]
+    )
     assert [[r.id for r in g] for g in groups] == [["MAL-1", "PYSEC-1"], ["MAL-2", "PYSEC-2"]]
 
 
@@ -368,8 +395,21 @@ def test_alias_graph_joins_records_that_do_not_name_each_other() -> None:
 
 
 def csv_import(root: Path, path: str, *extra: str) -> tuple[int, str, str]:
-    return run("feed", "import", "--feed", str(root), "--csv", path, "--reference", "https://example.org/iocs",
-               "--published", "2025-11-24", "--campaign", "Shai-Hulud 2.0", *extra)
+    return run(
+        "feed",
+        "import",
+        "--feed",
+        str(root),
+        "--csv",
+        path,
+        "--reference",
+        "https://example.org/iocs",
+        "--published",
+        "2025-11-24",
+        "--campaign",
+        "Shai-Hulud 2.0",
+        *extra,
+    )
 
 
 def test_csv_versions_joined_in_one_cell(upstream, empty_feed: Path) -> None:
@@ -382,7 +422,9 @@ def test_csv_versions_joined_in_one_cell(upstream, empty_feed: Path) -> None:
     data = records(empty_feed)
     parser = next(d for p, d in data.items() if p.startswith("npm/@asyncapi/avro-schema-parser/"))
     assert parser["affected"][0]["versions"] == ["3.0.25", "3.0.26"]
-    assert parser["published"] == "2025-11-24T00:00:00Z" and parser["references"] == [{"type": "REPORT", "url": "https://example.org/iocs"}]
+    assert parser["published"] == "2025-11-24T00:00:00Z" and parser["references"] == [
+        {"type": "REPORT", "url": "https://example.org/iocs"}
+    ]
     assert "Shai-Hulud 2.0" in parser["summary"] and "**What to do:**" in parser["details"]
     assert [n["kind"] for n in report["needs_human"]] == ["review-text"]
     assert validate(empty_feed) == (0, [])  # generated text is good enough to publish
@@ -402,18 +444,34 @@ def test_csv_import_into_a_feed_that_covers_the_list_extends_and_never_duplicate
 
 def test_csv_references_after_the_first_are_carried_as_articles(upstream, empty_feed: Path) -> None:
     [path] = upstream(f"{IOC}/teampcp/iocs.csv")
-    code, _, err = run("feed", "import", "--feed", str(empty_feed), "--csv", path, "--reference", "https://example.org/list",
-                       "--reference", "https://example.org/analysis", "--published", "2026-03-20", "--campaign", "TeamPCP")
+    code, _, err = run(
+        "feed",
+        "import",
+        "--feed",
+        str(empty_feed),
+        "--csv",
+        path,
+        "--reference",
+        "https://example.org/list",
+        "--reference",
+        "https://example.org/analysis",
+        "--published",
+        "2026-03-20",
+        "--campaign",
+        "TeamPCP",
+    )
     assert code == 0, err
     some = next(iter(records(empty_feed).values()))
-    assert some["references"] == [{"type": "REPORT", "url": "https://example.org/list"},
-                                  {"type": "ARTICLE", "url": "https://example.org/analysis"}]
+    assert some["references"] == [
+        {"type": "REPORT", "url": "https://example.org/list"},
+        {"type": "ARTICLE", "url": "https://example.org/analysis"},
+    ]
     assert " belongs to the TeamPCP campaign" in some["details"] or " belong to the TeamPCP campaign" in some["details"]
 
 
 def test_csv_one_row_per_version_merges_rows_of_a_package(upstream, empty_feed: Path) -> None:
     [path] = upstream(f"{IOC}/shai-hulud-2.0/shai-hulud-2.0.csv")
-    code, out, err = csv_import(empty_feed, path)
+    code, _out, err = csv_import(empty_feed, path)
     assert code == 0, err
     data = records(empty_feed)
     modelina = [d for p, d in data.items() if p.startswith("npm/@asyncapi/modelina/")]
@@ -427,7 +485,11 @@ def test_csv_artifact_types_keep_npm_and_pypi_and_report_the_rest(upstream, repo
     assert code == 0, err
     report = json.loads(out)
     skipped = sorted(n["message"] for n in report["needs_human"] if n["kind"] == "skipped")
-    assert len(skipped) == 3 and any("'docker image'" in s for s in skipped) and any("'github action'" in s for s in skipped)
+    assert (
+        len(skipped) == 3
+        and any("'docker image'" in s for s in skipped)
+        and any("'github action'" in s for s in skipped)
+    )
     by_path = {w["path"]: w for w in report["written"]}
     # litellm 1.82.7, 1.82.8 is already in the repo feed: extended (with the list as a reference), not duplicated.
     assert by_path["PyPI/litellm/x_DEPGUARD-2026-0001.json"]["action"] == "extend"
@@ -445,7 +507,9 @@ def test_csv_artifact_types_keep_npm_and_pypi_and_report_the_rest(upstream, repo
         (b"package_name,package_version\r\nleft-pad,1.0.0\r\n", ("--ecosystem", "crates.io"), "unsupported ecosystem"),
     ],
 )
-def test_bad_csv_exits_2_and_writes_nothing(tmp_path: Path, repo_feed: Path, content: bytes, extra: tuple[str, ...], message: str) -> None:
+def test_bad_csv_exits_2_and_writes_nothing(
+    tmp_path: Path, repo_feed: Path, content: bytes, extra: tuple[str, ...], message: str
+) -> None:
     path = tmp_path / "iocs.csv"
     path.write_bytes(content)
     before = tree(repo_feed)
@@ -460,11 +524,35 @@ def test_csv_needs_reference_published_and_campaign(tmp_path: Path, empty_feed: 
     path.write_bytes(b"package_name,package_version\nleft-pad,1.3.1\n")
     code, _, err = run("feed", "import", "--feed", str(empty_feed), "--csv", str(path))
     assert code == 2 and "--reference, --published, --campaign" in err
-    code, _, err = run("feed", "import", "--feed", str(empty_feed), "--csv", str(path), "--reference", "http://x.example/",
-                       "--published", "2025-11-24", "--campaign", "x")
+    code, _, err = run(
+        "feed",
+        "import",
+        "--feed",
+        str(empty_feed),
+        "--csv",
+        str(path),
+        "--reference",
+        "http://x.example/",
+        "--published",
+        "2025-11-24",
+        "--campaign",
+        "x",
+    )
     assert code == 2 and "https" in err
-    code, _, err = run("feed", "import", "--feed", str(empty_feed), "--csv", str(path), "--reference", "https://x.example/",
-                       "--published", "last week", "--campaign", "x")
+    code, _, err = run(
+        "feed",
+        "import",
+        "--feed",
+        str(empty_feed),
+        "--csv",
+        str(path),
+        "--reference",
+        "https://x.example/",
+        "--published",
+        "last week",
+        "--campaign",
+        "x",
+    )
     assert code == 2 and "ISO date" in err
     assert tree(empty_feed) == {}
 

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from depguard import feed as feed_mod
 from depguard import publish
 from depguard.cli import app
+
 from feedkit import record, write_feed
 
 runner = CliRunner()
@@ -89,7 +90,9 @@ def _broken_feed(root: Path, count: int) -> Path:
 
 @pytest.mark.skipif(feed_mod._fork_context() is None, reason="no fork here: the lint always runs in one process")
 @pytest.mark.parametrize("chunk", [0, 150])
-def test_lint_shared_with_a_child_finds_what_one_process_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+def test_lint_shared_with_a_child_finds_what_one_process_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
     root = _broken_feed(tmp_path / "feed", 1100)
     log = tmp_path / "job-pids"
     real = feed_mod._run_job

@@ -35,7 +35,8 @@ def _children() -> list[int]:
     found = []
     for task in os.listdir(f"/proc/{os.getpid()}/task"):
         try:
-            found += [int(pid) for pid in open(f"/proc/{os.getpid()}/task/{task}/children").read().split()]
+            with open(f"/proc/{os.getpid()}/task/{task}/children") as children:
+                found += [int(pid) for pid in children.read().split()]
         except FileNotFoundError:
             pass
     return found

@@ -75,8 +75,17 @@ def _listed(data: dict[str, Any], eco: ecosystems.Ecosystem, name: str) -> list[
 def _cases() -> list[Any]:
     incidents = _corpus()
     if incidents is None:
-        return [pytest.param(None, None, None, marks=pytest.mark.skip(
-            reason="DEPGUARD_UPSTREAM_CORPUS is not set; the upstream corpus is not available"), id="no-corpus")]
+        return [
+            pytest.param(
+                None,
+                None,
+                None,
+                marks=pytest.mark.skip(
+                    reason="DEPGUARD_UPSTREAM_CORPUS is not set; the upstream corpus is not available"
+                ),
+                id="no-corpus",
+            )
+        ]
     if not incidents.is_dir():
         return [pytest.param(None, None, None, id="corpus-missing")]
     files = _upstream_files(incidents)
@@ -87,7 +96,9 @@ def _cases() -> list[Any]:
         for alias in data.get("aliases") or ():
             for path in files.get(alias, ()):
                 rel = path.relative_to(incidents).as_posix()
-                cases.append(pytest.param(record_file.relative_to(REPO_FEED).as_posix(), alias, path, id=f"{data['id']}-{rel}"))
+                cases.append(
+                    pytest.param(record_file.relative_to(REPO_FEED).as_posix(), alias, path, id=f"{data['id']}-{rel}")
+                )
     return cases
 
 
@@ -99,7 +110,9 @@ def _exception(alias: str, path: Path) -> str | None:
 
 
 @pytest.mark.parametrize(("record_path", "alias", "upstream_path"), _cases())
-def test_feed_versions_include_every_version_upstream_lists(record_path: str | None, alias: str | None, upstream_path: Path | None) -> None:
+def test_feed_versions_include_every_version_upstream_lists(
+    record_path: str | None, alias: str | None, upstream_path: Path | None
+) -> None:
     if record_path is None:
         pytest.fail(f"DEPGUARD_UPSTREAM_CORPUS={os.environ.get('DEPGUARD_UPSTREAM_CORPUS')!r} has no incidents/ folder")
     assert alias is not None and upstream_path is not None
@@ -114,7 +127,9 @@ def test_feed_versions_include_every_version_upstream_lists(record_path: str | N
         assert eco is not None
         name = eco.normalize_name(affected["package"]["name"])
         have = {eco.version_key(v) for v in affected.get("versions", ())}
-        lacking = [v for v in _listed(upstream, eco, name) if not eco.version_is_valid(v) or eco.version_key(v) not in have]
+        lacking = [
+            v for v in _listed(upstream, eco, name) if not eco.version_is_valid(v) or eco.version_key(v) not in have
+        ]
         if lacking:
             missing[f"{eco.name} {name}"] = sorted(set(lacking))
     assert not missing, (

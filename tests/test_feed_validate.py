@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from depguard.feed import canonical_bytes, lint, load_feed, next_id, validate
+
 from feedkit import record, write_feed, write_record
 
 
@@ -75,7 +76,12 @@ def _broken_records() -> dict[str, tuple[dict, dict]]:
     r["database_specific"]["depguard"]["kind"] = "compromised-release"
     r["affected"][0]["ranges"] = [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]
     case("range-without-malicious-kind", r)
-    case("duplicate-keys", {"id": "x_DEPGUARD-2026-0121"}, rel="PyPI/p21/x_DEPGUARD-2026-0121.json", raw=b'{"id": "a", "id": "b"}')
+    case(
+        "duplicate-keys",
+        {"id": "x_DEPGUARD-2026-0121"},
+        rel="PyPI/p21/x_DEPGUARD-2026-0121.json",
+        raw=b'{"id": "a", "id": "b"}',
+    )
     return cases
 
 

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from feedkit import record, write_feed
 from typer.testing import CliRunner
 
 from depguard import feedstats
 from depguard.cli import app
 from depguard.records import Record
+
+from feedkit import record, write_feed
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -24,24 +25,63 @@ def _synthetic() -> list[dict]:
         record("x_DEPGUARD-2026-0001", name="Some_Pkg", versions=("1.0", "2.0"), published="2026-03-24T12:00:00Z"),
         # the same PyPI package spelled another way, one version written differently (1.0 == 1.0.0)
         record("x_DEPGUARD-2026-0002", name="some-pkg", versions=("1.0.0", "3.0"), published="2026-03-24T12:00:00Z"),
-        record("x_DEPGUARD-2025-0001", name="evil", versions=("0.1", "0.2"), whole_package=True, published="2025-06-01T00:00:00Z"),
+        record(
+            "x_DEPGUARD-2025-0001",
+            name="evil",
+            versions=("0.1", "0.2"),
+            whole_package=True,
+            published="2025-06-01T00:00:00Z",
+        ),
         # a version list for a package another record blocks whole: covered, not a pair of its own
         record("x_DEPGUARD-2025-0002", name="Evil", versions=("0.3",), published="2025-06-02T00:00:00Z"),
-        record("x_DEPGUARD-2025-0003", name="@scope/tiny", ecosystem="npm", versions=("1.0.0",), published="2025-09-15T00:00:00Z"),
-        record("x_DEPGUARD-2025-0004", name="tiny", ecosystem="npm", versions=("1.0.0", "1.0.1"), published="2025-09-16T00:00:00Z"),
-        record("x_DEPGUARD-2025-0005", name="@scope/tiny", ecosystem="npm", versions=("1.0.0", "1.0.2"), published="2025-09-17T00:00:00Z"),
+        record(
+            "x_DEPGUARD-2025-0003",
+            name="@scope/tiny",
+            ecosystem="npm",
+            versions=("1.0.0",),
+            published="2025-09-15T00:00:00Z",
+        ),
+        record(
+            "x_DEPGUARD-2025-0004",
+            name="tiny",
+            ecosystem="npm",
+            versions=("1.0.0", "1.0.1"),
+            published="2025-09-16T00:00:00Z",
+        ),
+        record(
+            "x_DEPGUARD-2025-0005",
+            name="@scope/tiny",
+            ecosystem="npm",
+            versions=("1.0.0", "1.0.2"),
+            published="2025-09-17T00:00:00Z",
+        ),
         # 23:30 at UTC-02:00 is already the next year in UTC
         record("x_DEPGUARD-2024-0001", name="old", versions=("1.0",), published="2024-12-31T23:30:00-02:00"),
-        record("x_DEPGUARD-2024-0002", name="gone", versions=("9.9",), published="2024-01-01T00:00:00Z",
-               withdrawn="2024-02-01T00:00:00Z", modified="2024-02-01T00:00:00Z"),
-        record("x_DEPGUARD-2024-0003", name="@gone/npm", ecosystem="npm", versions=("1.0.0",), published="2024-01-01T00:00:00Z",
-               withdrawn="2024-02-01T00:00:00Z", modified="2024-02-01T00:00:00Z"),
+        record(
+            "x_DEPGUARD-2024-0002",
+            name="gone",
+            versions=("9.9",),
+            published="2024-01-01T00:00:00Z",
+            withdrawn="2024-02-01T00:00:00Z",
+            modified="2024-02-01T00:00:00Z",
+        ),
+        record(
+            "x_DEPGUARD-2024-0003",
+            name="@gone/npm",
+            ecosystem="npm",
+            versions=("1.0.0",),
+            published="2024-01-01T00:00:00Z",
+            withdrawn="2024-02-01T00:00:00Z",
+            modified="2024-02-01T00:00:00Z",
+        ),
     ]
 
 
 def _counts(stats: feedstats.FeedStats) -> dict[str, tuple[int, int, int, int, int]]:
-    return {c.ecosystem: (c.records, c.packages, c.package_versions, c.whole_package_blocks, c.withdrawn)
-            for c in (*stats.ecosystems, stats.total)}
+    return {
+        c.ecosystem: (c.records, c.packages, c.package_versions, c.whole_package_blocks, c.withdrawn)
+        for c in (*stats.ecosystems, stats.total)
+    }
 
 
 def test_counts_per_ecosystem_exclude_withdrawn_and_normalise_names_and_versions() -> None:
@@ -67,12 +107,21 @@ def test_years_are_utc_years_of_published_and_exclude_withdrawn() -> None:
 def test_newest_first_by_published_then_id_live_only() -> None:
     stats = feedstats.compute(_synthetic())
     assert [i.id for i in stats.newest] == [
-        "x_DEPGUARD-2026-0002", "x_DEPGUARD-2026-0001",  # same instant: the higher id first
-        "x_DEPGUARD-2025-0005", "x_DEPGUARD-2025-0004", "x_DEPGUARD-2025-0003", "x_DEPGUARD-2025-0002", "x_DEPGUARD-2025-0001",
+        "x_DEPGUARD-2026-0002",
+        "x_DEPGUARD-2026-0001",  # same instant: the higher id first
+        "x_DEPGUARD-2025-0005",
+        "x_DEPGUARD-2025-0004",
+        "x_DEPGUARD-2025-0003",
+        "x_DEPGUARD-2025-0002",
+        "x_DEPGUARD-2025-0001",
         "x_DEPGUARD-2024-0001",  # 2025-01-01T01:30Z
     ]
     top = stats.newest[0]
-    assert (top.date, top.packages, top.summary) == ("2026-03-24", (("PyPI", "some-pkg"),), "Compromised some-pkg releases")
+    assert (top.date, top.packages, top.summary) == (
+        "2026-03-24",
+        (("PyPI", "some-pkg"),),
+        "Compromised some-pkg releases",
+    )
     assert stats.newest[-1].date == "2025-01-01" and stats.newest_published == "2026-03-24T12:00:00Z"
 
 
@@ -113,7 +162,9 @@ def test_text_rendering_escapes_feed_text() -> None:
 
 
 def test_text_rendering_lists_ten_newest() -> None:
-    data = [record(f"x_DEPGUARD-2025-{n:04d}", name=f"pkg{n}", published=f"2025-01-{n:02d}T00:00:00Z") for n in range(1, 13)]
+    data = [
+        record(f"x_DEPGUARD-2025-{n:04d}", name=f"pkg{n}", published=f"2025-01-{n:02d}T00:00:00Z") for n in range(1, 13)
+    ]
     lines = feedstats.render_text(feedstats.compute(data)).splitlines()
     start = lines.index("newest incidents (10 of 12):")
     shown = lines[start + 1 :]
@@ -142,14 +193,22 @@ def test_feed_stats_command_formats(tmp_path: Path) -> None:
     done = runner.invoke(app, ["feed", "stats", str(root), "--format", "json"])
     assert done.exit_code == 0, done.output
     report = json.loads(done.stdout)
-    assert report["total"] == {"ecosystem": "all", "records": 4, "packages": 4, "package_versions": 5,
-                               "whole_package_blocks": 1, "withdrawn": 1}
+    assert report["total"] == {
+        "ecosystem": "all",
+        "records": 4,
+        "packages": 4,
+        "package_versions": 5,
+        "whole_package_blocks": 1,
+        "withdrawn": 1,
+    }
     assert [e["ecosystem"] for e in report["ecosystems"]] == ["PyPI", "npm"]
     assert [i["id"] for i in report["newest"]][:2] == ["x_DEPGUARD-2026-0001", "x_DEPGUARD-2025-0004"]
     text = runner.invoke(app, ["feed", "stats", str(root)])
     assert text.exit_code == 0 and "package@version pairs" in text.stdout and "x_DEPGUARD-2025-0003" in text.stdout
     markdown = runner.invoke(app, ["feed", "stats", str(root), "--format", "markdown"])
-    assert markdown.stdout == feedstats.render_markdown(feedstats.compute(json.loads(p.read_text()) for p in root.rglob("*.json")))
+    assert markdown.stdout == feedstats.render_markdown(
+        feedstats.compute(json.loads(p.read_text()) for p in root.rglob("*.json"))
+    )
 
 
 def test_feed_stats_of_a_built_tree_equals_the_source(tmp_path: Path) -> None:
@@ -199,7 +258,11 @@ def test_readme_headline_block_is_the_commands_output() -> None:
     block = readme[readme.index(START) + len(START) : readme.index(END)]
     done = runner.invoke(app, ["feed", "stats", str(REPO / "feed"), "--format", "markdown"])
     assert done.exit_code == 0, done.output
-    assert block == done.stdout, "README.md's feed-stats block is stale: run `depguard feed stats feed --format markdown`"
+    assert block == done.stdout, (
+        "README.md's feed-stats block is stale: run `depguard feed stats feed --format markdown`"
+    )
     before = readme[: readme.index(START)]
     assert readme.index(START) < readme.index("## Quickstart"), "the headline sits near the top"
-    assert "depguard feed stats feed --format markdown" in before[-400:], "one sentence names the command that regenerates it"
+    assert "depguard feed stats feed --format markdown" in before[-400:], (
+        "one sentence names the command that regenerates it"
+    )

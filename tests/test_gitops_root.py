@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from repokit import init_repo
-
 from depguard import gitops
+
+from repokit import init_repo
 
 UV_LOCK = """version = 1
 revision = 3
@@ -38,7 +38,11 @@ def test_check_of_named_lockfiles_does_not_import_gitpython(tmp_path: Path, repo
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEPGUARD_FEED")}
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "depguard", "check", "--feed", str(repo_root / "feed"), "uv.lock"],
-        cwd=repo, env=env, capture_output=True, text=True, check=False,
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 1, proc.stderr[-2000:]  # litellm 1.82.7 is in the bundled feed: a finding
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}

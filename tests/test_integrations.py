@@ -66,9 +66,21 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _pre_commit(target: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **GIT_ENV, "PRE_COMMIT_HOME": str(home), "DEPGUARD_FEED": str(target / "feed"), "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "pre_commit", *args, "--color", "never"], cwd=target, env=env,
-                          capture_output=True, text=True, timeout=900)
+    env = {
+        **os.environ,
+        **GIT_ENV,
+        "PRE_COMMIT_HOME": str(home),
+        "DEPGUARD_FEED": str(target / "feed"),
+        "NO_COLOR": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", *args, "--color", "never"],
+        cwd=target,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def test_pre_commit_hooks_fail_on_stale_block_and_pass_when_synced(
@@ -92,8 +104,10 @@ def test_pre_commit_hooks_fail_on_stale_block_and_pass_when_synced(
     # Then as a configured repository does, with the shared store: installed once more, reused after.
     config = tmp_path / "pre-commit-config.yaml"
     rev = git(hook_repo, "rev-parse", "HEAD").strip()
-    config.write_text(f"repos:\n  - repo: {hook_repo}\n    rev: {rev}\n    hooks:\n"
-                      "      - id: depguard-sync-check\n      - id: depguard-feed-validate\n")
+    config.write_text(
+        f"repos:\n  - repo: {hook_repo}\n    rev: {rev}\n    hooks:\n"
+        "      - id: depguard-sync-check\n      - id: depguard-feed-validate\n"
+    )
     run = ("run", "--config", str(config))
     assert _pre_commit(target, pre_commit_home, *run, "depguard-sync-check", "--all-files").returncode == 1
 
@@ -166,13 +180,17 @@ def test_action_passes_zizmor_which_would_catch_an_injection(tmp_path: Path) -> 
     injected = tmp_path / "bad" / "action.yml"
     injected.parent.mkdir()
     text = ACTION.read_text()
-    injected.write_text(text.replace('"$depguard" sync --check "${args[@]}"', '"$depguard" sync --check --feed "${{ inputs.feed }}"'))
+    injected.write_text(
+        text.replace('"$depguard" sync --check "${args[@]}"', '"$depguard" sync --check --feed "${{ inputs.feed }}"')
+    )
     assert injected.read_text() != text
     done = run_zizmor(injected)
     assert done.returncode != 0 and "template-injection" in done.stdout, done.stdout
 
 
-def _run_sync_step(repo: Path, tmp_path: Path, **inputs: str) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+def _run_sync_step(
+    repo: Path, tmp_path: Path, **inputs: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
     """The action's ``depguard sync`` step in real bash, with the env GitHub would build for it."""
     step = _step("sync")
     runner_temp = tmp_path / "runner-temp"
@@ -191,8 +209,14 @@ def _run_sync_step(repo: Path, tmp_path: Path, **inputs: str) -> tuple[subproces
     env.update(RUNNER_TEMP=str(runner_temp), GITHUB_OUTPUT=str(output), GIT_CONFIG_NOSYSTEM="1")
     script = tmp_path / "step.sh"
     script.write_text(step["run"])
-    proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=repo, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
     return proc, outputs
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-import checkkit
 from depguard.errors import LockfileError
-from depguard.lockfiles import Package, format_for, read_lockfile
-from depguard.lockfiles import environment
+from depguard.lockfiles import Package, environment, format_for, read_lockfile
 from depguard.tomlread import backend
+
+import checkkit
 from support import pkgindex, resolvers
 
 
@@ -49,11 +49,20 @@ def locked(tmp_path_factory: pytest.TempPathFactory, real_index: checkkit.RealIn
 @pytest.mark.parametrize(
     ("name", "fmt"),
     [
-        ("uv.lock", "uv.lock"), ("pylock.toml", "pylock.toml"), ("pylock.dev.toml", "pylock.toml"),
-        ("poetry.lock", "poetry.lock"), ("pdm.lock", "pdm.lock"), ("requirements.txt", "requirements.txt"),
-        ("requirements-dev.txt", "requirements.txt"), ("Pipfile.lock", "Pipfile.lock"),
-        ("package-lock.json", "package-lock.json"), ("npm-shrinkwrap.json", "package-lock.json"),
-        ("uv.lock.bak", None), ("pyproject.toml", None), ("requirements.in", None), ("pylock.toml.orig", None),
+        ("uv.lock", "uv.lock"),
+        ("pylock.toml", "pylock.toml"),
+        ("pylock.dev.toml", "pylock.toml"),
+        ("poetry.lock", "poetry.lock"),
+        ("pdm.lock", "pdm.lock"),
+        ("requirements.txt", "requirements.txt"),
+        ("requirements-dev.txt", "requirements.txt"),
+        ("Pipfile.lock", "Pipfile.lock"),
+        ("package-lock.json", "package-lock.json"),
+        ("npm-shrinkwrap.json", "package-lock.json"),
+        ("uv.lock.bak", None),
+        ("pyproject.toml", None),
+        ("requirements.in", None),
+        ("pylock.toml.orig", None),
     ],
 )
 def test_format_for(name: str, fmt: str | None) -> None:
@@ -85,8 +94,17 @@ def test_pylock_from_real_pip_lock(tmp_path: Path, real_index: checkkit.RealInde
     """pip writes PEP 751 differently from uv: [[packages.wheels]] sub-tables that have a name too."""
     lock = tmp_path / "pylock.toml"
     result = resolvers.run(
-        [*resolvers.find_pip(), "lock", "--no-index", "--find-links", real_index.find_links,
-         "litellm==1.82.7", "tinylib", "-o", lock],
+        [
+            *resolvers.find_pip(),
+            "lock",
+            "--no-index",
+            "--find-links",
+            real_index.find_links,
+            "litellm==1.82.7",
+            "tinylib",
+            "-o",
+            lock,
+        ],
         cwd=tmp_path,
     )
     if result.returncode != 0 and "unknown command" in result.output:
@@ -145,7 +163,10 @@ def test_environment_inspection_runs_no_pth_file(tmp_path: Path) -> None:
     marker = tmp_path / "payload-ran"
     wheels = tmp_path / "wheels"
     pkgindex.build_wheel(
-        wheels, "pthbomb", "1.0", extra_files={"pthbomb_init.pth": f"import pathlib; pathlib.Path({str(marker)!r}).touch()\n"}
+        wheels,
+        "pthbomb",
+        "1.0",
+        extra_files={"pthbomb_init.pth": f"import pathlib; pathlib.Path({str(marker)!r}).touch()\n"},
     )
     venv = resolvers.make_venv(tmp_path / "venv")
     resolvers.pip_install(venv, ["pthbomb==1.0"], wheels).assert_ok()
@@ -206,7 +227,10 @@ def test_package_lock_v3_aliases_links_and_workspaces(tmp_path: Path) -> None:
 def test_package_lock_v1_nested_dependencies(tmp_path: Path) -> None:
     lock = write(tmp_path / "package-lock.json", checkkit.PACKAGE_LOCK_V1)
     found = sorted((p.name, p.version, p.location.line) for p in read_lockfile(lock, tmp_path))
-    assert found == [("debug", "4.4.2", line_of(lock, '"debug": {')), ("express", "4.21.2", line_of(lock, '"express": {'))]
+    assert found == [
+        ("debug", "4.4.2", line_of(lock, '"debug": {')),
+        ("express", "4.21.2", line_of(lock, '"express": {')),
+    ]
 
 
 def test_npm_sha256_integrity_becomes_a_hash(tmp_path: Path) -> None:
@@ -256,7 +280,9 @@ def test_requirements_follow_includes_inside_the_repo_once(tmp_path: Path) -> No
     write(tmp_path / "reqs" / "base.txt", "-r ../requirements.txt\n-rcommon.txt\ntinylib==1.0\n")
     write(tmp_path / "reqs" / "common.txt", "-r base.txt\nultralytics==8.3.41\n")
     write(tmp_path / "reqs" / "pins.txt", "evilpkg==0.1.0\n")
-    found = {(p.name, p.location.path.name, p.location.line) for p in read_lockfile(tmp_path / "requirements.txt", tmp_path)}
+    found = {
+        (p.name, p.location.path.name, p.location.line) for p in read_lockfile(tmp_path / "requirements.txt", tmp_path)
+    }
     assert found == {
         ("litellm", "requirements.txt", 3),
         ("tinylib", "base.txt", 3),
@@ -304,7 +330,11 @@ def test_requirements_symlink_out_of_the_repo_is_refused(tmp_path: Path) -> None
         ("uv.lock", 'version = 1\n\n[[package]]\nname = "litellm"\nversion = 1.82.7\n', 5),
         ("pylock.toml", 'lock-version = "1.0"\n[[packages]]\nname = "x"\nname = "y"\n', 4),
         # tomllib stops at the newline inside {...} (5); rtoml, which allows one there, at "]" (6)
-        ("poetry.lock", '[[package]]\nname = "x"\nversion = "1"\nfiles = [\n  {file = "x"\n]\n', 5 if backend() == "tomllib" else 6),
+        (
+            "poetry.lock",
+            '[[package]]\nname = "x"\nversion = "1"\nfiles = [\n  {file = "x"\n]\n',
+            5 if backend() == "tomllib" else 6,
+        ),
         ("pdm.lock", '[metadata]\n[[package]]\n  version = "1"\n', 2),
         ("Pipfile.lock", '{\n  "default": {\n    "litellm": {"version": "==1.82.7",}\n  }\n}\n', 3),
         ("package-lock.json", '{\n  "packages": {\n    "node_modules/a": {},\n    "node_modules/a": {}\n  }\n}\n', 4),
@@ -319,6 +349,6 @@ def test_malformed_lockfile_error_names_file_and_line(tmp_path: Path, name: str,
 
 def test_non_utf8_lockfile_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "uv.lock"
-    path.write_bytes(b'version = 1\n# caf\xe9\n')
+    path.write_bytes(b"version = 1\n# caf\xe9\n")
     with pytest.raises(LockfileError, match=r"uv.lock:2: not UTF-8"):
         read_lockfile(path, tmp_path)

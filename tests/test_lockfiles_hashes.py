@@ -36,7 +36,11 @@ def oracle(value: Any) -> str | None:
 
 _HEXES = st.text("0123456789abcdefABCDEF", min_size=63, max_size=65)
 _VALUES = st.one_of(
-    st.tuples(st.sampled_from(["sha256:", "sha256=", "SHA256:", " sha256 :", "sha512:", "sha256", "md5:"]), _HEXES, st.sampled_from(["", " ", "\n", "x"])).map("".join),
+    st.tuples(
+        st.sampled_from(["sha256:", "sha256=", "SHA256:", " sha256 :", "sha512:", "sha256", "md5:"]),
+        _HEXES,
+        st.sampled_from(["", " ", "\n", "x"]),
+    ).map("".join),
     _HEXES.map(lambda h: {"sha256": h}),
     st.sampled_from([None, 1, [], {"sha256": 5}, "", "sha256:"]),
 )

@@ -20,6 +20,7 @@ import pytest
 
 from depguard.errors import LockfileError
 from depguard.lockfiles import format_for, read_lockfile
+
 from feedkit import record, write_feed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "npm-lockfiles"
@@ -55,8 +56,15 @@ def line_of(path: Path, text: str) -> int:
 
 @pytest.mark.parametrize(
     ("name", "fmt"),
-    [("pnpm-lock.yaml", "pnpm-lock.yaml"), ("yarn.lock", "yarn.lock"), ("bun.lock", "bun.lock"),
-     ("bun.lockb", "bun.lockb"), ("pnpm-lock.yml", None), ("yarn.lock.orig", None), ("pnpm-workspace.yaml", None)],
+    [
+        ("pnpm-lock.yaml", "pnpm-lock.yaml"),
+        ("yarn.lock", "yarn.lock"),
+        ("bun.lock", "bun.lock"),
+        ("bun.lockb", "bun.lockb"),
+        ("pnpm-lock.yml", None),
+        ("yarn.lock.orig", None),
+        ("pnpm-workspace.yaml", None),
+    ],
 )
 def test_format_for_js_lockfiles(name: str, fmt: str | None) -> None:
     assert format_for(Path(name)) == fmt
@@ -168,7 +176,9 @@ VERSION_EDITS = {
 def test_semver_precedence_on_each_format(tmp_path: Path, tool: str, locked: str, listed: str, matches: bool) -> None:
     old, new = VERSION_EDITS[tool]
     path = edited(tmp_path, tool, old, new.format(v=locked))
-    feed = write_feed(tmp_path / "feed", [record("x_DEPGUARD-2026-0101", name="is-number", versions=(listed,), ecosystem="npm")])
+    feed = write_feed(
+        tmp_path / "feed", [record("x_DEPGUARD-2026-0101", name="is-number", versions=(listed,), ecosystem="npm")]
+    )
     result = depguard(tmp_path, "--feed", str(feed), "--format", "json", str(path))
     assert result.returncode == (1 if matches else 0), result.stdout + result.stderr
     findings = json.loads(result.stdout)["findings"]
@@ -184,7 +194,12 @@ def depguard(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     if "DEPGUARD_CACHE_DIR" in os.environ:
         env["DEPGUARD_CACHE_DIR"] = os.environ["DEPGUARD_CACHE_DIR"]
     return subprocess.run(
-        [sys.executable, "-m", "depguard", "check", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "depguard", "check", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -216,8 +231,11 @@ def test_check_discovers_every_format_and_a_clean_repo_exits_0(repo: Path) -> No
 
 def test_check_finds_the_aliased_package_in_every_format(repo: Path) -> None:
     """An advisory on ms 2.1.3 hits the alias my-ms (npm:ms@2.1.3) and debug's ms, each at its line."""
-    write_test_feed(repo, record("x_DEPGUARD-2026-0202", name="ms", versions=("2.1.3",), ecosystem="npm"),
-                    record("x_DEPGUARD-2026-0203", name="my-ms", versions=("2.1.3",), ecosystem="npm"))
+    write_test_feed(
+        repo,
+        record("x_DEPGUARD-2026-0202", name="ms", versions=("2.1.3",), ecosystem="npm"),
+        record("x_DEPGUARD-2026-0203", name="my-ms", versions=("2.1.3",), ecosystem="npm"),
+    )
     result = depguard(repo, "--feed", "feed", "--format", "json")
     assert result.returncode == 1, result.stdout + result.stderr
     report = json.loads(result.stdout)
@@ -230,7 +248,10 @@ def test_check_finds_the_aliased_package_in_every_format(repo: Path) -> None:
     assert set(by_file) == {f"{tool}/{name}" for tool, name in LOCKS.items()}
     for file, lines in by_file.items():
         for number in lines:
-            assert ("node_modules/" if file.startswith("npm/") else "2.1.3") in line(repo / file, number), (file, number)
+            assert ("node_modules/" if file.startswith("npm/") else "2.1.3") in line(repo / file, number), (
+                file,
+                number,
+            )
     # formats that keep one entry per install place list the alias and debug's copy apart
     assert len(by_file["bun/bun.lock"]) == 2 and len(by_file["yarn-classic/yarn.lock"]) == 2
 
@@ -261,7 +282,11 @@ def test_sarif_points_at_the_lockfile_line(repo: Path) -> None:
 
 GARBLED = {
     # tool: (text to replace, replacement, the line the error must name: text of the broken line)
-    "pnpm-v9": ("  is-number@7.0.0:\n", "  is-number@7.0.0:\n    resolution: {integrity: x}}\n", "resolution: {integrity: x}}"),
+    "pnpm-v9": (
+        "  is-number@7.0.0:\n",
+        "  is-number@7.0.0:\n    resolution: {integrity: x}}\n",
+        "resolution: {integrity: x}}",
+    ),
     "pnpm-v6": ("  /is-number@7.0.0:\n", "  /is-number@7.0.0:\n  /is-number@7.0.0:\n", "/is-number@7.0.0:"),
     "yarn-classic": ('  version "7.0.0"\n', '  version "7.0.0\n', 'version "7.0.0'),
     "yarn-berry": ("  version: 7.0.0\n", "  version: 7.0.0\n  version: 7.0.1\n", "version: 7.0.1"),
@@ -298,25 +323,41 @@ def test_garbled_lockfile_exits_2_naming_file_and_line_and_the_others_are_read(r
     ("name", "text", "number", "message"),
     [
         ("pnpm-lock.yaml", "lockfileVersion: '9.0'\npackages:\n  a@1.0.0: &x {}\n  b@1.0.0: *x\n", 4, "aliases"),
-        ("pnpm-lock.yaml", "lockfileVersion: '9.0'\npackages:\n  x: " + "[" * 200 + "]" * 200 + "\n", 3, "nested more than"),
+        (
+            "pnpm-lock.yaml",
+            "lockfileVersion: '9.0'\npackages:\n  x: " + "[" * 200 + "]" * 200 + "\n",
+            3,
+            "nested more than",
+        ),
         ("pnpm-lock.yaml", "lockfileVersion: '9.0'\npackages:\n  a@1.0.0: {}\n  a@1.0.0: {}\n", 4, "duplicate key"),
         ("pnpm-lock.yaml", "packages:\n  a@1.0.0: {}\n", 1, "no lockfileVersion"),
         ("pnpm-lock.yaml", "lockfileVersion: '9.0'\npackages:\n  'a@1.0.0':\n    x: \x07\n", 4, "invalid YAML"),
         ("pnpm-lock.yaml", "lockfileVersion: '9.0'\npackages:\n  noversion: {}\n", 3, "cannot tell"),
-        ("pnpm-lock.yaml", "lockfileVersion: '9.0'\npackages:\n  a@1.0.0:\n    resolution: {integrity: x\n\n  b@1.0.0: {}\n", 6,
-         "while parsing a flow mapping from line 4"),
-        ("yarn.lock", "# yarn lockfile v1\n\na@^1:\n\tversion \"1.0.0\"\n", 4, "indentation"),
-        ("yarn.lock", "a@^1:\n  version \"1.0.0\"\n      deep \"x\"\n", 3, "indented under nothing"),
-        ("yarn.lock", "a@^1:\n  version \"1.0.0\"\n<<<<<<< HEAD\n", 3, "expected"),
-        ("yarn.lock", "a@^1:\n  resolved \"x\"\n", 1, "no version"),
-        ("yarn.lock", "a@^1:\n  version \"1.0.0\"\na@^1, b@^2:\n  version \"1.0.0\"\n", 3, "already has an entry"),
-        ("yarn.lock", "__metadata:\n  version: 8\n\"a@npm:^1\":\n  version: 1.0.0\n", 3, "no usable resolution"),
-        ("bun.lock", "{\n  \"lockfileVersion\": 1,\n  \"packages\": {\n    \"a\": \"a@1.0.0\",\n  },\n}\n", 4, "must be an array"),
-        ("bun.lock", "{\n  \"lockfileVersion\": 1,\n  \"packages\": " + "[" * 200 + "\n}\n", 3, "nested more than"),
-        ("bun.lock", "{\n  \"lockfileVersion\": 1,\n  \"packages\": {,}\n}\n", 3, "invalid JSON"),
+        (
+            "pnpm-lock.yaml",
+            "lockfileVersion: '9.0'\npackages:\n  a@1.0.0:\n    resolution: {integrity: x\n\n  b@1.0.0: {}\n",
+            6,
+            "while parsing a flow mapping from line 4",
+        ),
+        ("yarn.lock", '# yarn lockfile v1\n\na@^1:\n\tversion "1.0.0"\n', 4, "indentation"),
+        ("yarn.lock", 'a@^1:\n  version "1.0.0"\n      deep "x"\n', 3, "indented under nothing"),
+        ("yarn.lock", 'a@^1:\n  version "1.0.0"\n<<<<<<< HEAD\n', 3, "expected"),
+        ("yarn.lock", 'a@^1:\n  resolved "x"\n', 1, "no version"),
+        ("yarn.lock", 'a@^1:\n  version "1.0.0"\na@^1, b@^2:\n  version "1.0.0"\n', 3, "already has an entry"),
+        ("yarn.lock", '__metadata:\n  version: 8\n"a@npm:^1":\n  version: 1.0.0\n', 3, "no usable resolution"),
+        (
+            "bun.lock",
+            '{\n  "lockfileVersion": 1,\n  "packages": {\n    "a": "a@1.0.0",\n  },\n}\n',
+            4,
+            "must be an array",
+        ),
+        ("bun.lock", '{\n  "lockfileVersion": 1,\n  "packages": ' + "[" * 200 + "\n}\n", 3, "nested more than"),
+        ("bun.lock", '{\n  "lockfileVersion": 1,\n  "packages": {,}\n}\n', 3, "invalid JSON"),
     ],
 )
-def test_hostile_or_broken_files_are_one_line_errors(tmp_path: Path, name: str, text: str, number: int, message: str) -> None:
+def test_hostile_or_broken_files_are_one_line_errors(
+    tmp_path: Path, name: str, text: str, number: int, message: str
+) -> None:
     path = tmp_path / name
     path.write_text(text)
     with pytest.raises(LockfileError) as info:
@@ -379,7 +420,9 @@ def test_pnpm_peer_suffix_and_explicit_name_and_version_fields(tmp_path: Path) -
     )
     packages = read_lockfile(path, tmp_path)
     assert [(p.name, p.version, p.location.line) for p in packages] == [
-        ("react-dom", "18.3.1", 5), ("@scope/pkg", "1.2.3", 11), ("ms", "2.1.3", 13),
+        ("react-dom", "18.3.1", 5),
+        ("@scope/pkg", "1.2.3", 11),
+        ("ms", "2.1.3", 13),
     ]
 
 
@@ -411,7 +454,10 @@ def _tarball(directory: Path, name: str, version: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}-{version}.tgz"
     with tarfile.open(path, "w:gz") as archive:
-        for member, text in (("package/package.json", json.dumps({"name": name, "version": version})), ("package/index.js", "")):
+        for member, text in (
+            ("package/package.json", json.dumps({"name": name, "version": version})),
+            ("package/index.js", ""),
+        ):
             data = text.encode()
             info = tarfile.TarInfo(member)
             info.size = len(data)
@@ -426,7 +472,11 @@ def _tool_version(exe: str) -> str:
 TOOL_RUNS = {
     # lockfile: (executable, arguments, accept(version) -> whether this executable writes that lockfile)
     "pnpm-lock.yaml": ("pnpm", ["install", "--lockfile-only", "--offline", "--ignore-scripts"], lambda v: True),
-    "yarn.lock (classic)": ("yarn", ["install", "--offline", "--ignore-scripts", "--no-progress"], lambda v: v.startswith("1.")),
+    "yarn.lock (classic)": (
+        "yarn",
+        ["install", "--offline", "--ignore-scripts", "--no-progress"],
+        lambda v: v.startswith("1."),
+    ),
     "yarn.lock (berry)": ("yarn", ["install", "--mode=update-lockfile"], lambda v: not v.startswith("1.")),
     "bun.lock": ("bun", ["install", "--lockfile-only", "--ignore-scripts"], lambda v: True),
 }
@@ -451,16 +501,32 @@ def test_lockfile_written_now_by_the_installed_tool(tmp_path: Path, lockfile: st
     project.mkdir()
     debug = _tarball(tmp_path / "tarballs", "debug", "4.4.2")
     ms = _tarball(tmp_path / "tarballs", "ms", "2.1.3")
-    (project / "package.json").write_text(json.dumps({
-        "name": "web", "version": "1.0.0",
-        "dependencies": {"debug": f"file:{os.path.relpath(debug, project)}", "my-ms": f"file:{os.path.relpath(ms, project)}"},
-    }))
+    (project / "package.json").write_text(
+        json.dumps(
+            {
+                "name": "web",
+                "version": "1.0.0",
+                "dependencies": {
+                    "debug": f"file:{os.path.relpath(debug, project)}",
+                    "my-ms": f"file:{os.path.relpath(ms, project)}",
+                },
+            }
+        )
+    )
     name = lockfile.split()[0]
     if "berry" in lockfile:
         (project / name).write_text("")
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path / "home"), "NO_COLOR": "1",
-           "YARN_ENABLE_TELEMETRY": "0", "YARN_ENABLE_NETWORK": "0", "npm_config_cache": str(tmp_path / "npm-cache")}
-    result = subprocess.run([exe, *arguments], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path / "home"),
+        "NO_COLOR": "1",
+        "YARN_ENABLE_TELEMETRY": "0",
+        "YARN_ENABLE_NETWORK": "0",
+        "npm_config_cache": str(tmp_path / "npm-cache"),
+    }
+    result = subprocess.run(
+        [exe, *arguments], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     packages = {p.name: p for p in read_lockfile(project / name, tmp_path)}
     expected = {

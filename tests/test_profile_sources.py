@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 
 from depguard.errors import FeedSourceError, InvalidRecordError
+from depguard.publish import build_site
 from depguard.sources import open_url
 from depguard.sources.cache import Blobs, FeedCache, now
 from depguard.sources.directory import from_directory
 from depguard.sources.options import FetchOptions
 from depguard.sources.static import read_static_tree
 from depguard.sources.verify import parse_index, verify_records
-from depguard.publish import build_site
+
 from feedkit import record, write_feed
 
 
@@ -31,7 +32,9 @@ def _tree_with_a_fixed_range(tmp_path: Path) -> tuple[Path, list[dict[str, Any]]
     www = tmp_path / "www"
     build_site(write_feed(tmp_path / "feed", [record(name="litellm", versions=("1.82.7",))]), www)
     records = json.loads((www / "all.json").read_bytes())
-    records[0]["affected"][0]["ranges"] = [{"type": "ECOSYSTEM", "events": [{"introduced": "1.0"}, {"fixed": "1.82.9"}]}]
+    records[0]["affected"][0]["ranges"] = [
+        {"type": "ECOSYSTEM", "events": [{"introduced": "1.0"}, {"fixed": "1.82.9"}]}
+    ]
     all_bytes = json.dumps(records).encode()
     index = json.loads((www / "index.json").read_bytes())
     index["all"].update(sha256=hashlib.sha256(all_bytes).hexdigest(), size=len(all_bytes))

@@ -22,19 +22,22 @@ def _tree(root: Path, files: list[str]) -> list[Path]:
 
 @pytest.mark.parametrize("tracked", [True, False])
 def test_folders_of_a_virtualenv_are_skipped_at_any_depth(tmp_path: Path, tracked: bool) -> None:
-    files = _tree(tmp_path, [
-        "pyproject.toml",
-        "env/pyvenv.cfg",  # a virtualenv that is not called venv: known by its pyvenv.cfg
-        "env/lib/pkg/pyproject.toml",
-        "env/src/a/pyproject.toml",
-        "envy/pyproject.toml",
-        "services/a/pyproject.toml",
-        "services/b/pyproject.toml",
-        "services/b/.tox/py/pyvenv.cfg",
-        "services/b/.tox/py/x/pyproject.toml",
-        "services/c/pyvenv.cfg",
-        "services/c/pyproject.toml",
-    ])
+    files = _tree(
+        tmp_path,
+        [
+            "pyproject.toml",
+            "env/pyvenv.cfg",  # a virtualenv that is not called venv: known by its pyvenv.cfg
+            "env/lib/pkg/pyproject.toml",
+            "env/src/a/pyproject.toml",
+            "envy/pyproject.toml",
+            "services/a/pyproject.toml",
+            "services/b/pyproject.toml",
+            "services/b/.tox/py/pyvenv.cfg",
+            "services/b/.tox/py/x/pyproject.toml",
+            "services/c/pyvenv.cfg",
+            "services/c/pyproject.toml",
+        ],
+    )
     found = discover(tmp_path, tracked=files if tracked else None)
     assert [p.directory.relative_to(tmp_path).as_posix() for p in found] == [".", "envy", "services/a", "services/b"]
 

@@ -10,6 +10,7 @@ import pytest
 
 from depguard.feed import check_record, record_relpath
 from depguard.protected import PROTECTED, is_protected
+
 from feedkit import record
 
 
@@ -43,7 +44,9 @@ def test_the_lists_are_normalized_and_cover_the_installers() -> None:
     assert len(PROTECTED["PyPI"]) >= 100 and len(PROTECTED["npm"]) >= 100
 
 
-@pytest.mark.parametrize(("ecosystem", "name"), [("PyPI", "requests"), ("PyPI", "uv"), ("PyPI", "depguard"), ("npm", "debug")])
+@pytest.mark.parametrize(
+    ("ecosystem", "name"), [("PyPI", "requests"), ("PyPI", "uv"), ("PyPI", "depguard"), ("npm", "debug")]
+)
 def test_whole_package_block_of_a_protected_package_is_refused(ecosystem: str, name: str) -> None:
     data = record(name=name, ecosystem=ecosystem, versions=("1.0.0",), whole_package=True)
     issues = check_record(record_relpath(ecosystem, name, data["id"]), data)
@@ -57,12 +60,15 @@ def test_exact_versions_of_a_protected_package_stay_allowed() -> None:
 
 def test_a_reviewed_override_admits_the_block() -> None:
     data = record(name="requests", versions=("2.99.0",), whole_package=True)
-    data["database_specific"]["depguard"]["protected_override"] = {"reviewed_by": "a maintainer", "reason": "the name was taken over whole"}
+    data["database_specific"]["depguard"]["protected_override"] = {
+        "reviewed_by": "a maintainer",
+        "reason": "the name was taken over whole",
+    }
     assert check_record(record_relpath("PyPI", "requests", data["id"]), data) == []
 
 
 def test_the_repo_feed_blocks_no_protected_package_whole() -> None:
-    from depguard.feed import load_feed, lint
+    from depguard.feed import lint, load_feed
 
     feed = load_feed(Path(__file__).resolve().parents[1] / "feed")
     assert [i for i in lint(feed) if i.rule == "protected"] == []

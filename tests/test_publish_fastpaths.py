@@ -26,7 +26,9 @@ from hypothesis import strategies as st
 from depguard import feed as feed_mod
 from depguard import publish, ziparchive
 from depguard.feed import load_feed
+
 from feedkit import record, write_feed
+
 
 def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
@@ -42,11 +44,15 @@ def _feed(root: Path, count: int) -> Path:
     for n in range(1, count + 1):
         ecosystem = "npm" if n % 3 == 0 else "PyPI"
         data = record(
-            f"x_DEPGUARD-2026-{n:04d}", name=f"pkg{n}", ecosystem=ecosystem, versions=("1.0.0",),
-            whole_package=n % 5 == 0, modified=f"2026-04-0{1 + n % 3}T00:00:00Z",
+            f"x_DEPGUARD-2026-{n:04d}",
+            name=f"pkg{n}",
+            ecosystem=ecosystem,
+            versions=("1.0.0",),
+            whole_package=n % 5 == 0,
+            modified=f"2026-04-0{1 + n % 3}T00:00:00Z",
             withdrawn="2026-04-05T00:00:00Z" if n % 7 == 0 else None,
         )
-        data["summary"] = f"<b>{n}</b> & \"friends\""
+        data["summary"] = f'<b>{n}</b> & "friends"'
         data["references"].append({"type": "WEB", "url": f"https://User@Example.ORG:8443/a?b={n}&c=<2>"})
         records.append(data)
     write_feed(root, records)
@@ -57,21 +63,32 @@ def _feed(root: Path, count: int) -> Path:
 
 names = st.text(alphabet="ab_.-é0", min_size=1, max_size=12)
 dates = st.tuples(
-    st.integers(1980, 2107), st.integers(1, 12), st.integers(1, 28), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59)
+    st.integers(1980, 2107),
+    st.integers(1, 12),
+    st.integers(1, 28),
+    st.integers(0, 23),
+    st.integers(0, 59),
+    st.integers(0, 59),
 )
 members = st.lists(st.tuples(names, dates, st.binary(max_size=300)), max_size=6, unique_by=lambda m: m[0])
 
 
 @settings(max_examples=150, deadline=None)
-@given(members=members, create_system=st.sampled_from([0, 3]), external_attr=st.sampled_from([0o100644 << 16, 0o600 << 16]))
-def test_zip_archive_is_what_zipfile_writes(members: list[tuple[str, Any, bytes]], create_system: int, external_attr: int) -> None:
+@given(
+    members=members, create_system=st.sampled_from([0, 3]), external_attr=st.sampled_from([0o100644 << 16, 0o600 << 16])
+)
+def test_zip_archive_is_what_zipfile_writes(
+    members: list[tuple[str, Any, bytes]], create_system: int, external_attr: int
+) -> None:
     built = [ziparchive.member(name, date, data) for name, date, data in members]
     fast = ziparchive.archive(built, create_system=create_system, external_attr=external_attr)
     assert fast == ziparchive.archive_with_zipfile(built, create_system=create_system, external_attr=external_attr)
     with zipfile.ZipFile(io.BytesIO(fast)) as archive:
         assert archive.testzip() is None
         # zip keeps seconds in steps of two
-        assert [(i.filename, i.date_time) for i in archive.infolist()] == [(n, (*d[:5], d[5] // 2 * 2)) for n, d, _ in members]
+        assert [(i.filename, i.date_time) for i in archive.infolist()] == [
+            (n, (*d[:5], d[5] // 2 * 2)) for n, d, _ in members
+        ]
         assert [archive.read(i) for i in archive.infolist()] == [data for _, _, data in members]
 
 
@@ -119,10 +136,25 @@ def _index_reference(site: publish._Site, sha: str, size: int) -> bytes:
     records = []
     for item in site.items:
         package = next(a.package for a in item.record.affected if a.package is not None)
-        records.append({"id": item.id, "ecosystem": package.ecosystem, "name": package.name, "modified": item.record.modified,
-                        "withdrawn": item.record.withdrawn, "path": item.path, "sha256": publish._sha256(item.raw)})
-    index = {"format": publish.FORMAT, "format_version": publish.FORMAT_VERSION, "modified": site.newest,
-             "count": len(site.items), "all": {"path": publish.ALL_PATH, "sha256": sha, "size": size}, "records": records}
+        records.append(
+            {
+                "id": item.id,
+                "ecosystem": package.ecosystem,
+                "name": package.name,
+                "modified": item.record.modified,
+                "withdrawn": item.record.withdrawn,
+                "path": item.path,
+                "sha256": publish._sha256(item.raw),
+            }
+        )
+    index = {
+        "format": publish.FORMAT,
+        "format_version": publish.FORMAT_VERSION,
+        "modified": site.newest,
+        "count": len(site.items),
+        "all": {"path": publish.ALL_PATH, "sha256": sha, "size": size},
+        "records": records,
+    }
     return (json.dumps(index, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
@@ -137,8 +169,39 @@ def test_index_json_is_json_dumps_indent_1(tmp_path: Path, count: int) -> None:
 
 
 urls = st.lists(
-    st.sampled_from(["http://", "https://", "HTTPS://", "ftp://", "//", "a", "Z", "0", ".", "-", ":", "8", "/", "?", "#", "@",
-                     "[", "]", "%", " ", "\t", "\n", "\x00", "\x7f", "é", "_", "~", "user@", "[::1]"]),
+    st.sampled_from(
+        [
+            "http://",
+            "https://",
+            "HTTPS://",
+            "ftp://",
+            "//",
+            "a",
+            "Z",
+            "0",
+            ".",
+            "-",
+            ":",
+            "8",
+            "/",
+            "?",
+            "#",
+            "@",
+            "[",
+            "]",
+            "%",
+            " ",
+            "\t",
+            "\n",
+            "\x00",
+            "\x7f",
+            "é",
+            "_",
+            "~",
+            "user@",
+            "[::1]",
+        ]
+    ),
     max_size=10,
 ).map("".join)
 
@@ -197,7 +260,9 @@ def test_build_shared_with_a_child_is_the_one_process_rendering(tmp_path: Path, 
 
 
 @pytest.mark.skipif(feed_mod._fork_context() is None, reason="no fork here: the build always runs in one process")
-def test_a_failing_child_changes_nothing(tmp_path: Path, forks: Callable[[], set[int]], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_child_changes_nothing(
+    tmp_path: Path, forks: Callable[[], set[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The child dies as it writes its first file: the parent does every job itself."""
     root = _feed(tmp_path / "feed", 20)
     parent = os.getpid()

@@ -137,7 +137,7 @@ TRAPS = [
     f"[tool.uv]\nconstraint-dependencies = [\n{BLOCK}]\nx = [\n    {END_MARKER}\n]\n",
     # a block in the wrong array, in a nested array, after an item without a comma
     f"[tool.uv]\nother = [\n{BLOCK}]\nconstraint-dependencies = []\n",
-    f'[tool.uv]\nconstraint-dependencies = [\n  [\n{BLOCK}  ],\n]\n',
+    f"[tool.uv]\nconstraint-dependencies = [\n  [\n{BLOCK}  ],\n]\n",
     f'[tool.uv]\nconstraint-dependencies = [\n    "numpy<2"\n{BLOCK}]\n',
     f'[tool.uv]\nconstraint-dependencies = [\n    "numpy<2"\n    {BEGIN_MARKER}\n    {END_MARKER}\n]\n',
     # strings that read as a sentinel, broken documents, shapes that are refused
@@ -149,12 +149,12 @@ TRAPS = [
     f"[tool.uv]\nconstraint-dependencies = [\n{BLOCK}]\na = 1\rb = 2\n",
     f"[tool.uv]\nconstraint-dependencies = [\n{BLOCK.replace(chr(10), chr(13) + chr(10), 1)}]\n",
     f"[tool.uv]\nconstraint-dependencies = [\n{BLOCK}",
-    f"[tool.uv]\nconstraint-dependencies = [  {BEGIN_MARKER}\n    {END_MARKER}\n    \"numpy<2\"]\n",
-    f"[tool.uv]\nconstraint-dependencies = [  {BEGIN_MARKER}\n    \"a<0\",  # X-1\n  x {END_MARKER}\n]\n",
-    f"[tool.uv]\nconstraint-dependencies = [  {BEGIN_MARKER}\n\"a<0\",  # X-1\n{END_MARKER}\n]\n",
+    f'[tool.uv]\nconstraint-dependencies = [  {BEGIN_MARKER}\n    {END_MARKER}\n    "numpy<2"]\n',
+    f'[tool.uv]\nconstraint-dependencies = [  {BEGIN_MARKER}\n    "a<0",  # X-1\n  x {END_MARKER}\n]\n',
+    f'[tool.uv]\nconstraint-dependencies = [  {BEGIN_MARKER}\n"a<0",  # X-1\n{END_MARKER}\n]\n',
     f"[tool.uv]\nconstraint-dependencies = [ {BEGIN_MARKER}\n {END_MARKER}\n]\n",
     f'[tool.uv]\nconstraint-dependencies = [  {BEGIN_MARKER}\n"u", "a<0",  # X-1\n"u", {END_MARKER}\n]\n',
-    f"[tool.uv]\nconstraint-dependencies = [  {BEGIN_MARKER}\n  x \"a<0\",  # X-1\n  x {END_MARKER}\n]\n",
+    f'[tool.uv]\nconstraint-dependencies = [  {BEGIN_MARKER}\n  x "a<0",  # X-1\n  x {END_MARKER}\n]\n',
     f"[tool.uv]\nconstraint-dependencies = [\n\t{BEGIN_MARKER}\n\t{END_MARKER}\n]\n",
 ]
 
@@ -174,6 +174,7 @@ def test_a_block_in_a_string_is_not_taken_for_the_array() -> None:
 
 def _drop_first_value(spans: Scan) -> Scan:
     """Lose the first item of every array: indexes into tomlkit's list are then off by one."""
+
     def drop(tokens: tuple[Token, ...]) -> tuple[Token, ...]:
         first = next((i for i, token in enumerate(tokens) if token.kind == "value"), None)
         return tokens if first is None else tokens[:first] + tokens[first + 1 :]
@@ -183,7 +184,9 @@ def _drop_first_value(spans: Scan) -> Scan:
 
 def _newlines_as_commas(spans: Scan) -> Scan:
     """Read every line break in an array as a comma: no item then starts a line."""
-    return _retokenized(spans, lambda tokens: tuple(Token("comma", t.start, t.end) if t.kind == "nl" else t for t in tokens))
+    return _retokenized(
+        spans, lambda tokens: tuple(Token("comma", t.start, t.end) if t.kind == "nl" else t for t in tokens)
+    )
 
 
 def _retokenized(spans: Scan, change: Callable[[tuple[Token, ...]], tuple[Token, ...]]) -> Scan:
@@ -215,9 +218,36 @@ def test_a_scanner_mistake_is_a_refusal_on_both_paths(
 # -- properties ----------------------------------------------------------------------------
 
 SNIPPETS = st.sampled_from(
-    ['"', "'", '"""', "'''", "#", "[", "]", ",", "\n", "\r\n", "\r", " ", "\t", "\\", "{", "}", "=",
-     '"x",', "'y',\n", "x = 1\n", "[tool.uv]\n", "# >>> depguard\n", f"{END_MARKER}\n", f"{BEGIN_MARKER}\n",
-     '"depguard-sentinel-0",\n', '"""\n', "[[tool.uv]]\n", "\ufeff"]
+    [
+        '"',
+        "'",
+        '"""',
+        "'''",
+        "#",
+        "[",
+        "]",
+        ",",
+        "\n",
+        "\r\n",
+        "\r",
+        " ",
+        "\t",
+        "\\",
+        "{",
+        "}",
+        "=",
+        '"x",',
+        "'y',\n",
+        "x = 1\n",
+        "[tool.uv]\n",
+        "# >>> depguard\n",
+        f"{END_MARKER}\n",
+        f"{BEGIN_MARKER}\n",
+        '"depguard-sentinel-0",\n',
+        '"""\n',
+        "[[tool.uv]]\n",
+        "\ufeff",
+    ]
 )
 
 

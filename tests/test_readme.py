@@ -32,10 +32,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from repokit import git, init_repo
 
 from depguard.config import load_config
 from depguard.writers import pyproject as pyproject_writer
+
+from repokit import git, init_repo
 
 try:
     import tomllib
@@ -76,9 +77,14 @@ def readme_blocks(text: str) -> list[Block]:
             index += 1
             continue
         indent, fence = len(opening["indent"]), opening["fence"]
-        end = next((j for j in range(index + 1, len(lines))
-                    if lines[j].strip().startswith(fence[0] * len(fence)) and not lines[j].strip().strip(fence[0])),
-                   None)
+        end = next(
+            (
+                j
+                for j in range(index + 1, len(lines))
+                if lines[j].strip().startswith(fence[0] * len(fence)) and not lines[j].strip().strip(fence[0])
+            ),
+            None,
+        )
         assert end is not None, f"README.md:{index + 1}: the fence opened here is never closed"
         body = "".join(_dedent(raw, indent) + "\n" for raw in lines[index + 1 : end])
         above = MARKER.match(lines[index - 1]) if index else None
@@ -139,8 +145,15 @@ def run_shell(block: Block, cwd: Path, expected: int | list[int] = 0) -> list[Ra
     assert len(codes) == len(commands), f"README.md:{block.line}: {len(commands)} commands, expected {len(codes)}"
     results: list[Ran] = []
     for command, code in zip(commands, codes):
-        done = subprocess.run(["bash", "-o", "pipefail", "-c", command], check=False, cwd=cwd, env=cli_env(),
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", command],
+            check=False,
+            cwd=cwd,
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         ran = Ran(command, done.returncode, done.stdout, done.stderr)
         assert ran.returncode == code, f"README.md:{block.line}: expected exit {code}\n{ran.describe()}"
         results.append(ran)
@@ -148,8 +161,15 @@ def run_shell(block: Block, cwd: Path, expected: int | list[int] = 0) -> list[Ra
 
 
 def run_python(block: Block, cwd: Path) -> Ran:
-    done = subprocess.run([sys.executable, "-c", block.text], check=False, cwd=cwd, env=cli_env(),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", block.text],
+        check=False,
+        cwd=cwd,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     ran = Ran("python <README block>", done.returncode, done.stdout, done.stderr)
     assert ran.returncode == 0, f"README.md:{block.line}: the python block failed\n{ran.describe()}"
     return ran
@@ -178,8 +198,15 @@ def feed_repo(root: Path, *, history: bool = True) -> Path:
 
 
 def sync(cwd: Path, *args: str) -> Ran:
-    done = subprocess.run([str(BIN / "depguard"), "sync", "--feed", str(FEED), *args], check=False, cwd=cwd, env=cli_env(),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(BIN / "depguard"), "sync", "--feed", str(FEED), *args],
+        check=False,
+        cwd=cwd,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return Ran("depguard sync " + " ".join(args), done.returncode, done.stdout, done.stderr)
 
 
@@ -187,7 +214,7 @@ def section(title: str) -> str:
     """The README text from heading ``title`` to the next heading of any level."""
     text = README.read_text(encoding="utf-8")
     start = text.index(title)
-    following = re.search(r"^#{1,6} ", text[start + len(title):], flags=re.MULTILINE)
+    following = re.search(r"^#{1,6} ", text[start + len(title) :], flags=re.MULTILINE)
     return text[start : start + len(title) + following.start()] if following else text[start:]
 
 
@@ -246,7 +273,8 @@ def check_sync_excerpt(block: Block, tmp_path: Path) -> None:
             wanted = next(expected, None)
         else:
             assert inside and line.strip().startswith('"'), (
-                f"README.md:{block.line}: sync writes {line!r} where the README shows {wanted!r}\n{written}")
+                f"README.md:{block.line}: sync writes {line!r} where the README shows {wanted!r}\n{written}"
+            )
             left_out.append(line)
         if "# >>> depguard" in line:
             inside = True
@@ -268,11 +296,13 @@ def check_summary_line(block: Block, tmp_path: Path) -> None:
         "c/requirements.in": "litellm\n",
         "services/api/pyproject.toml": (
             '[tool.poetry]\nname = "api"\nversion = "0"\n\n[build-system]\n'
-            'requires = ["poetry-core"]\nbuild-backend = "poetry.core.masonry.api"\n'),
+            'requires = ["poetry-core"]\nbuild-backend = "poetry.core.masonry.api"\n'
+        ),
         "services/api/poetry.lock": "# This file is automatically @generated by Poetry\n",
     }
-    files.update({f"tests/fixtures/p{n}/pyproject.toml": f'[project]\nname = "p{n}"\nversion = "0"\n'
-                  for n in range(96)})
+    files.update(
+        {f"tests/fixtures/p{n}/pyproject.toml": f'[project]\nname = "p{n}"\nversion = "0"\n' for n in range(96)}
+    )
     ran = sync(init_repo(tmp_path / "repo", files))
     assert ran.returncode == 0, ran.describe()
     assert ran.stdout.splitlines()[-1] == block.text.strip(), ran.describe()
@@ -294,18 +324,25 @@ def check_lockfiles(block: Block, tmp_path: Path) -> None:
     written by the redirect holds the finding; the inspected environment's python is never
     started (it would leave a file behind)."""
     site = ".venv/lib/python3.11/site-packages/litellm-1.82.7.dist-info"
-    repo = project_repo(tmp_path / "repo", {
-        ".gitignore": ".venv/\n",
-        "uv.lock": ('version = 1\nrequires-python = ">=3.9"\n\n[[package]]\nname = "litellm"\n'
-                    'version = "1.82.7"\nsource = { registry = "https://pypi.org/simple" }\n'),
-        "requirements.txt": "litellm==1.82.7\n",
-        ".venv/pyvenv.cfg": "home = /usr/bin\nversion = 3.11.7\n",
-        ".venv/bin/python": '#!/bin/sh\ntouch "$0.started"\n',
-        f"{site}/METADATA": "Metadata-Version: 2.1\nName: litellm\nVersion: 1.82.7\n",
-        f"{site}/RECORD": "",
-        ".github/workflows/ci.yml": ("on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n"
-                                     "      - uses: tj-actions/changed-files@v44\n"),
-    })
+    repo = project_repo(
+        tmp_path / "repo",
+        {
+            ".gitignore": ".venv/\n",
+            "uv.lock": (
+                'version = 1\nrequires-python = ">=3.9"\n\n[[package]]\nname = "litellm"\n'
+                'version = "1.82.7"\nsource = { registry = "https://pypi.org/simple" }\n'
+            ),
+            "requirements.txt": "litellm==1.82.7\n",
+            ".venv/pyvenv.cfg": "home = /usr/bin\nversion = 3.11.7\n",
+            ".venv/bin/python": '#!/bin/sh\ntouch "$0.started"\n',
+            f"{site}/METADATA": "Metadata-Version: 2.1\nName: litellm\nVersion: 1.82.7\n",
+            f"{site}/RECORD": "",
+            ".github/workflows/ci.yml": (
+                "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n"
+                "      - uses: tj-actions/changed-files@v44\n"
+            ),
+        },
+    )
     (repo / ".venv/bin/python").chmod(0o755)
     results = run_shell(block, repo, expected=1)
     assert not (repo / ".venv/bin/python.started").exists(), "the inspected interpreter was started"
@@ -319,7 +356,7 @@ def check_lockfiles(block: Block, tmp_path: Path) -> None:
 
 
 def check_add_advisory(block: Block, tmp_path: Path) -> None:
-    """"Add an advisory" in a fork of this checkout's feed: ``feed new`` prints a path shaped
+    """ "Add an advisory" in a fork of this checkout's feed: ``feed new`` prints a path shaped
     like the one the README shows, then ``feed fmt``, ``feed validate`` and ``feed validate
     --changed-since origin/main`` (the commands of steps 3 and 4) all pass."""
     repo = feed_repo(tmp_path / "fork")
@@ -331,9 +368,14 @@ def check_add_advisory(block: Block, tmp_path: Path) -> None:
     folder, _, name = example[1].rpartition("/")
     assert re.fullmatch(r"x_DEPGUARD-\d{4}-\d{4}\.json", name), example[1]
     assert re.fullmatch(re.escape(folder) + r"/x_DEPGUARD-\d{4}-\d{4}\.json", path), (
-        f"feed new printed {path!r}; the README shows {example[1]!r}")
+        f"feed new printed {path!r}; the README shows {example[1]!r}"
+    )
     assert (repo / path).is_file()
-    for command in ("depguard feed fmt", "depguard feed validate", "depguard feed validate --changed-since origin/main"):
+    for command in (
+        "depguard feed fmt",
+        "depguard feed validate",
+        "depguard feed validate --changed-since origin/main",
+    ):
         assert f"`{command}`" in steps, f"the README no longer names `{command}`"
         run_shell(Block(block.line, "sh", command + "\n", None), repo)
 
@@ -342,10 +384,8 @@ def check_add_advisory(block: Block, tmp_path: Path) -> None:
 # The CSV is cut to its header and first rows: importing all 795 spends seconds in fsync.
 CSV_ROWS = 10
 IMPORT_SEEDS = {
-    "malicious-packages/osv/malicious/pypi/num2words/MAL-2025-6794.json":
-        "incidents/ossf-malicious-packages/osv/malicious/pypi/num2words/MAL-2025-6794.json",
-    "advisory-database/vulns/num2words/PYSEC-2025-72.yaml":
-        "incidents/pypa-advisory-database/vulns/num2words/PYSEC-2025-72.yaml",
+    "malicious-packages/osv/malicious/pypi/num2words/MAL-2025-6794.json": "incidents/ossf-malicious-packages/osv/malicious/pypi/num2words/MAL-2025-6794.json",
+    "advisory-database/vulns/num2words/PYSEC-2025-72.yaml": "incidents/pypa-advisory-database/vulns/num2words/PYSEC-2025-72.yaml",
     "path/to/records/PYSEC-2026-586.yaml": "incidents/pypa-advisory-database/vulns/tlask/PYSEC-2026-586.yaml",
     "consolidated_iocs.csv": "incidents/datadog-indicators-of-compromise/shai-hulud-2.0/consolidated_iocs.csv",
 }
@@ -379,8 +419,12 @@ CHECKERS: dict[str, Callable[..., None]] = {
     "library": check_library,
 }
 DEFAULT_BY_LANGUAGE: dict[str, Callable[..., None]] = {
-    "toml": check_toml, "json": check_json, "yaml": check_yaml, "yml": check_yaml,
-    **{lang: check_shell for lang in SHELL_LANGUAGES}, "python": check_python,
+    "toml": check_toml,
+    "json": check_json,
+    "yaml": check_yaml,
+    "yml": check_yaml,
+    **{lang: check_shell for lang in SHELL_LANGUAGES},
+    "python": check_python,
 }
 
 
@@ -396,12 +440,15 @@ def test_readme_block(block: Block, tmp_path: Path, request: pytest.FixtureReque
         pytest.skip(f"README.md:{block.line}: {reason}")
     if block.marker is not None:
         checker = CHECKERS.get(block.marker)
-        assert checker, f"README.md:{block.line}: unknown marker {block.marker!r}; known: {sorted(CHECKERS)} or 'skip: REASON'"
+        assert checker, (
+            f"README.md:{block.line}: unknown marker {block.marker!r}; known: {sorted(CHECKERS)} or 'skip: REASON'"
+        )
     else:
         checker = DEFAULT_BY_LANGUAGE.get(block.lang)
         assert checker, (
             f"README.md:{block.line}: a ```{block.lang} block has no rule; run it or put "
-            "<!-- readme-test: skip: REASON --> (or another marker of tests/test_readme.py) on the line before its fence")
+            "<!-- readme-test: skip: REASON --> (or another marker of tests/test_readme.py) on the line before its fence"
+        )
     if checker is check_import:
         checker(block, tmp_path, request.getfixturevalue("upstream_corpus"))
     else:
@@ -417,8 +464,10 @@ def test_every_block_is_found() -> None:
 
 def test_extraction_and_markers() -> None:
     """Indented fences, markers and languages are read as GitHub renders them."""
-    text = ("intro\n<!-- readme-test: skip: needs the network -->\n```sh\ncurl x\n```\n\n"
-            "1. item:\n   ```python\n   print(1)\n   ```\n~~~\nplain\n~~~\n")
+    text = (
+        "intro\n<!-- readme-test: skip: needs the network -->\n```sh\ncurl x\n```\n\n"
+        "1. item:\n   ```python\n   print(1)\n   ```\n~~~\nplain\n~~~\n"
+    )
     blocks = readme_blocks(text)
     assert [(b.line, b.lang, b.text, b.marker) for b in blocks] == [
         (3, "sh", "curl x\n", "skip: needs the network"),
@@ -442,15 +491,28 @@ def test_quickstart_sync_check_passes_in_this_checkout() -> None:
     quickstart = next(b for b in BLOCKS if "python3 -m venv" in b.text)
     last = quickstart.text.strip().split("&&")[-1].strip()
     assert last == ".venv/bin/depguard sync --check", last
-    done = subprocess.run([str(BIN / "depguard"), "sync", "--check"], check=False, cwd=REPO, env=cli_env(),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(BIN / "depguard"), "sync", "--check"],
+        check=False,
+        cwd=REPO,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_sync_options_sentence_names_every_option() -> None:
-    """"`depguard sync --help` lists every option: ..." names exactly the options --help shows."""
-    done = subprocess.run([str(BIN / "depguard"), "sync", "--help"], check=False, env={**cli_env(), "COLUMNS": "200"},
-                          capture_output=True, text=True, timeout=60)
+    """ "`depguard sync --help` lists every option: ..." names exactly the options --help shows."""
+    done = subprocess.run(
+        [str(BIN / "depguard"), "sync", "--help"],
+        check=False,
+        env={**cli_env(), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     options = done.stdout.split("Options:", 1)[1]
     shown = set(re.findall(r"^\s+(?:-[a-zA-Z], )?(--[a-z][a-z-]*)", options, flags=re.MULTILINE)) - {"--help"}

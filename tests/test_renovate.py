@@ -28,7 +28,15 @@ from depguard.errors import InvalidRecordError
 from depguard.feed import load_feed
 from depguard.publish import build_site
 from depguard.records import Record
-from depguard.renovate import PRESET_PATH, REFUSE_EVERY_VERSION, SCHEMA_URL, pep440_pattern, render_preset, semver_pattern
+from depguard.renovate import (
+    PRESET_PATH,
+    REFUSE_EVERY_VERSION,
+    SCHEMA_URL,
+    pep440_pattern,
+    render_preset,
+    semver_pattern,
+)
+
 from feedkit import record, write_feed
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,11 +61,28 @@ def _synthetic_records() -> list[dict]:
     """Every shape the preset must handle, in a feed that passes every rule."""
     litellm = record("x_DEPGUARD-2026-0001", name="litellm", versions=("1.82.7", "1.82.8"))
     litellm_again = record("x_DEPGUARD-2026-0002", name="litellm", versions=("1.83.0",))
-    odd = record("x_DEPGUARD-2026-0003", name="deep-trans-lator", versions=("1.0.0", "2.0rc1", "2.1a0.post3.dev2", "3.0.post1", "4.0.dev0", "1!2.0"))
+    odd = record(
+        "x_DEPGUARD-2026-0003",
+        name="deep-trans-lator",
+        versions=("1.0.0", "2.0rc1", "2.1a0.post3.dev2", "3.0.post1", "4.0.dev0", "1!2.0"),
+    )
     whole_pypi = record("x_DEPGUARD-2026-0004", name="rlask", versions=("3.1.3",), whole_package=True)
-    scoped = record("x_DEPGUARD-2026-0005", name="@scope/pkg", ecosystem="npm", versions=("1.0.0", "1.4.44-liberty-2", "6.11.2-alpha.1"))
-    whole_npm = record("x_DEPGUARD-2026-0006", name="flatmap-stream", ecosystem="npm", versions=("0.1.1",), whole_package=True)
-    gone = record("x_DEPGUARD-2026-0007", name="tinylib", versions=("2.0",), withdrawn="2026-03-27T00:00:00Z", modified="2026-03-27T00:00:00Z")
+    scoped = record(
+        "x_DEPGUARD-2026-0005",
+        name="@scope/pkg",
+        ecosystem="npm",
+        versions=("1.0.0", "1.4.44-liberty-2", "6.11.2-alpha.1"),
+    )
+    whole_npm = record(
+        "x_DEPGUARD-2026-0006", name="flatmap-stream", ecosystem="npm", versions=("0.1.1",), whole_package=True
+    )
+    gone = record(
+        "x_DEPGUARD-2026-0007",
+        name="tinylib",
+        versions=("2.0",),
+        withdrawn="2026-03-27T00:00:00Z",
+        modified="2026-03-27T00:00:00Z",
+    )
     return [litellm, litellm_again, odd, whole_pypi, scoped, whole_npm, gone]
 
 
@@ -129,7 +154,7 @@ def _pep440_neighbours(version: str) -> list[str]:
         version,
         f"v{version}",
         f"V{version}".upper(),
-        f"{head}{base}.0{version[len(head) + len(base):]}",
+        f"{head}{base}.0{version[len(head) + len(base) :]}",
         f"{version}+local.7",
         f"{version}+Ubuntu-1",
     ]
@@ -149,7 +174,13 @@ def _pep440_neighbours(version: str) -> list[str]:
 def _npm_neighbours(version: str) -> list[str]:
     core, _, pre = version.partition("-")
     major, minor, patch = map(int, core.split("."))
-    out = [f"{major}.{minor}.{patch + 1}", f"{major}.{minor}.{patch * 10 if patch else 10}", f"{major}.{minor + 1}.{patch}", version, f"{version}+build.7"]
+    out = [
+        f"{major}.{minor}.{patch + 1}",
+        f"{major}.{minor}.{patch * 10 if patch else 10}",
+        f"{major}.{minor + 1}.{patch}",
+        version,
+        f"{version}+build.7",
+    ]
     if patch:
         out.append(f"{major}.{minor}.{patch - 1}")
     out += [f"{version}.1", f"{version}0", core] if pre else [f"{version}-rc.1", f"{version}-0"]
@@ -161,8 +192,12 @@ def _queries(packages: dict[tuple[str, str], tuple[set[str], bool]]) -> tuple[li
     queries: list[list[str]] = []
     expected: list[bool] = []
     for (datasource, name), (listed, whole) in sorted(packages.items()):
-        names = [name, name.upper()] + ([name.replace("-", "_"), name.replace("-", ".")] if datasource == "pypi" and "-" in name else [])
-        candidates = [n for v in sorted(listed) for n in (_pep440_neighbours(v) if datasource == "pypi" else _npm_neighbours(v))]
+        names = [name, name.upper()] + (
+            [name.replace("-", "_"), name.replace("-", ".")] if datasource == "pypi" and "-" in name else []
+        )
+        candidates = [
+            n for v in sorted(listed) for n in (_pep440_neighbours(v) if datasource == "pypi" else _npm_neighbours(v))
+        ]
         if whole:
             candidates += ["0.0.1", "1.0.0", "99.99.99"]
         for spelled in names:
@@ -170,7 +205,11 @@ def _queries(packages: dict[tuple[str, str], tuple[set[str], bool]]) -> tuple[li
                 queries.append([datasource, spelled, candidate])
                 expected.append(not whole and not _is_listed(datasource, candidate, listed))
     # packages the preset does not name are left alone
-    queries += [["pypi", "not-in-the-feed", "1.82.7"], ["npm", "not-in-the-feed", "1.0.0"], ["npm", "litellm", "1.82.7"]]
+    queries += [
+        ["pypi", "not-in-the-feed", "1.82.7"],
+        ["npm", "not-in-the-feed", "1.0.0"],
+        ["npm", "litellm", "1.82.7"],
+    ]
     expected += [True, True, True]
     return queries, expected
 
@@ -182,7 +221,9 @@ def _is_listed(datasource: str, candidate: str, listed: set[str]) -> bool:
     return any(ecosystems.semver_key(candidate) == ecosystems.semver_key(v) for v in listed)
 
 
-def _run_tool(preset: Path, queries: list[list[str]], tmp_path: Path, *, prefix: Path | None, env: dict[str, str] | None = None) -> dict:
+def _run_tool(
+    preset: Path, queries: list[list[str]], tmp_path: Path, *, prefix: Path | None, env: dict[str, str] | None = None
+) -> dict:
     query_file = tmp_path / "queries.json"
     query_file.write_text(json.dumps(queries))
     argv = [str(NODE), str(TOOL), str(preset), str(query_file)] + ([str(prefix)] if prefix else [])
@@ -200,9 +241,17 @@ def test_preset_is_sorted_merged_and_leaves_withdrawn_records_out(synthetic_site
     assert "https://mirror.example/feed/" in preset["description"]
     rules = preset["packageRules"]
     keys = [(r["matchDatasources"][0], r["matchPackageNames"][0]) for r in rules]
-    assert keys == sorted(keys) == [
-        ("npm", "@scope/pkg"), ("npm", "flatmap-stream"), ("pypi", "deep-trans-lator"), ("pypi", "litellm"), ("pypi", "rlask"),
-    ]
+    assert (
+        keys
+        == sorted(keys)
+        == [
+            ("npm", "@scope/pkg"),
+            ("npm", "flatmap-stream"),
+            ("pypi", "deep-trans-lator"),
+            ("pypi", "litellm"),
+            ("pypi", "rlask"),
+        ]
+    )
     assert "tinylib" not in (synthetic_site / PRESET_PATH).read_text()
     litellm = rules[3]
     assert litellm["description"] == "x_DEPGUARD-2026-0001, x_DEPGUARD-2026-0002: litellm 1.82.7, 1.82.8, 1.83.0"
@@ -262,7 +311,9 @@ def test_renovate_refuses_every_listed_version_and_allows_every_neighbour(
 ) -> None:
     site, feed_root = site_and_feed
     packages = _feed_packages(feed_root)
-    assert {(r["matchDatasources"][0], r["matchPackageNames"][0]) for r in _preset(site)["packageRules"]} == set(packages)
+    assert {(r["matchDatasources"][0], r["matchPackageNames"][0]) for r in _preset(site)["packageRules"]} == set(
+        packages
+    )
     queries, expected = _queries(packages)
     assert True in expected and False in expected
     answer = _run_tool(site / PRESET_PATH, queries, tmp_path, prefix=prefix, env=env)
@@ -273,7 +324,9 @@ def test_renovate_refuses_every_listed_version_and_allows_every_neighbour(
     assert wrong == [], f"{answer['engine']}: {len(wrong)} wrong verdicts, first {wrong[:5]}"
 
 
-def test_every_pattern_compiles_in_re2_and_agrees_with_python(real_site: Path, synthetic_site: Path, synthetic_feed: Path) -> None:
+def test_every_pattern_compiles_in_re2_and_agrees_with_python(
+    real_site: Path, synthetic_site: Path, synthetic_feed: Path
+) -> None:
     """RE2 has no lookahead or backreference: each pattern compiles there, and RE2's verdicts are Python's."""
     re2 = pytest.importorskip("re2", reason="google-re2 is not installed (test extra)")
     for site, feed_root in ((real_site, REPO / "feed"), (synthetic_site, synthetic_feed)):
@@ -294,7 +347,9 @@ def test_every_pattern_compiles_in_re2_and_agrees_with_python(real_site: Path, s
 def test_renovate_config_validator_accepts_the_presets(real_site: Path, synthetic_site: Path, tmp_path: Path) -> None:
     prefix = _renovate_dir()
     if NODE is None or prefix is None:
-        pytest.skip("DEPGUARD_RENOVATE_DIR does not name a dir with `npm install --prefix DIR renovate` done (.ci/run does it)")
+        pytest.skip(
+            "DEPGUARD_RENOVATE_DIR does not name a dir with `npm install --prefix DIR renovate` done (.ci/run does it)"
+        )
     validator = prefix / "node_modules" / ".bin" / "renovate-config-validator"
     broken = tmp_path / "broken.json"
     preset = _preset(synthetic_site)
@@ -302,10 +357,14 @@ def test_renovate_config_validator_accepts_the_presets(real_site: Path, syntheti
     broken.write_text(json.dumps(preset))
     env = {**os.environ, "LOG_LEVEL": "info"}
     for path in (real_site / PRESET_PATH, synthetic_site / PRESET_PATH):
-        done = subprocess.run([str(validator), "--strict", str(path)], capture_output=True, text=True, timeout=300, env=env)
+        done = subprocess.run(
+            [str(validator), "--strict", str(path)], capture_output=True, text=True, timeout=300, env=env
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         assert "Config validated successfully" in done.stdout + done.stderr
-    done = subprocess.run([str(validator), "--strict", str(broken)], capture_output=True, text=True, timeout=300, env=env)
+    done = subprocess.run(
+        [str(validator), "--strict", str(broken)], capture_output=True, text=True, timeout=300, env=env
+    )
     assert done.returncode != 0 and "allowedVersion" in done.stdout + done.stderr
 
 
@@ -342,7 +401,9 @@ def _spellings(draw: st.DrawFn, version: str) -> str:
     bare_letter = False  # "1.0a" then "-1" would read as 1.0a1
     if v.pre is not None:
         letter, n = v.pre
-        word = draw(st.sampled_from({"a": ["a", "alpha"], "b": ["b", "beta"], "rc": ["rc", "c", "pre", "preview"]}[letter]))
+        word = draw(
+            st.sampled_from({"a": ["a", "alpha"], "b": ["b", "beta"], "rc": ["rc", "c", "pre", "preview"]}[letter])
+        )
         number = draw(_SEPARATORS) if n == 0 and draw(st.booleans()) else draw(_SEPARATORS) + num(n)
         bare_letter = number == ""
         text += draw(_SEPARATORS) + draw(_CASE)(word) + number
@@ -363,18 +424,25 @@ def _spellings(draw: st.DrawFn, version: str) -> str:
 
 @settings(max_examples=400, deadline=None)
 @given(data=st.data(), listed=st.lists(_versions(), min_size=1, max_size=3), other=_versions())
-def test_pep440_pattern_matches_exactly_the_spellings_of_the_listed_releases(data: st.DataObject, listed: list[str], other: str) -> None:
+def test_pep440_pattern_matches_exactly_the_spellings_of_the_listed_releases(
+    data: st.DataObject, listed: list[str], other: str
+) -> None:
     pattern = re.compile(pep440_pattern(listed))
     spelled = data.draw(_spellings(data.draw(st.sampled_from(listed))))
     assert pattern.search(spelled), (spelled, pattern.pattern)
     other_spelled = data.draw(_spellings(other))
-    assert bool(pattern.search(other_spelled)) == any(Version(other) == Version(v) for v in listed), (other_spelled, listed)
+    assert bool(pattern.search(other_spelled)) == any(Version(other) == Version(v) for v in listed), (
+        other_spelled,
+        listed,
+    )
 
 
 def test_semver_pattern_ignores_build_metadata_only() -> None:
     pattern = re.compile(semver_pattern(["1.0.0", "2.0.0-rc.1+meta"]))
     assert [bool(pattern.search(v)) for v in ["1.0.0", "1.0.0+x.1", "2.0.0-rc.1", "2.0.0-rc.1+y"]] == [True] * 4
-    assert [bool(pattern.search(v)) for v in ["1.0.00", "1.0.0-0", "2.0.0", "2.0.0-rc.10", "11.0.0", "1x0.0"]] == [False] * 6
+    assert [bool(pattern.search(v)) for v in ["1.0.00", "1.0.0-0", "2.0.0", "2.0.0-rc.10", "11.0.0", "1x0.0"]] == [
+        False
+    ] * 6
 
 
 @pytest.mark.parametrize(

@@ -420,7 +420,11 @@ MUTATIONS: list[Mutation] = [
     Mutation("event not an object", False, _events([{"introduced": "0"}, "1.0"])),
     Mutation("event with second key null", True, _events([{"introduced": "0", "fixed": None}])),
     Mutation("introduced key with non-string beside fixed", True, _events([{"introduced": 0, "fixed": "1.0"}])),
-    Mutation("fixed and last_affected in one range", False, _events([{"introduced": "0"}, {"fixed": "2"}, {"last_affected": "1"}])),
+    Mutation(
+        "fixed and last_affected in one range",
+        False,
+        _events([{"introduced": "0"}, {"fixed": "2"}, {"last_affected": "1"}]),
+    ),
     Mutation("last_affected only", True, _events([{"introduced": "0"}, {"last_affected": "1.0"}])),
     Mutation("limit star", True, _events([{"introduced": "0"}, {"limit": "*"}])),
     Mutation("two introduced events", True, _events([{"introduced": "0"}, {"fixed": "1"}, {"introduced": "2"}])),
@@ -514,7 +518,9 @@ def _sample(corpus: dict[str, list[CorpusRecord]], official: Draft202012Validato
     features: list[Callable[[Record], bool]] = [
         lambda d: any(rg.get("type") == "GIT" for a in d.get("affected") or [] for rg in a.get("ranges") or []),
         lambda d: bool(d.get("severity")),
-        lambda d: any("last_affected" in e for a in d.get("affected") or [] for rg in a.get("ranges") or [] for e in rg["events"]),
+        lambda d: any(
+            "last_affected" in e for a in d.get("affected") or [] for rg in a.get("ranges") or [] for e in rg["events"]
+        ),
         lambda d: any(rg.get("type") == "SEMVER" for a in d.get("affected") or [] for rg in a.get("ranges") or []),
     ]
     for has in features:
@@ -542,7 +548,9 @@ def test_same_verdict_on_mutated_corpus_records(
             if problem:
                 disagreements.append(problem)
             if mutation.valid is not None and official_valid != mutation.valid:
-                unexpected.append(f"{label}: official says {_verdict(official_valid)}, mutation meant {_verdict(mutation.valid)}")
+                unexpected.append(
+                    f"{label}: official says {_verdict(official_valid)}, mutation meant {_verdict(mutation.valid)}"
+                )
     assert not disagreements, (
         f"{len(disagreements)} of {checked} mutated records get a different verdict:\n" + "\n".join(disagreements)
     )

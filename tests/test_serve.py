@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import json
 import os
+import queue
 import shutil
 import signal
 import statistics
@@ -25,8 +26,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from feedkit import record, write_feed, write_record
-from support import pkgindex, resolvers
 
 from depguard.errors import ConfigError
 from depguard.serve import (
@@ -43,6 +42,9 @@ from depguard.serve import (
 )
 from depguard.sources import source_for
 from depguard.sources.interface import FeedSnapshot
+
+from feedkit import record, write_feed, write_record
+from support import pkgindex, resolvers
 
 LITELLM = "x_DEPGUARD-2026-0001"  # litellm 1.82.7 and 1.82.8
 EVIL = "x_DEPGUARD-2026-0002"  # evilpkg, every version
@@ -88,8 +90,15 @@ def _connect(url: str) -> http.client.HTTPConnection:
     return http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
 
 
-def call(conn_or_url: http.client.HTTPConnection | str, method: str, path: str, body: Any = None, *,
-         raw: bytes | None = None, headers: dict[str, str] | None = None) -> Reply:
+def call(
+    conn_or_url: http.client.HTTPConnection | str,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> Reply:
     conn = _connect(conn_or_url) if isinstance(conn_or_url, str) else conn_or_url
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     conn.request(method, path, body=data, headers=headers or {})
@@ -123,7 +132,9 @@ def assert_error(reply: Reply, status: int, code: int, *needles: str) -> None:
 # --- POST /v1/query ------------------------------------------------------------------------
 
 
-def test_query_returns_full_records_and_an_empty_object_when_nothing_matches(server: FeedServer, feed_dir: Path) -> None:
+def test_query_returns_full_records_and_an_empty_object_when_nothing_matches(
+    server: FeedServer, feed_dir: Path
+) -> None:
     reply = call(server.url, "POST", "/v1/query", pkg("litellm", "1.82.7"))
     assert reply.status == 200 and ids(reply) == [LITELLM]
     on_disk = json.loads(next(feed_dir.rglob(f"{LITELLM}.json")).read_text())
@@ -313,15 +324,21 @@ def test_chunked_bodies_are_read_and_a_missing_length_is_refused(server: FeedSer
     response = conn.getresponse()
     assert response.status == 411 and json.loads(response.read())["code"] == 3
     conn.close()
-    assert_error(call(server.url, "POST", "/v1/query", raw=b"{}", headers={"Content-Length": "-5"}), 400, 3, "Content-Length")
+    assert_error(
+        call(server.url, "POST", "/v1/query", raw=b"{}", headers={"Content-Length": "-5"}), 400, 3, "Content-Length"
+    )
 
 
 def test_unknown_paths_404_and_wrong_methods_405(server: FeedServer) -> None:
     assert_error(call(server.url, "GET", "/"), 404, 5, "no such endpoint")
     assert_error(call(server.url, "POST", "/v1/queries", pkg("x", "1")), 404, 5)
     assert_error(call(server.url, "GET", "/v1/vulns/"), 404, 5)
-    for method, path, allowed in [("GET", "/v1/query", "POST"), ("PUT", "/v1/querybatch", "POST"),
-                                  ("DELETE", f"/v1/vulns/{LITELLM}", "GET, HEAD"), ("POST", f"/v1/vulns/{LITELLM}", "GET, HEAD")]:
+    for method, path, allowed in [
+        ("GET", "/v1/query", "POST"),
+        ("PUT", "/v1/querybatch", "POST"),
+        ("DELETE", f"/v1/vulns/{LITELLM}", "GET, HEAD"),
+        ("POST", f"/v1/vulns/{LITELLM}", "GET, HEAD"),
+    ]:
         reply = call(server.url, method, path)
         assert_error(reply, 405, 12, "not allowed")
         assert reply.headers["Allow"] == allowed
@@ -475,7 +492,9 @@ def test_a_reload_that_fell_back_to_an_older_copy_keeps_the_current_feed(feed_di
     warning; a reload must not swap the served feed for that older copy."""
     current = source_for(str(feed_dir)).load()
     older = replace(current, records=current.records[:1], warnings=("network down; using the bundled snapshot",))
-    older = replace(older, records=tuple(r.model_copy(update={"modified": "2020-01-01T00:00:00Z"}) for r in older.records))
+    older = replace(
+        older, records=tuple(r.model_copy(update={"modified": "2020-01-01T00:00:00Z"}) for r in older.records)
+    )
 
     class Flaky:
         def __init__(self) -> None:
@@ -509,7 +528,9 @@ def test_parse_helpers() -> None:
 
 
 @pytest.mark.slow
-def test_uv_audit_reports_the_depguard_advisory(server: FeedServer, tmp_path: Path, local_index: Path, uv_project) -> None:
+def test_uv_audit_reports_the_depguard_advisory(
+    server: FeedServer, tmp_path: Path, local_index: Path, uv_project
+) -> None:
     bad = uv_project(["litellm==1.82.7", "tinylib==1.0"])
     good = uv_project(["litellm==1.82.6", "tinylib==1.0"])
     for project in (bad, good):
@@ -524,7 +545,9 @@ def test_uv_audit_reports_the_depguard_advisory(server: FeedServer, tmp_path: Pa
     result = audit(bad, "--output-format", "json")
     assert result.returncode == 1, result.describe()
     found = json.loads(result.stdout)["vulnerabilities"]
-    assert [(v["dependency"]["name"], v["dependency"]["version"], v["id"]) for v in found] == [("litellm", "1.82.7", LITELLM)]
+    assert [(v["dependency"]["name"], v["dependency"]["version"], v["id"]) for v in found] == [
+        ("litellm", "1.82.7", LITELLM)
+    ]
     assert found[0]["summary"] == "Compromised litellm releases"  # fetched by id from /v1/vulns
 
     text = audit(bad)
@@ -547,7 +570,9 @@ def _pip_audit() -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["no-deps", "hashed"])
-def test_pip_audit_reports_the_depguard_advisory(server: FeedServer, tmp_path: Path, local_index: Path, mode: str) -> None:
+def test_pip_audit_reports_the_depguard_advisory(
+    server: FeedServer, tmp_path: Path, local_index: Path, mode: str
+) -> None:
     """pip-audit normally resolves requirements with pip in a fresh venv, from PyPI. Pinned
     requirements with ``--disable-pip`` skip that entirely (``--no-deps``, or hashes for every
     line), so the audit is offline and talks only to our server."""
@@ -559,9 +584,24 @@ def test_pip_audit_reports_the_depguard_advisory(server: FeedServer, tmp_path: P
         lines = [f"{n}=={v}" for n, v in pins]
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("\n".join(lines) + "\n")
-    cmd = [pip_audit, "--vulnerability-service", "osv", "--osv-url", f"{server.url}/v1/query",
-           "-r", requirements, "--disable-pip", "--format", "json", "--aliases", "on",
-           "--progress-spinner", "off", "--cache-dir", tmp_path / "pip-audit-cache"]
+    cmd = [
+        pip_audit,
+        "--vulnerability-service",
+        "osv",
+        "--osv-url",
+        f"{server.url}/v1/query",
+        "-r",
+        requirements,
+        "--disable-pip",
+        "--format",
+        "json",
+        "--aliases",
+        "on",
+        "--progress-spinner",
+        "off",
+        "--cache-dir",
+        tmp_path / "pip-audit-cache",
+    ]
     if mode == "no-deps":
         cmd.append("--no-deps")
     result = resolvers.run(cmd, cwd=tmp_path, env=resolvers.clean_env(offline=False), timeout=60)
@@ -578,11 +618,16 @@ def test_pip_audit_reports_the_depguard_advisory(server: FeedServer, tmp_path: P
 
 def _start_cli(*args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "DEPGUARD_FEED"}
-    return subprocess.Popen([sys.executable, "-m", "depguard", "serve", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "depguard", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
-_LINES: dict[int, "queue.Queue[str]"] = {}
+_LINES: dict[int, queue.Queue[str]] = {}
 
 
 def _read_line(stream: Any, timeout: float = 15.0) -> str:

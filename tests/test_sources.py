@@ -22,6 +22,7 @@ from depguard.sources import PublishedFeed, choose, resolve, source_for
 from depguard.sources.directory import DirectorySource
 from depguard.sources.interface import FeedSource
 from depguard.sources.static import StaticTreeSource
+
 from feedkit import record, write_feed
 from repokit import depguard, init_repo
 
@@ -34,7 +35,9 @@ def test_the_precedence_rule(tmp_path: Path) -> None:
     assert choose(None, config_feed="cfg", config_dir=tmp_path, env=env) == "https://env.example/feed/"
     assert choose(None, config_feed="cfg", config_dir=tmp_path, env=NO_ENV) == str(tmp_path / "cfg")
     assert choose(None, config_feed="https://cfg.example/", config_dir=tmp_path, env=NO_ENV) == "https://cfg.example/"
-    assert choose(None, config_feed=str(tmp_path / "abs"), config_dir=Path("/elsewhere"), env=NO_ENV) == str(tmp_path / "abs")
+    assert choose(None, config_feed=str(tmp_path / "abs"), config_dir=Path("/elsewhere"), env=NO_ENV) == str(
+        tmp_path / "abs"
+    )
     assert choose(None, env=NO_ENV) == DEFAULT_FEED_URL
     assert choose(None, env={"DEPGUARD_FEED": ""}) == DEFAULT_FEED_URL
 
@@ -68,7 +71,10 @@ def test_resolve_returns_a_source_that_loads_anew(tmp_path: Path) -> None:
 
 
 def _repo_with_configured_feed(tmp_path: Path) -> Path:
-    repo = init_repo(tmp_path / "repo", {"pyproject.toml": '[project]\nname = "x"\nversion = "0"\n\n[tool.depguard]\nfeed = "advisories"\n'})
+    repo = init_repo(
+        tmp_path / "repo",
+        {"pyproject.toml": '[project]\nname = "x"\nversion = "0"\n\n[tool.depguard]\nfeed = "advisories"\n'},
+    )
     write_feed(repo / "advisories", [record("x_DEPGUARD-2026-0001"), record("x_DEPGUARD-2026-0002", name="other")])
     return repo
 
@@ -84,8 +90,14 @@ def test_feed_status_reads_the_configured_feed(tmp_path: Path) -> None:
 def test_serve_reads_the_configured_feed_as_sync_does(tmp_path: Path) -> None:
     repo = _repo_with_configured_feed(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEPGUARD_FEED")}
-    proc = subprocess.Popen([sys.executable, "-m", "depguard", "serve", "--port", "0", "--poll", "0"], cwd=repo,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "depguard", "serve", "--port", "0", "--poll", "0"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()

@@ -263,9 +263,7 @@ def test_pip_dry_run_honours_constraints_file(pip_cmd, local_index: Path, tmp_pa
 def test_pip_whole_package_block_and_env_constraint(pip_cmd, local_index: Path) -> None:
     resolvers.pip_install(None, ["evilpkg"], local_index, ["evilpkg<0"]).assert_failed("evilpkg")
     # PIP_CONSTRAINT set on purpose by a test is honoured (extra env after the purge)
-    with_env = resolvers.pip_install(
-        None, ["goodpkg"], local_index, env_extra={"PIP_CONSTRAINT": ""}
-    ).assert_ok()
+    with_env = resolvers.pip_install(None, ["goodpkg"], local_index, env_extra={"PIP_CONSTRAINT": ""}).assert_ok()
     assert with_env.versions["litellm"] == "1.82.9"
 
 
@@ -514,9 +512,7 @@ def test_static_server_serves_find_links_for_pip(static_server, pip_cmd, local_i
 
 
 @pytest.mark.slow
-def test_uv_resolves_from_a_simple_index_over_http(
-    serve_dir, uv_project, local_index: Path, tmp_path: Path
-) -> None:
+def test_uv_resolves_from_a_simple_index_over_http(serve_dir, uv_project, local_index: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"
     pkgindex.build_simple_index(local_index, site / "simple")
     server = serve_dir(site)

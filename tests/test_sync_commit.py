@@ -31,10 +31,13 @@ def project(deps: list[str], name: str = "demo") -> str:
 
 @pytest.fixture
 def feed(tmp_path: Path) -> Path:
-    return write_feed(tmp_path / "feed", [
-        record(LITELLM, name="litellm", versions=("1.82.7", "1.82.8")),
-        record("x_DEPGUARD-2026-0002", name="evilpkg", versions=("0.1.0", "0.2.0"), whole_package=True),
-    ])
+    return write_feed(
+        tmp_path / "feed",
+        [
+            record(LITELLM, name="litellm", versions=("1.82.7", "1.82.8")),
+            record("x_DEPGUARD-2026-0002", name="evilpkg", versions=("0.1.0", "0.2.0"), whole_package=True),
+        ],
+    )
 
 
 def sync(repo: Path, feed: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -60,13 +63,16 @@ def committed_paths(repo: Path, rev: str = "HEAD") -> list[str]:
 
 def busy_repo(tmp_path: Path) -> Path:
     """A repo with a project to protect plus staged, unstaged and untracked work of the user's own."""
-    repo = init_repo(tmp_path / "repo", {
-        "pyproject.toml": project(["litellm"]),
-        "constraints.txt": "tinylib<2\n",
-        "README.md": "hello\n",
-        "src/app.py": "print('v1')\n",
-        "notes.txt": "one\n",
-    })
+    repo = init_repo(
+        tmp_path / "repo",
+        {
+            "pyproject.toml": project(["litellm"]),
+            "constraints.txt": "tinylib<2\n",
+            "README.md": "hello\n",
+            "src/app.py": "print('v1')\n",
+            "notes.txt": "one\n",
+        },
+    )
     (repo / "README.md").write_text("hello, staged\n")
     git(repo, "add", "README.md")
     (repo / "README.md").write_text("hello, staged, then edited again\n")  # staged AND unstaged
@@ -106,11 +112,26 @@ def test_commit_holds_only_sync_files_and_leaves_other_work_alone(tmp_path: Path
 
 def test_commit_subject_names_the_newest_advisory_first(tmp_path: Path) -> None:
     """Issue 13: "ctx, 0x000testqwe, aiocpa and 3 more" hid litellm; newest incidents come first."""
-    feed = write_feed(tmp_path / "feed", [
-        record(f"x_DEPGUARD-{year}-0001", name=name, versions=("1.0",), published=f"{year}-01-01T00:00:00Z",
-               modified=f"{year}-01-02T00:00:00Z")
-        for year, name in [(2019, "aaa"), (2020, "bbb"), (2021, "ccc"), (2022, "ddd"), (2026, "newest"), (2024, "mid")]
-    ])
+    feed = write_feed(
+        tmp_path / "feed",
+        [
+            record(
+                f"x_DEPGUARD-{year}-0001",
+                name=name,
+                versions=("1.0",),
+                published=f"{year}-01-01T00:00:00Z",
+                modified=f"{year}-01-02T00:00:00Z",
+            )
+            for year, name in [
+                (2019, "aaa"),
+                (2020, "bbb"),
+                (2021, "ccc"),
+                (2022, "ddd"),
+                (2026, "newest"),
+                (2024, "mid"),
+            ]
+        ],
+    )
     repo = init_repo(tmp_path / "repo", {"pyproject.toml": project([])})
     assert sync(repo, feed, "--commit").returncode == 0
     subject = git(repo, "log", "-1", "--format=%s").strip()
@@ -257,12 +278,17 @@ def _conflicted(tmp_path: Path, operation: str) -> Path:
     return repo
 
 
-@pytest.mark.parametrize(("operation", "marker", "words"), [
-    ("merge", "MERGE_HEAD", "a merge is in progress"),
-    ("rebase", "rebase-merge", "a rebase is in progress"),
-    ("cherry-pick", "CHERRY_PICK_HEAD", "a cherry-pick is in progress"),
-])
-def test_refuses_during_merge_rebase_cherry_pick(tmp_path: Path, feed: Path, operation: str, marker: str, words: str) -> None:
+@pytest.mark.parametrize(
+    ("operation", "marker", "words"),
+    [
+        ("merge", "MERGE_HEAD", "a merge is in progress"),
+        ("rebase", "rebase-merge", "a rebase is in progress"),
+        ("cherry-pick", "CHERRY_PICK_HEAD", "a cherry-pick is in progress"),
+    ],
+)
+def test_refuses_during_merge_rebase_cherry_pick(
+    tmp_path: Path, feed: Path, operation: str, marker: str, words: str
+) -> None:
     repo = _conflicted(tmp_path, operation)
     assert (repo / ".git" / marker).exists()
     before, digest = git_status(repo), tree_digest(repo)

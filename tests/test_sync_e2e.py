@@ -22,15 +22,20 @@ PY = f">={sys.version_info.major}.{sys.version_info.minor}"
 
 def project(deps: list[str], extra: str = "", name: str = "demo") -> str:
     listed = "".join(f'    "{d}",\n' for d in deps)
-    return f'[project]\nname = "{name}"\nversion = "0.1.0"\nrequires-python = "{PY}"\ndependencies = [\n{listed}]\n{extra}'
+    return (
+        f'[project]\nname = "{name}"\nversion = "0.1.0"\nrequires-python = "{PY}"\ndependencies = [\n{listed}]\n{extra}'
+    )
 
 
 @pytest.fixture
 def feed(tmp_path: Path) -> Path:
-    return write_feed(tmp_path / "feed", [
-        record("x_DEPGUARD-2026-0001", name="litellm", versions=("1.82.7", "1.82.8")),
-        record("x_DEPGUARD-2026-0002", name="evilpkg", versions=("0.1.0", "0.2.0"), whole_package=True),
-    ])
+    return write_feed(
+        tmp_path / "feed",
+        [
+            record("x_DEPGUARD-2026-0001", name="litellm", versions=("1.82.7", "1.82.8")),
+            record("x_DEPGUARD-2026-0002", name="evilpkg", versions=("0.1.0", "0.2.0"), whole_package=True),
+        ],
+    )
 
 
 def sync(repo: Path, feed: Path, *args: str):
@@ -85,9 +90,16 @@ def test_pip_constraints_file_blocks_pin_and_allows_good_version(tmp_path: Path,
     constraints = repo / "constraints.txt"
     assert constraints.read_text().startswith("tinylib<2\n")
     resolvers.pip_install(None, ["litellm==1.82.7"], local_index, constraints).assert_failed("litellm")
-    assert resolvers.pip_install(None, ["litellm>=1.82"], local_index, constraints).assert_ok().versions["litellm"] == "1.82.9"
-    assert resolvers.pip_install(None, ["litellm==1.82.7"], local_index,
-                                 env_extra={"PIP_CONSTRAINT": str(constraints)}).returncode != 0
+    assert (
+        resolvers.pip_install(None, ["litellm>=1.82"], local_index, constraints).assert_ok().versions["litellm"]
+        == "1.82.9"
+    )
+    assert (
+        resolvers.pip_install(
+            None, ["litellm==1.82.7"], local_index, env_extra={"PIP_CONSTRAINT": str(constraints)}
+        ).returncode
+        != 0
+    )
 
 
 def test_whole_package_block_makes_any_requirement_unsatisfiable(tmp_path: Path, feed: Path, local_index: Path) -> None:
@@ -100,8 +112,13 @@ def test_whole_package_block_makes_any_requirement_unsatisfiable(tmp_path: Path,
 def test_withdrawn_advisory_is_lifted_on_next_sync(tmp_path: Path, feed: Path, local_index: Path) -> None:
     repo = init_repo(tmp_path / "repo", {"pyproject.toml": project(["litellm==1.82.7"])})
     assert sync(repo, feed).returncode == 0
-    withdrawn = record("x_DEPGUARD-2026-0001", name="litellm", versions=("1.82.7", "1.82.8"),
-                       withdrawn="2026-04-01T00:00:00Z", modified="2026-04-01T00:00:00Z")
+    withdrawn = record(
+        "x_DEPGUARD-2026-0001",
+        name="litellm",
+        versions=("1.82.7", "1.82.8"),
+        withdrawn="2026-04-01T00:00:00Z",
+        modified="2026-04-01T00:00:00Z",
+    )
     write_record(feed, withdrawn)
     proc = sync(repo, feed)
     assert proc.returncode == 0
@@ -162,7 +179,7 @@ def test_json_output_lists_files_and_exclusions(tmp_path: Path, feed: Path) -> N
 
 def test_unsafe_file_is_reported_untouched_while_others_are_protected(tmp_path: Path, feed: Path) -> None:
     files = {
-        "a/pyproject.toml": project([], '\n[tool]\nuv = {managed = true}\n', name="a"),
+        "a/pyproject.toml": project([], "\n[tool]\nuv = {managed = true}\n", name="a"),
         "b/pyproject.toml": project(["litellm"], name="b"),
     }
     repo = init_repo(tmp_path / "repo", files)
@@ -181,7 +198,9 @@ def test_ignored_projects_and_virtualenvs_are_left_alone(tmp_path: Path, feed: P
     venv_site = repo / ".venv/lib/site-packages/pkg"
     venv_site.mkdir(parents=True)
     (venv_site / "pyproject.toml").write_text(project([], name="vendored"))
-    before = {p: (repo / p).read_bytes() for p in ("scratch/pyproject.toml", ".venv/lib/site-packages/pkg/pyproject.toml")}
+    before = {
+        p: (repo / p).read_bytes() for p in ("scratch/pyproject.toml", ".venv/lib/site-packages/pkg/pyproject.toml")
+    }
     assert sync(repo, feed).returncode == 0
     assert all((repo / p).read_bytes() == b for p, b in before.items())
 
@@ -234,18 +253,24 @@ def test_bundled_feed_is_used_offline_by_default(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo", {"pyproject.toml": project(["ultralytics"])})
     proc = depguard(repo, "sync")
     assert proc.returncode == 0, proc.stderr
-    record = json.loads((Path(__file__).resolve().parents[1] / "feed/PyPI/ultralytics/x_DEPGUARD-2024-0005.json").read_text())
-    expected = "ultralytics" + ",".join(f"!={v}" for v in record["affected"][0]["versions"])  # the bundled copy is feed/
+    record = json.loads(
+        (Path(__file__).resolve().parents[1] / "feed/PyPI/ultralytics/x_DEPGUARD-2024-0005.json").read_text()
+    )
+    expected = "ultralytics" + ",".join(
+        f"!={v}" for v in record["affected"][0]["versions"]
+    )  # the bundled copy is feed/
     assert expected.startswith("ultralytics!=8.3.41,!=8.3.42,")
     assert f'"{expected}",  # x_DEPGUARD-2024-0005' in (repo / "pyproject.toml").read_text()
 
 
 def test_error_messages_name_the_file_once_and_escape_control_characters(tmp_path: Path, feed: Path) -> None:
     evil = "sub\x1b[2J"
-    repo = init_repo(tmp_path / "repo", {"pyproject.toml": project(["litellm"]), f"{evil}/pyproject.toml": "[project\n"})
+    repo = init_repo(
+        tmp_path / "repo", {"pyproject.toml": project(["litellm"]), f"{evil}/pyproject.toml": "[project\n"}
+    )
     proc = sync(repo, feed)
     assert proc.returncode == 2
-    (line,) = [l for l in proc.stderr.splitlines() if l.startswith("depguard: error: ")]
+    (line,) = [text for text in proc.stderr.splitlines() if text.startswith("depguard: error: ")]
     assert "\x1b" not in proc.stderr and "sub\\x1b[2J/pyproject.toml" in line
     assert line.count("pyproject.toml") == 1
     assert "litellm!=1.82.7" in (repo / "pyproject.toml").read_text()

@@ -16,11 +16,12 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from depguard.projects import detect_resolvers, discover, is_requirements_input
+
 from feedkit import record, write_feed
 from repokit import depguard, init_repo, tree_digest
 from support import resolvers
-
-from depguard.projects import detect_resolvers, discover, is_requirements_input
 
 PY = f">={sys.version_info.major}.{sys.version_info.minor}"
 
@@ -76,15 +77,20 @@ build-backend = "pdm.backend"
 
 def project(deps: list[str], extra: str = "", name: str = "demo") -> str:
     listed = "".join(f'    "{d}",\n' for d in deps)
-    return f'[project]\nname = "{name}"\nversion = "0.1.0"\nrequires-python = "{PY}"\ndependencies = [\n{listed}]\n{extra}'
+    return (
+        f'[project]\nname = "{name}"\nversion = "0.1.0"\nrequires-python = "{PY}"\ndependencies = [\n{listed}]\n{extra}'
+    )
 
 
 @pytest.fixture
 def feed(tmp_path: Path) -> Path:
-    return write_feed(tmp_path / "feed", [
-        record("x_DEPGUARD-2026-0001", name="litellm", versions=("1.82.7", "1.82.8")),
-        record("x_DEPGUARD-2026-0002", name="evilpkg", versions=("0.1.0", "0.2.0"), whole_package=True),
-    ])
+    return write_feed(
+        tmp_path / "feed",
+        [
+            record("x_DEPGUARD-2026-0001", name="litellm", versions=("1.82.7", "1.82.8")),
+            record("x_DEPGUARD-2026-0002", name="evilpkg", versions=("0.1.0", "0.2.0"), whole_package=True),
+        ],
+    )
 
 
 def sync(repo: Path, feed: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -105,7 +111,10 @@ def test_poetry_project_gets_no_block_and_is_reported(tmp_path: Path, feed: Path
     assert proc.returncode == 0, proc.stderr
     assert tree_digest(repo) == before  # no [tool.uv] block that poetry would never read
     assert "written" not in proc.stdout
-    assert "depguard: warning: not protected by sync: .: poetry has no constraint mechanism; gate CI with `depguard check poetry.lock`" in proc.stderr
+    assert (
+        "depguard: warning: not protected by sync: .: poetry has no constraint mechanism; gate CI with `depguard check poetry.lock`"
+        in proc.stderr
+    )
     assert summary(proc) == (
         "0 projects protected (none), 1 not protectable (poetry: .; run depguard check on their lockfiles instead), 0 skipped"
     )
@@ -117,7 +126,8 @@ def test_poetry_project_gets_no_block_and_is_reported(tmp_path: Path, feed: Path
 def test_unprotected_fails_sync_check_only_when_asked(tmp_path: Path, feed: Path) -> None:
     files = {
         "pyproject.toml": project(["litellm>=1.82"], '\n[tool.depguard]\nunprotected = "fail"\n'),
-        "services/api/pyproject.toml": POETRY_PYPROJECT, "services/api/poetry.lock": POETRY_LOCK,
+        "services/api/pyproject.toml": POETRY_PYPROJECT,
+        "services/api/poetry.lock": POETRY_LOCK,
     }
     repo = init_repo(tmp_path / "repo", files)
     assert sync(repo, feed).returncode == 0  # a real sync protects the uv root ...
@@ -133,11 +143,15 @@ def test_unprotected_fails_sync_check_only_when_asked(tmp_path: Path, feed: Path
 
 
 def test_pdm_project_is_not_protectable_but_pdm_backend_alone_is_uv(tmp_path: Path, feed: Path) -> None:
-    fastapi_like = project(["litellm>=1.82"], (
-        '\n[tool.pdm]\nversion = { source = "file", path = "x/__init__.py" }\ndistribution = true\n'
-        '\n[tool.pdm.build]\nsource-includes = ["tests/"]\n'
-        '\n[build-system]\nrequires = ["pdm-backend"]\nbuild-backend = "pdm.backend"\n'
-    ), name="fastapi-like")
+    fastapi_like = project(
+        ["litellm>=1.82"],
+        (
+            '\n[tool.pdm]\nversion = { source = "file", path = "x/__init__.py" }\ndistribution = true\n'
+            '\n[tool.pdm.build]\nsource-includes = ["tests/"]\n'
+            '\n[build-system]\nrequires = ["pdm-backend"]\nbuild-backend = "pdm.backend"\n'
+        ),
+        name="fastapi-like",
+    )
     files = {"pdm/pyproject.toml": PDM_PYPROJECT, "fastapi/pyproject.toml": fastapi_like}
     repo = init_repo(tmp_path / "repo", files)
     pdm_before = (repo / "pdm/pyproject.toml").read_bytes()
@@ -163,14 +177,28 @@ def test_pdm_project_is_not_protectable_but_pdm_backend_alone_is_uv(tmp_path: Pa
         ({"pyproject.toml": project([]), "uv.lock": ""}, ("uv",)),
         ({"pyproject.toml": project([], "\n[tool.uv]\npackage = false\n")}, ("uv",)),
         ({"pyproject.toml": project([], '\n[tool.hatch.envs.default]\ndependencies = ["pytest"]\n')}, ("hatch",)),
-        ({"pyproject.toml": project([], '\n[tool.hatch.envs.default]\ndependencies = ["pytest"]\n'), "uv.lock": ""}, ("uv",)),
+        (
+            {"pyproject.toml": project([], '\n[tool.hatch.envs.default]\ndependencies = ["pytest"]\n'), "uv.lock": ""},
+            ("uv",),
+        ),
         ({"pyproject.toml": POETRY_PYPROJECT, "uv.lock": ""}, ("uv", "poetry")),  # mid-migration: both resolve it
         ({"pyproject.toml": project([])}, ("uv",)),
         # [tool.poetry] without a poetry backend (and no poetry.lock) is only metadata
-        ({"pyproject.toml": project([], '\n[tool.poetry]\npackage-mode = false\n')}, ("uv",)),
+        ({"pyproject.toml": project([], "\n[tool.poetry]\npackage-mode = false\n")}, ("uv",)),
     ],
-    ids=["tool.poetry+backend", "poetry.lock", "tool.pdm", "pdm.lock", "uv.lock", "tool.uv", "hatch-envs",
-         "hatch+uv.lock", "poetry+uv.lock", "plain", "tool.poetry-no-backend"],
+    ids=[
+        "tool.poetry+backend",
+        "poetry.lock",
+        "tool.pdm",
+        "pdm.lock",
+        "uv.lock",
+        "tool.uv",
+        "hatch-envs",
+        "hatch+uv.lock",
+        "poetry+uv.lock",
+        "plain",
+        "tool.poetry-no-backend",
+    ],
 )
 def test_detection_rule(tmp_path: Path, files: dict[str, str], expected: tuple[str, ...]) -> None:
     for rel, text in files.items():
@@ -186,17 +214,27 @@ def test_detection_on_the_real_pyprojects(upstream_corpus: Path) -> None:
     corpus = upstream_corpus / "pyprojects"
     from depguard.config import read_toml
 
-    found = {d.name: detect_resolvers(d, read_toml(d / "pyproject.toml")) for d in sorted(corpus.iterdir()) if (d / "pyproject.toml").is_file()}
+    found = {
+        d.name: detect_resolvers(d, read_toml(d / "pyproject.toml"))
+        for d in sorted(corpus.iterdir())
+        if (d / "pyproject.toml").is_file()
+    }
     assert len(found) >= 40
     assert sorted(name for name, tools in found.items() if "poetry" in tools) == [
-        "BerriAI__litellm", "Textualize__rich", "langchain-ai__langchain__libs__cli", "python-poetry__poetry",
-        "sdispater__tomlkit", "sdispater__tomlkit__tests__examples",
+        "BerriAI__litellm",
+        "Textualize__rich",
+        "langchain-ai__langchain__libs__cli",
+        "python-poetry__poetry",
+        "sdispater__tomlkit",
+        "sdispater__tomlkit__tests__examples",
     ]
     assert [name for name, tools in found.items() if "pdm" in tools] == ["pdm-project__pdm"]
     assert found["fastapi__fastapi"] == ("uv",) and found["fastapi__typer"] == ("uv",)
     # GitPython's pyproject.toml only configures tools (setup.py holds the project): nothing locks it
     assert found["gitpython-developers__GitPython"] == ()
-    others = {name: tools for name, tools in found.items() if not {"poetry", "pdm"} & set(tools) and "GitPython" not in name}
+    others = {
+        name: tools for name, tools in found.items() if not {"poetry", "pdm"} & set(tools) and "GitPython" not in name
+    }
     assert set(others.values()) == {("uv",)}
 
 
@@ -217,14 +255,15 @@ def pip_compile(requirements_in: Path, output: Path, find_links: Path, *, cwd: P
     if not exe.exists():
         pytest.skip("pip-tools is not installed (pip install -e '.[test]')")
     return resolvers.run(
-        [exe, "--quiet", "--no-header", "--no-index", "--find-links", find_links, "-o", output, requirements_in], cwd=cwd
+        [exe, "--quiet", "--no-header", "--no-index", "--find-links", find_links, "-o", output, requirements_in],
+        cwd=cwd,
     )
 
 
 @pytest.mark.slow
 def test_warehouse_layout_every_input_gets_a_working_c_line(tmp_path: Path, feed: Path, local_index: Path) -> None:
     files = {
-        "pyproject.toml": '[tool.black]\nline-length = 88\n',  # warehouse: tool settings only
+        "pyproject.toml": "[tool.black]\nline-length = 88\n",  # warehouse: tool settings only
         "requirements/main.in": "litellm<1.82.9\n",
         "requirements/dev.in": "-r main.in\ntinylib\n",
         "requirements/main.txt": "litellm==1.82.6\n",
@@ -304,7 +343,10 @@ def test_fixture_and_template_projects_are_skipped_and_counted(tmp_path: Path, f
     skipped = json.loads(proc.stdout)["summary"]["skipped"]
     assert skipped["count"] == 6
     assert skipped["folders"] == {
-        "src/app/cli/templates": 1, "tests/fixtures": 3, "tests/test_data": 1, "{{cookiecutter.slug}}": 1,
+        "src/app/cli/templates": 1,
+        "tests/fixtures": 3,
+        "tests/test_data": 1,
+        "{{cookiecutter.slug}}": 1,
     }
     text = sync(repo, feed, "--dry-run")
     assert summary(text) == (
@@ -353,7 +395,9 @@ def test_new_keys_are_validated_strictly(tmp_path: Path, feed: Path, table: str,
 # --- item 7: check --env PATH and scans outside a repo ---------------------------------------
 
 
-def test_check_env_path_outside_a_repo_checks_only_that_environment(tmp_path: Path, feed: Path, local_index: Path) -> None:
+def test_check_env_path_outside_a_repo_checks_only_that_environment(
+    tmp_path: Path, feed: Path, local_index: Path
+) -> None:
     home = tmp_path / "home"
     home.mkdir()
     if subprocess.run(["git", "rev-parse"], cwd=home, capture_output=True, check=False).returncode == 0:

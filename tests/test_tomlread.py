@@ -24,11 +24,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import checkkit
 from depguard import tomlread
 from depguard.errors import LockfileError
 from depguard.lockfiles import read_lockfile
 from depguard.tomlread import TOMLReadError, loads
+
+import checkkit
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -145,7 +146,7 @@ HOSTILE: dict[str, tuple[str, str]] = {
     "dotted-key-3000-parts": (".".join(["a"] * 3000) + " = 1\n", REFUSED),
     "array-at-the-bound": (nested(DEPTH - 1), "same"),
     "unclosed-3000": ("x = " + "[" * 3000 + "\n", REFUSED),
-    "name-line-3000-deep": ('[[package]]\nname = ' + "[" * 3000 + "]" * 3000 + "\n", REFUSED),
+    "name-line-3000-deep": ("[[package]]\nname = " + "[" * 3000 + "]" * 3000 + "\n", REFUSED),
     "key-twice": ('[[package]]\nname = "litellm"\nname = "again"\n', REFUSED),
     "table-twice": ("[t]\n[t]\n", REFUSED),
     "inline-table-extended": ("a = {}\n[a.b]\n", REFUSED),
@@ -170,7 +171,7 @@ HOSTILE: dict[str, tuple[str, str]] = {
     "escape-x": ('a = "\\x41"\n', "1.1"),
     "inline-table-newlines": ("a = {b = 1,\n c = 2,\n}\n", "1.1"),
     "huge-array": ("a = [" + "1," * 200_000 + "]\n", "same"),
-    "many-tables": ("".join(f"[[package]]\nname = \"p{i}\"\n" for i in range(20_000)), "same"),
+    "many-tables": ("".join(f'[[package]]\nname = "p{i}"\n' for i in range(20_000)), "same"),
 }
 
 
@@ -228,7 +229,9 @@ def assert_held_to_tomllib(text: str) -> Any:
     reference = answer(tomllib.loads, text)
     if reference != REFUSED:
         if got == REFUSED:
-            assert deeper_than_the_bound(text) or _FLOAT_OVERFLOW.search(text), f"refused what tomllib reads: {text[:200]!r}"
+            assert deeper_than_the_bound(text) or _FLOAT_OVERFLOW.search(text), (
+                f"refused what tomllib reads: {text[:200]!r}"
+            )
         else:
             assert got == reference, text[:200]
     elif got != REFUSED:
@@ -306,7 +309,9 @@ def test_hostile_documents(name: str) -> None:
         assert got == answer(tomli.loads, text) != REFUSED
 
 
-_EDIT_CHARS = st.sampled_from(list("\"'[]{},=.#\n \\a1\t\r\x00é-_") + ["true", "[[", "]]", '"""', "\\u", "\\e", "\\x4", "1979-05-27"])
+_EDIT_CHARS = st.sampled_from(
+    list("\"'[]{},=.#\n \\a1\t\r\x00é-_") + ["true", "[[", "]]", '"""', "\\u", "\\e", "\\x4", "1979-05-27"]
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -348,12 +353,17 @@ def test_a_broken_lockfile_is_one_line_naming_file_and_line(tmp_path: Path) -> N
     assert "\n" not in str(caught.value)
 
 
-def test_uv_lock_packages_and_lines_are_the_same_through_either_parser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_uv_lock_packages_and_lines_are_the_same_through_either_parser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "uv.lock"
     path.write_text(UV_LOCK, encoding="utf-8")
     compiled = read_lockfile(path, tmp_path)
     monkeypatch.setattr(tomlread, "_module", None)
     assert read_lockfile(path, tmp_path) == compiled
     lines = UV_LOCK.splitlines()
-    expected = [(name, version, lines.index(f'name = "{name}"') + 1) for name, version in (("anyio", "4.9.0"), ("vendored", "1.0.0"), ("from-git", "2.0.0"))]
+    expected = [
+        (name, version, lines.index(f'name = "{name}"') + 1)
+        for name, version in (("anyio", "4.9.0"), ("vendored", "1.0.0"), ("from-git", "2.0.0"))
+    ]
     assert [(p.name, p.version, p.location.line) for p in compiled] == expected

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from depguard.errors import UnsafeValueError
 from depguard.exclusions import safe_version
 from depguard.feed import check_record, record_relpath
+
 from feedkit import record
 
 _RELEASE = st.lists(st.integers(0, 99999).map(str), min_size=1, max_size=6).map(".".join)

@@ -74,7 +74,10 @@ def test_rewrite_in_place_keeps_lines_after_the_block() -> None:
     text = "a\n\n" + BLOCK + "b  # added later by the user\n"
     edit = constraints.apply(text, [LITELLM])
     assert edit.previous == REQS and not edit.hand_edited
-    assert edit.text == f"a\n\n{BEGIN_MARKER}\nlitellm!=1.82.7,!=1.82.8  # x_DEPGUARD-2026-0001\n{END_MARKER}\nb  # added later by the user\n"
+    assert (
+        edit.text
+        == f"a\n\n{BEGIN_MARKER}\nlitellm!=1.82.7,!=1.82.8  # x_DEPGUARD-2026-0001\n{END_MARKER}\nb  # added later by the user\n"
+    )
     assert constraints.remove(text) == "a\n\nb  # added later by the user\n"
 
 
@@ -138,7 +141,9 @@ NAMES = ["litellm", "ultralytics", "numpy", "Req_A"]
 def exclusion_lists(draw: st.DrawFn, min_size: int = 0) -> list[Exclusion]:
     names = draw(st.lists(st.sampled_from(NAMES), unique=True, min_size=min_size, max_size=3))
     return [
-        make_exclusion(name, [f"!={draw(st.integers(0, 9))}.{draw(st.integers(0, 9))}.{draw(st.integers(0, 9))}"], ["PYSEC-2024-1"])
+        make_exclusion(
+            name, [f"!={draw(st.integers(0, 9))}.{draw(st.integers(0, 9))}.{draw(st.integers(0, 9))}"], ["PYSEC-2024-1"]
+        )
         for name in names
     ]
 
@@ -219,7 +224,9 @@ def test_unsafe_constraints_path_is_refused(path: str) -> None:
         requirements_in.ensure_constraint_line("numpy\n", path)
 
 
-IN_LINES = st.sampled_from(["# header", "numpy", "-r base.in", "", "-c other.txt", "  # indented comment", "attrs  # why"])
+IN_LINES = st.sampled_from(
+    ["# header", "numpy", "-r base.in", "", "-c other.txt", "  # indented comment", "attrs  # why"]
+)
 
 
 @PROPERTY_SETTINGS

@@ -114,8 +114,11 @@ def assert_lines_kept(before: str, after: str) -> None:
             j = k + 1
             continue
         tail_form = next(
-            (i for i in range(j, len(new_lines))
-             if new_lines[i].endswith(",  " + BEGIN) and line.startswith(new_lines[i][: -len(",  " + BEGIN)])),
+            (
+                i
+                for i in range(j, len(new_lines))
+                if new_lines[i].endswith(",  " + BEGIN) and line.startswith(new_lines[i][: -len(",  " + BEGIN)])
+            ),
             None,
         )
         if tail_form is not None:  # "<items>]<rest>" became "<items>,  # >>> ..." ... "]<rest>"
@@ -180,21 +183,19 @@ def test_last_item_without_trailing_comma_gets_the_block_before_its_line() -> No
 
 def test_single_line_array_keeps_the_users_items_on_their_line() -> None:
     """Issue 13: the user's line only loses its ``]`` (and gains the separator and marker)."""
-    text = '[tool.uv]\nconstraint-dependencies = ["a<2", \'b>=1\']  # mine\n'
+    text = "[tool.uv]\nconstraint-dependencies = [\"a<2\", 'b>=1']  # mine\n"
     edit = check_apply(text, TWO)
     assert edit.text == (
-        f"[tool.uv]\nconstraint-dependencies = [\"a<2\", 'b>=1',  {BEGIN}\n{ENTRIES}    {END}\n"
-        "]  # mine\n"
+        f"[tool.uv]\nconstraint-dependencies = [\"a<2\", 'b>=1',  {BEGIN}\n{ENTRIES}    {END}\n]  # mine\n"
     )
 
 
 def test_single_line_array_with_a_trailing_comma_takes_the_head_form() -> None:
     """``"b>=1",  # >>>`` would read as if depguard had added that comma: split after ``[`` instead."""
-    text = '[tool.uv]\nconstraint-dependencies = ["a<2", \'b>=1\',]\n'
+    text = "[tool.uv]\nconstraint-dependencies = [\"a<2\", 'b>=1',]\n"
     edit = check_apply(text, TWO)
     assert edit.text == (
-        f"[tool.uv]\nconstraint-dependencies = [  {BEGIN}\n{ENTRIES}    {END}\n"
-        "    \"a<2\", 'b>=1',]\n"
+        f"[tool.uv]\nconstraint-dependencies = [  {BEGIN}\n{ENTRIES}    {END}\n    \"a<2\", 'b>=1',]\n"
     )
 
 
@@ -221,7 +222,7 @@ def test_users_empty_multiline_array_is_kept_by_remove() -> None:
 
 
 def test_missing_key_goes_after_the_tables_last_statement() -> None:
-    text = '[tool.uv]\npackage = false  # why\n\n# about ruff\n[tool.ruff]\nline-length = 88\n'
+    text = "[tool.uv]\npackage = false  # why\n\n# about ruff\n[tool.ruff]\nline-length = 88\n"
     edit = check_apply(text, TWO)
     assert edit.text == (
         "[tool.uv]\npackage = false  # why\n"
@@ -347,7 +348,12 @@ def test_mangled_marker_is_still_recognized() -> None:
 
 
 def test_empty_list_removes_everything_depguard_added() -> None:
-    for text in ["", "[project]\nname = 'x'", "[tool.uv]\npackage = true\n", "[tool.uv]\nconstraint-dependencies = []\n"]:
+    for text in [
+        "",
+        "[project]\nname = 'x'",
+        "[tool.uv]\npackage = true\n",
+        "[tool.uv]\nconstraint-dependencies = []\n",
+    ]:
         applied = pyproject.apply(text, TWO)
         emptied = pyproject.apply(applied.text, [])
         assert emptied.text == text == pyproject.remove(applied.text)
@@ -387,7 +393,7 @@ def test_remove_and_read_block_without_block() -> None:
         (f"[tool.uv]\n{BEGIN}\nconstraint-dependencies = [\n]\n{END}\n", "not directly inside"),
         (f'[tool.uv]\nconstraint-dependencies = [\n  "a",  {BEGIN}\n  {END}\n]\n', "shares its line"),
         (f'[tool.uv]\nconstraint-dependencies = [\n  {BEGIN}\n  "a",  {END}\n]\n', "on its own line"),
-        (f'[tool.uv]\nx = [\n  {BEGIN}\n  {END}\n]\n', "not directly inside"),
+        (f"[tool.uv]\nx = [\n  {BEGIN}\n  {END}\n]\n", "not directly inside"),
         (f'[tool.uv]\nconstraint-dependencies = [\n  "a"\n  {BEGIN}\n  {END}\n]\n', "has no trailing comma"),
         ("a = 1\rb = 2\n", "not valid TOML"),
     ],
@@ -447,7 +453,12 @@ def exclusion_lists(draw: st.DrawFn, min_size: int = 0) -> list[Exclusion]:
     result = []
     for name in names:
         versions = draw(
-            st.lists(st.tuples(*[st.integers(0, 12)] * 3).map(lambda v: ".".join(map(str, v))), min_size=1, max_size=3, unique=True)
+            st.lists(
+                st.tuples(*[st.integers(0, 12)] * 3).map(lambda v: ".".join(map(str, v))),
+                min_size=1,
+                max_size=3,
+                unique=True,
+            )
         )
         ops = draw(st.lists(st.sampled_from(["!=", ">=", ">"]), min_size=len(versions), max_size=len(versions)))
         advisories = draw(st.lists(st.sampled_from(ADVISORIES), min_size=1, max_size=2, unique=True))
@@ -465,7 +476,7 @@ COMMENTS = st.sampled_from(["# note", "#", "# [tool.uv] in a comment", "# x = 1 
 def arrays(draw: st.DrawFn) -> str:
     items = draw(USER_ITEMS)
     style = draw(st.sampled_from(["one-line", "multi", "hanging"]))
-    if style == "one-line" or not items and style == "hanging":
+    if style == "one-line" or (not items and style == "hanging"):
         pad = draw(st.sampled_from(["", " "]))
         trailing = "," if items and draw(st.booleans()) else ""
         return f"[{pad}{', '.join(items)}{trailing}{pad}]"
@@ -487,7 +498,16 @@ def arrays(draw: st.DrawFn) -> str:
 def pyprojects(draw: st.DrawFn) -> str:
     variant = draw(
         st.sampled_from(
-            ["absent", "table-no-key", "table-empty", "table-key", "tool-dotted", "tool-dotted-no-key", "root-dotted", "sources-only"]
+            [
+                "absent",
+                "table-no-key",
+                "table-empty",
+                "table-key",
+                "tool-dotted",
+                "tool-dotted-no-key",
+                "root-dotted",
+                "sources-only",
+            ]
         )
     )
     parts: list[str] = []
@@ -498,7 +518,9 @@ def pyprojects(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         parts.append('[project]\nname = "demo"\ndependencies = ["a", "b"]')
     if variant == "table-no-key":
-        parts.append("[tool.uv] # settings\npackage = false" + draw(st.sampled_from(["", "\n# trailing comment", "\n\n"])))
+        parts.append(
+            "[tool.uv] # settings\npackage = false" + draw(st.sampled_from(["", "\n# trailing comment", "\n\n"]))
+        )
     elif variant == "table-empty":
         parts.append("[tool.uv]")
     elif variant == "table-key":
@@ -546,7 +568,9 @@ def test_properties_of_apply_and_remove(text: str, first: list[Exclusion], secon
 
 @PROPERTY_SETTINGS
 @given(text=pyprojects(), first=exclusion_lists(min_size=2), second=exclusion_lists(min_size=1), how=st.integers(0, 2))
-def test_hand_edits_inside_the_block_are_overwritten(text: str, first: list[Exclusion], second: list[Exclusion], how: int) -> None:
+def test_hand_edits_inside_the_block_are_overwritten(
+    text: str, first: list[Exclusion], second: list[Exclusion], how: int
+) -> None:
     applied = pyproject.apply(text, first).text
     lines = applied.splitlines(keepends=True)
     entry = next(i for i, line in enumerate(lines) if BEGIN in line) + 1

@@ -17,7 +17,7 @@ from depguard.affected import Entry, read_entry, release, require_profile
 from depguard.jsonio import gc_paused
 from depguard.records import Affected, Record
 
-__all__ = ["Match", "Filed", "AdvisoryIndex", "package_key", "lookup_keys", "may_list_artifacts"]
+__all__ = ["AdvisoryIndex", "Filed", "Match", "lookup_keys", "may_list_artifacts", "package_key"]
 
 
 @lru_cache(maxsize=1 << 16)

@@ -62,14 +62,14 @@ from depguard.records import Affected, Range, Record
 
 __all__ = [
     "BLOCK",
-    "OutsideProfileError",
-    "Entry",
-    "read_entry",
-    "require_profile",
-    "release",
-    "Rejected",
     "Compiled",
+    "Entry",
+    "OutsideProfileError",
+    "Rejected",
     "compile_exclusions",
+    "read_entry",
+    "release",
+    "require_profile",
 ]
 
 #: The exclusion of a whole package: no version is ``< 0``, so it admits nothing.
@@ -185,7 +185,13 @@ def _is_whole_package(ranges: tuple[Range, ...]) -> bool:
     if rng.type != "ECOSYSTEM" or rng.repo is not None or rng.model_extra or len(rng.events) != 1:
         return False
     (event,) = rng.events
-    return event.introduced == "0" and event.fixed is None and event.last_affected is None and event.limit is None and not event.model_extra
+    return (
+        event.introduced == "0"
+        and event.fixed is None
+        and event.last_affected is None
+        and event.limit is None
+        and not event.model_extra
+    )
 
 
 def _shown_ranges(ranges: tuple[Range, ...]) -> str:
@@ -298,7 +304,9 @@ def _entry_name(record: Record, affected: Affected, rejected: list[Rejected]) ->
         rejected.append(Rejected(_shown(record.id), _shown(raw), str(exc)))
         return None
     if len(record.id) > 64 or not ADVISORY_ID.fullmatch(record.id):
-        rejected.append(Rejected(_shown(record.id), name, f"advisory id {record.id!r} cannot be written into a comment"))
+        rejected.append(
+            Rejected(_shown(record.id), name, f"advisory id {record.id!r} cannot be written into a comment")
+        )
         return None
     return name
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["write_bytes", "TEMP_SUFFIX", "stale_temp_files"]
+__all__ = ["TEMP_SUFFIX", "stale_temp_files", "write_bytes"]
 
 TEMP_SUFFIX = ".depguard-tmp"
 #: A leftover without a readable pid (an older depguard) is removed once this old.

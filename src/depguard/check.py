@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
 
+from depguard.advisoryindex import AdvisoryIndex, lookup_keys
 from depguard.config import Config
 from depguard.ecosystems import repository_of
 from depguard.errors import DepguardError, LockfileError
-from depguard.advisoryindex import AdvisoryIndex, lookup_keys
 from depguard.gitops import open_repo, visible_files
 from depguard.lockfiles import Package, environment, format_for, format_names, read_lockfile
 from depguard.lockfiles.environment import is_environment
@@ -35,19 +35,19 @@ from depguard.records import Record
 from depguard.sources.interface import FeedSnapshot
 
 __all__ = [
-    "ACTION_VERSION",
-    "ACTION_PACKAGE",
     "ACTION_ARTIFACT",
+    "ACTION_PACKAGE",
+    "ACTION_VERSION",
     "ACTION_WORKFLOW",
+    "CheckReport",
     "Finding",
     "Source",
-    "CheckReport",
     "discover",
-    "match",
+    "display_path",
     "index_for",
+    "match",
     "run",
     "split_environments",
-    "display_path",
 ]
 
 ACTION_VERSION = "upgrade/downgrade to a version not listed; rotate credentials if it was installed"
@@ -86,8 +86,12 @@ class Finding:
     def key(self) -> tuple[str, int, str, str, str, str]:
         location = self.package.location
         return (
-            str(location.path), location.line or 0, self.package.ecosystem,
-            self.package.name.lower(), self.package.version or "", self.advisory.id,
+            str(location.path),
+            location.line or 0,
+            self.package.ecosystem,
+            self.package.name.lower(),
+            self.package.version or "",
+            self.advisory.id,
         )
 
 
@@ -95,7 +99,11 @@ def _action_for_workflow(finding: Finding) -> str:
     """The advice for a ``uses:`` reference: the safe tag the advisory names (its entry's
     ``ecosystem_specific.first_safe_tag``), a pinned commit, and rotating the secrets."""
     safe = _first_safe_tag(finding.advisory, finding.package.name)
-    move = f"move to {safe} or later pinned to its full commit SHA" if safe else "pin a reviewed full commit SHA from after the incident"
+    move = (
+        f"move to {safe} or later pinned to its full commit SHA"
+        if safe
+        else "pin a reviewed full commit SHA from after the incident"
+    )
     if finding.how == _WHOLE_PACKAGE:
         move = "remove this action: every version is malicious"
     return f"{move}; {_ACTION_ROTATE}"
@@ -189,7 +197,11 @@ def _search(root: Path, under: Path, exclude: Sequence[str]) -> list[Path]:
     result = []
     for path in files:
         rel = display_path(path, base)
-        if format_for(path) is None or _skipped(rel) or any(fnmatch.fnmatch(display_path(path, root), g) for g in exclude):
+        if (
+            format_for(path) is None
+            or _skipped(rel)
+            or any(fnmatch.fnmatch(display_path(path, root), g) for g in exclude)
+        ):
             continue
         if path.is_file():
             result.append(path)
@@ -215,7 +227,9 @@ def _unique(paths: Iterable[Path]) -> list[Path]:
 # --- matching ------------------------------------------------------------------------------
 
 
-def match(packages: Iterable[Package], index: AdvisoryIndex, ignore: Mapping[str, str] | None = None) -> tuple[list[Finding], list[Finding]]:
+def match(
+    packages: Iterable[Package], index: AdvisoryIndex, ignore: Mapping[str, str] | None = None
+) -> tuple[list[Finding], list[Finding]]:
     """(findings, ignored findings) for ``packages``; ``ignore`` maps advisory id to reason.
 
     A package matches by name and version in its own ecosystem's terms, and also by any of
@@ -235,7 +249,9 @@ def match(packages: Iterable[Package], index: AdvisoryIndex, ignore: Mapping[str
 
 
 def _package_findings(package: Package, index: AdvisoryIndex) -> list[Finding]:
-    findings = [Finding(package, m.record, m.how) for m in index.lookup(package.ecosystem, package.name, package.version)]
+    findings = [
+        Finding(package, m.record, m.how) for m in index.lookup(package.ecosystem, package.name, package.version)
+    ]
     for digest in package.hashes:
         for record in index.lookup_sha256(digest):
             filename = next((a.filename for a in record.depguard.artifacts if a.sha256.lower() == digest), "?")
@@ -321,14 +337,16 @@ def _interpreter_or_error(report: CheckReport, target: str | None) -> Path | Non
         return None
 
 
-def _read_into(report: CheckReport, packages: list[Package], path: Path, kind: str, read: Callable[[], list[Package]]) -> None:
+def _read_into(
+    report: CheckReport, packages: list[Package], path: Path, kind: str, read: Callable[[], list[Package]]
+) -> None:
     """Read one source; a failure becomes an error of the report, its path shown repo-relative."""
     try:
         found = read()
     except DepguardError as exc:
         message = str(exc)
         if message.startswith(str(path)):
-            message = report.relpath(path) + message[len(str(path)):]
+            message = report.relpath(path) + message[len(str(path)) :]
         report.errors.append(message)
         return
     report.sources.append(Source(path, kind, len(found)))

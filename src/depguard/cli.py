@@ -14,8 +14,9 @@ import datetime as _dt
 import enum
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, List, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -125,7 +126,9 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version and exit.")
+    ] = False,
 ) -> None:
     """Root options."""
 
@@ -143,9 +146,20 @@ def _default_feed_dir() -> Path:
 
 @feed_app.command("validate")
 def feed_validate(
-    path: Annotated[Optional[Path], typer.Argument(help="Feed directory. Default: ./feed if present, else the bundled feed.")] = None,
-    output: Annotated[OutputFormat, typer.Option("--format", help="text for people, json for tools.")] = OutputFormat.text,
-    changed_since: Annotated[Optional[str], typer.Option("--changed-since", metavar="REF", help="Only the records that differ from git REF (e.g. origin/main; cross-record rules still see the whole feed), plus history rules: an id at REF never disappears (withdraw instead), published never changes, changed content needs a later modified, a new id never reuses a number REF's history used.")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="Feed directory. Default: ./feed if present, else the bundled feed.")
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="text for people, json for tools.")
+    ] = OutputFormat.text,
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-since",
+            metavar="REF",
+            help="Only the records that differ from git REF (e.g. origin/main; cross-record rules still see the whole feed), plus history rules: an id at REF never disappears (withdraw instead), published never changes, changed content needs a later modified, a new id never reuses a number REF's history used.",
+        ),
+    ] = None,
 ) -> None:
     """Check every record: OSV schema, depguard's profile, layout, versions, overlaps, format.
 
@@ -172,15 +186,23 @@ def feed_validate(
     if output is OutputFormat.json:
         report = {"feed": str(root), "records": count, "errors": [i.to_json() for i in issues]}
         if since is not None:
-            report["changed_since"] = {"ref": since.ref, "commit": since.commit, "changed": [str(p) for p in since.changed],
-                                       "removed": [str(p) for p in since.removed]}
+            report["changed_since"] = {
+                "ref": since.ref,
+                "commit": since.commit,
+                "changed": [str(p) for p in since.changed],
+                "removed": [str(p) for p in since.removed],
+            }
         _say_json(report)
     else:
         for issue in issues:
             _say(str(issue))
         files = len({i.path for i in issues})
         verdict = f"{len(issues)} error(s) in {files} file(s)" if issues else "no errors"
-        scope = f", {len(since.changed)} changed and {len(since.removed)} removed since {since.ref} ({since.commit[:12]})" if since else ""
+        scope = (
+            f", {len(since.changed)} changed and {len(since.removed)} removed since {since.ref} ({since.commit[:12]})"
+            if since
+            else ""
+        )
         _say(f"{root}: {count} record(s){scope}, {verdict}")
     raise typer.Exit(EXIT_FOUND if issues else EXIT_OK)
 
@@ -188,11 +210,17 @@ def feed_validate(
 @feed_app.command("new")
 def feed_new(
     package: Annotated[str, typer.Option("--package", "-p", help="Package name as the index spells it.")],
-    versions: Annotated[List[str], typer.Option("--version", "-v", help="A compromised version; repeat for each.")],
+    versions: Annotated[list[str], typer.Option("--version", "-v", help="A compromised version; repeat for each.")],
     summary: Annotated[str, typer.Option("--summary", "-s", help="One line: what happened.")],
     ecosystem: Annotated[str, typer.Option("--ecosystem", "-e", help="PyPI or npm.")] = "PyPI",
-    aliases: Annotated[Optional[List[str]], typer.Option("--alias", help="A public id of the same incident (MAL-, PYSEC-, GHSA-, CVE-); repeatable.")] = None,
-    references: Annotated[Optional[List[str]], typer.Option("--reference", help="An https URL that documents it; repeatable, primary source first.")] = None,
+    aliases: Annotated[
+        list[str] | None,
+        typer.Option("--alias", help="A public id of the same incident (MAL-, PYSEC-, GHSA-, CVE-); repeatable."),
+    ] = None,
+    references: Annotated[
+        list[str] | None,
+        typer.Option("--reference", help="An https URL that documents it; repeatable, primary source first."),
+    ] = None,
     root: Annotated[Path, typer.Option("--feed", help="Feed directory to add the record to.")] = Path("feed"),
 ) -> None:
     """Add an advisory for compromised versions under the next free id of this year.
@@ -207,8 +235,15 @@ def feed_new(
     from depguard.feed import create_record  # lazy: the feed loader and the schemas, for feed commands only
 
     try:
-        target = create_record(root, ecosystem=ecosystem, package=package, versions=versions, summary=summary,
-                               aliases=aliases or [], references=references or [])
+        target = create_record(
+            root,
+            ecosystem=ecosystem,
+            package=package,
+            versions=versions,
+            summary=summary,
+            aliases=aliases or [],
+            references=references or [],
+        )
     except DepguardError as exc:
         raise _fail(str(exc)) from None
     _say(str(target))
@@ -216,15 +251,49 @@ def feed_new(
 
 @feed_app.command("import")
 def feed_import(
-    paths: Annotated[Optional[List[str]], typer.Argument(metavar="PATH...", help="Upstream OSV records: files (.json, .yaml), folders (searched recursively) or - for stdin.")] = None,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="PATH...",
+            help="Upstream OSV records: files (.json, .yaml), folders (searched recursively) or - for stdin.",
+        ),
+    ] = None,
     root: Annotated[Path, typer.Option("--feed", help="Feed directory to write drafts into.")] = Path("feed"),
-    csv_file: Annotated[Optional[Path], typer.Option("--csv", metavar="FILE", help="A CSV list of compromised packages instead of OSV records: one record per package.")] = None,
-    references: Annotated[Optional[List[str]], typer.Option("--reference", metavar="URL", help="With --csv: the https page that publishes the list (required); repeat for the campaign's analyses, which follow it as references.")] = None,
-    published: Annotated[Optional[str], typer.Option("--published", metavar="DATE", help="With --csv: when the campaign was disclosed, ISO date (required).")] = None,
-    campaign: Annotated[Optional[str], typer.Option("--campaign", metavar="TEXT", help="With --csv: the campaign's name, used in the generated text (required).")] = None,
-    ecosystem: Annotated[str, typer.Option("--ecosystem", "-e", help="With --csv: ecosystem of rows that do not say (npm or PyPI).")] = "npm",
+    csv_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            metavar="FILE",
+            help="A CSV list of compromised packages instead of OSV records: one record per package.",
+        ),
+    ] = None,
+    references: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reference",
+            metavar="URL",
+            help="With --csv: the https page that publishes the list (required); repeat for the campaign's analyses, which follow it as references.",
+        ),
+    ] = None,
+    published: Annotated[
+        str | None,
+        typer.Option(
+            "--published", metavar="DATE", help="With --csv: when the campaign was disclosed, ISO date (required)."
+        ),
+    ] = None,
+    campaign: Annotated[
+        str | None,
+        typer.Option(
+            "--campaign", metavar="TEXT", help="With --csv: the campaign's name, used in the generated text (required)."
+        ),
+    ] = None,
+    ecosystem: Annotated[
+        str, typer.Option("--ecosystem", "-e", help="With --csv: ecosystem of rows that do not say (npm or PyPI).")
+    ] = "npm",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be written; write nothing.")] = False,
-    output: Annotated[OutputFormat, typer.Option("--format", help="text for people, json for tools.")] = OutputFormat.text,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="text for people, json for tools.")
+    ] = OutputFormat.text,
 ) -> None:
     """Draft feed records from upstream OSV records (MAL-, GHSA-, PYSEC-) or a CSV IOC list.
 
@@ -253,13 +322,21 @@ def feed_import(
         if csv_file is not None:
             if paths:
                 raise _fail("give either PATH... or --csv, not both")
-            missing = [flag for flag, value in (("--reference", references), ("--published", published), ("--campaign", campaign)) if not value]
+            missing = [
+                flag
+                for flag, value in (("--reference", references), ("--published", published), ("--campaign", campaign))
+                if not value
+            ]
             if missing:
                 raise _fail(f"--csv needs {', '.join(missing)}")
             when = _iso_date(published or "")
             notes: list = []
-            packages = importer.read_csv(importer.read_bounded(csv_file), str(csv_file), ecosystem=ecosystem, notes=notes)
-            plan = importer.plan_csv(packages, root, references=references, published=when, campaign=campaign or "", now=now, notes=notes)
+            packages = importer.read_csv(
+                importer.read_bounded(csv_file), str(csv_file), ecosystem=ecosystem, notes=notes
+            )
+            plan = importer.plan_csv(
+                packages, root, references=references, published=when, campaign=campaign or "", now=now, notes=notes
+            )
         else:
             if not paths:
                 raise _fail("nothing to import: give PATH... (files, folders or -) or --csv FILE")
@@ -290,8 +367,12 @@ def _iso_date(text: str) -> _dt.datetime:
 
 @feed_app.command("fmt")
 def feed_fmt(
-    path: Annotated[Optional[Path], typer.Argument(help="Feed directory. Default: ./feed if present, else the bundled feed.")] = None,
-    check: Annotated[bool, typer.Option("--check", help="Only report files that are not canonical; exit 1 if any.")] = False,
+    path: Annotated[
+        Path | None, typer.Argument(help="Feed directory. Default: ./feed if present, else the bundled feed.")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only report files that are not canonical; exit 1 if any.")
+    ] = False,
 ) -> None:
     """Rewrite records in canonical form (OSV key order, 2-space indent, UTF-8, final newline)."""
     from depguard import feed as feed_mod  # lazy: the feed loader and the schemas, for feed commands only
@@ -314,7 +395,7 @@ class _BuildProgress:
     THRESHOLD = 500
 
     def __init__(self) -> None:
-        self._bar = None
+        self._bar: Any = None  # typer's ProgressBar once shown
         self._done = 0
 
     def __call__(self, done: int, total: int) -> None:
@@ -333,9 +414,19 @@ class _BuildProgress:
 
 @feed_app.command("build")
 def feed_build(
-    path: Annotated[Optional[Path], typer.Argument(help="Feed directory. Default: ./feed if present, else the bundled feed.")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the static tree to (replaced whole).")] = Path("public"),
-    base_url: Annotated[Optional[str], typer.Option("--base-url", help="URL the tree will be served from, for links in the Atom feed, the page and constraints/pypi.txt. Default: the project's published feed.")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="Feed directory. Default: ./feed if present, else the bundled feed.")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory to write the static tree to (replaced whole).")
+    ] = Path("public"),
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="URL the tree will be served from, for links in the Atom feed, the page and constraints/pypi.txt. Default: the project's published feed.",
+        ),
+    ] = None,
 ) -> None:
     """Validate the feed, then write it as static files for any web host (GitHub Pages).
 
@@ -359,7 +450,9 @@ def feed_build(
         progress.close()
         raise _fail(str(exc)) from None
     progress.close()
-    _say(f"{result.out}: {result.records} record(s), {len(result.files)} file(s), feed modified {result.newest_modified or 'never'}")
+    _say(
+        f"{result.out}: {result.records} record(s), {len(result.files)} file(s), feed modified {result.newest_modified or 'never'}"
+    )
 
 
 class StatsFormat(str, enum.Enum):
@@ -370,8 +463,14 @@ class StatsFormat(str, enum.Enum):
 
 @feed_app.command("stats")
 def feed_stats(
-    path: Annotated[Optional[Path], typer.Argument(help="Feed directory or built tree. Default: ./feed if present, else the bundled feed.")] = None,
-    output: Annotated[StatsFormat, typer.Option("--format", help="text for people, json for tools, markdown for the README's headline block.")] = StatsFormat.text,
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Feed directory or built tree. Default: ./feed if present, else the bundled feed."),
+    ] = None,
+    output: Annotated[
+        StatsFormat,
+        typer.Option("--format", help="text for people, json for tools, markdown for the README's headline block."),
+    ] = StatsFormat.text,
 ) -> None:
     """Count a feed's records in force per ecosystem and per year: records, packages,
     package@version pairs, whole-package blocks; withdrawn records apart.
@@ -398,9 +497,17 @@ def feed_stats(
 
 @feed_app.command("status")
 def feed_status(
-    feed: Annotated[Optional[str], typer.Option("--feed", help="Feed source, as for sync. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed.")] = None,
+    feed: Annotated[
+        str | None,
+        typer.Option(
+            "--feed",
+            help="Feed source, as for sync. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed.",
+        ),
+    ] = None,
     offline: Annotated[bool, typer.Option("--offline", help="Do not download; report the cached copy.")] = False,
-    output: Annotated[OutputFormat, typer.Option("--format", help="text for people, json for tools.")] = OutputFormat.text,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="text for people, json for tools.")
+    ] = OutputFormat.text,
 ) -> None:
     """Show which feed sync would use: its source, age, size and cache location.
 
@@ -449,20 +556,88 @@ class Target(str, enum.Enum):
 @app.command("sync")
 def sync_command(
     ctx: typer.Context,
-    paths: Annotated[Optional[List[Path]], typer.Argument(help="Projects (directories or pyproject.toml files). Default: every project git sees in the repo (tracked, or untracked and not ignored).")] = None,
-    check: Annotated[bool, typer.Option("--check", help="Change nothing; print a diff and exit 1 if any block is stale (for CI and pre-commit).")] = False,
-    diff: Annotated[bool, typer.Option("--diff", help="Preview: print a unified diff of each change and write nothing; exit 1 when something would change (as black --diff and ruff --diff do).")] = False,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Projects (directories or pyproject.toml files). Default: every project git sees in the repo (tracked, or untracked and not ignored)."
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Change nothing; print a diff and exit 1 if any block is stale (for CI and pre-commit)."
+        ),
+    ] = False,
+    diff: Annotated[
+        bool,
+        typer.Option(
+            "--diff",
+            help="Preview: print a unified diff of each change and write nothing; exit 1 when something would change (as black --diff and ruff --diff do).",
+        ),
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing; exit 0.")] = False,
-    feed: Annotated[Optional[str], typer.Option("--feed", help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot).")] = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1.")] = False,
-    allow_rollback: Annotated[bool, typer.Option("--allow-rollback", help="Accept a downloaded feed older than the copy verified before (normally refused: a replayed feed could lift constraints).")] = False,
-    allow_shrink: Annotated[bool, typer.Option("--allow-shrink", help="Accept a downloaded feed that dropped more than half of the records verified before, or lifts more than half of the exclusions in force (deleted, withdrawn or trimmed records).")] = False,
-    output: Annotated[OutputFormat, typer.Option("--format", help="text for people, json for tools.")] = OutputFormat.text,
-    targets: Annotated[Optional[List[Target]], typer.Option("--target", help="Write only these targets (repeatable): uv = [tool.uv] constraint-dependencies, pip = constraints file, pip-tools = -c line in requirements*.in and requirements/*.in.")] = None,
-    relock: Annotated[bool, typer.Option("--relock", help="After writing, run `uv lock` in each changed uv project.")] = False,
-    commit: Annotated[bool, typer.Option("--commit", help="Commit exactly the files sync changed (and uv.lock files --relock refreshed) on the checked-out branch; other staged or unstaged changes stay out of the commit and stay as they were. Refused (exit 2, nothing written) outside a git repo, on a detached HEAD, during a merge/rebase/cherry-pick/revert, or when a file sync must change has uncommitted changes. No commit when nothing changed.")] = False,
-    branch: Annotated[Optional[str], typer.Option("--branch", help="With --commit (implied): create or reset branch NAME from HEAD with the sync commit, for a bot's pull request. Sync runs in a temporary checkout of HEAD: your checked-out branch, index and work tree are left exactly as they were.")] = None,
-    message_file: Annotated[Optional[Path], typer.Option("--message-file", help="With --commit: also WRITE the generated commit message (advisories added or lifted, versions, links, the reproducing command) to this file, e.g. as a pull request body. Written only when a commit is made.")] = None,
+    feed: Annotated[
+        str | None,
+        typer.Option(
+            "--feed",
+            help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot).",
+        ),
+    ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1.",
+        ),
+    ] = False,
+    allow_rollback: Annotated[
+        bool,
+        typer.Option(
+            "--allow-rollback",
+            help="Accept a downloaded feed older than the copy verified before (normally refused: a replayed feed could lift constraints).",
+        ),
+    ] = False,
+    allow_shrink: Annotated[
+        bool,
+        typer.Option(
+            "--allow-shrink",
+            help="Accept a downloaded feed that dropped more than half of the records verified before, or lifts more than half of the exclusions in force (deleted, withdrawn or trimmed records).",
+        ),
+    ] = False,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="text for people, json for tools.")
+    ] = OutputFormat.text,
+    targets: Annotated[
+        list[Target] | None,
+        typer.Option(
+            "--target",
+            help="Write only these targets (repeatable): uv = [tool.uv] constraint-dependencies, pip = constraints file, pip-tools = -c line in requirements*.in and requirements/*.in.",
+        ),
+    ] = None,
+    relock: Annotated[
+        bool, typer.Option("--relock", help="After writing, run `uv lock` in each changed uv project.")
+    ] = False,
+    commit: Annotated[
+        bool,
+        typer.Option(
+            "--commit",
+            help="Commit exactly the files sync changed (and uv.lock files --relock refreshed) on the checked-out branch; other staged or unstaged changes stay out of the commit and stay as they were. Refused (exit 2, nothing written) outside a git repo, on a detached HEAD, during a merge/rebase/cherry-pick/revert, or when a file sync must change has uncommitted changes. No commit when nothing changed.",
+        ),
+    ] = False,
+    branch: Annotated[
+        str | None,
+        typer.Option(
+            "--branch",
+            help="With --commit (implied): create or reset branch NAME from HEAD with the sync commit, for a bot's pull request. Sync runs in a temporary checkout of HEAD: your checked-out branch, index and work tree are left exactly as they were.",
+        ),
+    ] = None,
+    message_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--message-file",
+            help="With --commit: also WRITE the generated commit message (advisories added or lifted, versions, links, the reproducing command) to this file, e.g. as a pull request body. Written only when a commit is made.",
+        ),
+    ] = None,
 ) -> None:
     """Write managed constraint blocks so no resolver in this repo can pick a compromised release.
 
@@ -496,9 +671,7 @@ def sync_command(
     try:  # one sync per repo at a time (shared for read-only runs); released when the command ends
         from depguard.locking import sync_lock  # lazy: file locks, for sync only
 
-        ctx.with_resource(
-            sync_lock(root, shared=check or dry_run, on_wait=lambda m: _say(f"depguard: {m}", err=True))
-        )
+        ctx.with_resource(sync_lock(root, shared=check or dry_run, on_wait=lambda m: _say(f"depguard: {m}", err=True)))
     except DepguardError as exc:
         raise _fail(str(exc)) from None
     try:
@@ -510,8 +683,18 @@ def sync_command(
         options = FetchOptions.from_env(offline=offline, allow_rollback=allow_rollback, allow_shrink=allow_shrink)
         snapshot = resolve(feed, config_feed=config.feed, config_dir=root, options=options).load()
         if commit:
-            _sync_commit(root, snapshot, paths or [], targets=[t.value for t in targets or []] or None, relock=relock,
-                         branch=branch, message_file=message_file, output=output, show_diff=diff, feed=feed)
+            _sync_commit(
+                root,
+                snapshot,
+                paths or [],
+                targets=[t.value for t in targets or []] or None,
+                relock=relock,
+                branch=branch,
+                message_file=message_file,
+                output=output,
+                show_diff=diff,
+                feed=feed,
+            )
         projects = sync_mod.load_projects(root, paths or (), exclude=config.exclude, include=config.include)
         plan = sync_mod.plan(root, projects, snapshot, config, targets=[t.value for t in targets or []] or None)
     except DepguardError as exc:
@@ -523,25 +706,52 @@ def sync_command(
     if output is OutputFormat.json:
         _say_json(sync_report.to_json(plan, written, relocked, check or dry_run))
     else:
-        _say_lines(sync_report.text_lines(plan, written, relocked, show_diff=diff or check, preview=check or dry_run,
-                                          fail_unprotected=check and config.unprotected == "fail"))
+        _say_lines(
+            sync_report.text_lines(
+                plan,
+                written,
+                relocked,
+                show_diff=diff or check,
+                preview=check or dry_run,
+                fail_unprotected=check and config.unprotected == "fail",
+            )
+        )
     if plan.refusals or any(not r.ok for r in relocked):
         raise typer.Exit(EXIT_ERROR)
     unprotected_fails = check and config.unprotected == "fail" and bool(plan.unprotected)
     raise typer.Exit(EXIT_FOUND if (check and plan.stale) or unprotected_fails else EXIT_OK)
 
 
-def _sync_commit(root: Path, snapshot, paths: List[Path], *, targets: Optional[List[str]], relock: bool,  # noqa: ANN001
-                 branch: Optional[str], message_file: Optional[Path], output: OutputFormat, show_diff: bool,
-                 feed: Optional[str]) -> None:
+def _sync_commit(
+    root: Path,
+    snapshot,
+    paths: list[Path],
+    *,
+    targets: list[str] | None,
+    relock: bool,
+    branch: str | None,
+    message_file: Path | None,
+    output: OutputFormat,
+    show_diff: bool,
+    feed: str | None,
+) -> None:
     """``sync --commit [--branch]``: library call, then report; always ends in typer.Exit."""
     from depguard.atomic import write_bytes  # lazy: for --message-file only
     from depguard.gitsync import commit_sync  # lazy: git plumbing, only with --commit/--branch
     from depguard.reports import sync as sync_report  # lazy: the sync renderers, for sync only
 
-    reproduce = " ".join(["depguard sync", *(["--feed", redact_url(feed)] if feed else []), *(f"--target {t}" for t in targets or []),
-                          *(["--relock"] if relock else []), *(sync_report.rel(p.resolve(), root) for p in paths)])
-    result = commit_sync(root, snapshot, paths=paths, targets=targets, relock=relock, branch=branch, reproduce=reproduce)
+    reproduce = " ".join(
+        [
+            "depguard sync",
+            *(["--feed", redact_url(feed)] if feed else []),
+            *(f"--target {t}" for t in targets or []),
+            *(["--relock"] if relock else []),
+            *(sync_report.rel(p.resolve(), root) for p in paths),
+        ]
+    )
+    result = commit_sync(
+        root, snapshot, paths=paths, targets=targets, relock=relock, branch=branch, reproduce=reproduce
+    )
     if result.commit_sha and message_file is not None:
         write_bytes(message_file, result.message.encode("utf-8"))
     if output is OutputFormat.json:
@@ -563,11 +773,36 @@ class CheckFormat(str, enum.Enum):
 
 @app.command("check")
 def check_command(
-    paths: Annotated[Optional[List[Path]], typer.Argument(help="Lockfiles or directories; with --env also interpreters or virtualenvs. Default: every lockfile git sees in the repo (tracked, or untracked and not ignored).")] = None,
-    env: Annotated[bool, typer.Option("--env", help="Check installed distributions: of each interpreter or virtualenv among PATHS (then only those, unless lockfiles are named too), else of the Python running depguard as well as the repo's lockfiles. Their metadata (*.dist-info, *.egg-info) is read as files: the inspected interpreter is never started and nothing in it runs (a hostile pyvenv.cfg or .pth file cannot act).")] = False,
-    feed: Annotated[Optional[str], typer.Option("--feed", help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot).")] = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1.")] = False,
-    output: Annotated[CheckFormat, typer.Option("--format", help="text for people, json for tools, sarif for GitHub code scanning.")] = CheckFormat.text,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Lockfiles or directories; with --env also interpreters or virtualenvs. Default: every lockfile git sees in the repo (tracked, or untracked and not ignored)."
+        ),
+    ] = None,
+    env: Annotated[
+        bool,
+        typer.Option(
+            "--env",
+            help="Check installed distributions: of each interpreter or virtualenv among PATHS (then only those, unless lockfiles are named too), else of the Python running depguard as well as the repo's lockfiles. Their metadata (*.dist-info, *.egg-info) is read as files: the inspected interpreter is never started and nothing in it runs (a hostile pyvenv.cfg or .pth file cannot act).",
+        ),
+    ] = False,
+    feed: Annotated[
+        str | None,
+        typer.Option(
+            "--feed",
+            help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot).",
+        ),
+    ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1.",
+        ),
+    ] = False,
+    output: Annotated[
+        CheckFormat, typer.Option("--format", help="text for people, json for tools, sarif for GitHub code scanning.")
+    ] = CheckFormat.text,
 ) -> None:
     """Find compromised releases already locked or installed: constraints only stop the next resolve.
 
@@ -599,8 +834,12 @@ def check_command(
         snapshot = resolve(feed, config_feed=config.feed, config_dir=root, options=options).load()
     except DepguardError as exc:
         raise _fail(str(exc)) from None
-    only_envs = env and bool(paths) and not lockfile_paths  # `check --env .venv`: that environment, not the folder around it
-    report = check_mod.run(root, snapshot, config, paths=lockfile_paths, environments=environments, lockfiles=not only_envs)
+    only_envs = (
+        env and bool(paths) and not lockfile_paths
+    )  # `check --env .venv`: that environment, not the folder around it
+    report = check_mod.run(
+        root, snapshot, config, paths=lockfile_paths, environments=environments, lockfiles=not only_envs
+    )
     rendered = render(report, output.value)
     if output is CheckFormat.text:
         _say_block(rendered, nl=False)
@@ -618,11 +857,27 @@ def check_command(
 
 @app.command("serve")
 def serve_command(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on. Only loopback addresses unless --allow-remote.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on. Only loopback addresses unless --allow-remote.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port; 0 picks a free one (the URL is printed).")] = 8000,
-    feed: Annotated[Optional[str], typer.Option("--feed", help="Feed source: a feed directory (watched for changes), a built tree or an https URL (fetched again every 5 minutes). Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed.")] = None,
-    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Allow a non-loopback --host. Anyone who reaches it can query the feed: no TLS, no auth (read-only).")] = False,
-    poll: Annotated[float, typer.Option("--poll", help="Seconds between checks of the feed for changes; 0 checks only on SIGHUP.")] = 2.0,
+    feed: Annotated[
+        str | None,
+        typer.Option(
+            "--feed",
+            help="Feed source: a feed directory (watched for changes), a built tree or an https URL (fetched again every 5 minutes). Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed.",
+        ),
+    ] = None,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Allow a non-loopback --host. Anyone who reaches it can query the feed: no TLS, no auth (read-only).",
+        ),
+    ] = False,
+    poll: Annotated[
+        float, typer.Option("--poll", help="Seconds between checks of the feed for changes; 0 checks only on SIGHUP.")
+    ] = 2.0,
 ) -> None:
     """Serve the feed over the OSV API (read-only), for uv audit, pip-audit and other OSV clients.
 
@@ -640,7 +895,7 @@ def serve_command(
     from depguard.sources import resolve  # lazy: pydantic and the schemas, not needed by --help
     from depguard.sync import find_root  # lazy: the compiler and writers, not needed by --help
 
-    def report(event) -> None:  # noqa: ANN001 - serve.ReloadEvent
+    def report(event) -> None:
         for warning in event.warnings:
             _warn(warning)
         if event.ok:
@@ -652,8 +907,12 @@ def serve_command(
         root = find_root(Path.cwd())
         source = resolve(feed, config_feed=load_config(root / "pyproject.toml").feed, config_dir=root)
         server = start_server(
-            source, host=host, port=port, allow_remote=allow_remote,
-            poll_interval=poll if poll > 0 else None, on_reload=report,
+            source,
+            host=host,
+            port=port,
+            allow_remote=allow_remote,
+            poll_interval=poll if poll > 0 else None,
+            on_reload=report,
         )
     except DepguardError as exc:
         raise _fail(str(exc)) from None

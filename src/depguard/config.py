@@ -17,7 +17,7 @@ from depguard.display import is_plain, printable
 from depguard.errors import ConfigError, ProjectError
 from depguard.tomlread import TOMLReadError, loads
 
-__all__ = ["Config", "IgnoreEntry", "MAX_PROJECT_FILE_BYTES", "TARGETS", "load_config", "parse_config", "read_toml"]
+__all__ = ["MAX_PROJECT_FILE_BYTES", "TARGETS", "Config", "IgnoreEntry", "load_config", "parse_config", "read_toml"]
 
 TARGETS = ("uv", "pip", "pip-tools")
 #: The largest project file depguard reads or edits (pyproject.toml, constraints and
@@ -108,20 +108,31 @@ def parse_config(table: Any, *, source: Path | None = None) -> Config:
             raise ConfigError(f"{where} targets: unknown {', '.join(bad)}; choose from {', '.join(TARGETS)}")
     ecosystems = tuple(_strings(table.get("ecosystems", ["PyPI"]), f"{where} ecosystems"))
     constraints_file = table.get("constraints-file", "constraints.txt")
-    if not isinstance(constraints_file, str) or not constraints_file or Path(constraints_file).is_absolute() or ".." in Path(constraints_file).parts:
+    if (
+        not isinstance(constraints_file, str)
+        or not constraints_file
+        or Path(constraints_file).is_absolute()
+        or ".." in Path(constraints_file).parts
+    ):
         raise ConfigError(f"{where} constraints-file must be a relative path inside the project")
     if not is_plain(constraints_file) or constraints_file != constraints_file.strip():
-        raise ConfigError(f"{where} constraints-file {printable(constraints_file)!r} holds a control, bidi or surrounding space character")
+        raise ConfigError(
+            f"{where} constraints-file {printable(constraints_file)!r} holds a control, bidi or surrounding space character"
+        )
     feed = table.get("feed")
     if feed is not None and (not isinstance(feed, str) or not is_plain(feed)):
         raise ConfigError(f"{where} feed must be a URL or path string without control or bidi characters")
     unprotected = table.get("unprotected", "warn")
     if unprotected not in UNPROTECTED_POLICIES:
-        raise ConfigError(f"{where} unprotected must be one of {', '.join(map(repr, UNPROTECTED_POLICIES))}, not {printable(str(unprotected))!r}")
+        raise ConfigError(
+            f"{where} unprotected must be one of {', '.join(map(repr, UNPROTECTED_POLICIES))}, not {printable(str(unprotected))!r}"
+        )
     include = tuple(_strings(table.get("include", []), f"{where} include"))
     for pattern in include:
         if not pattern or pattern.startswith("/") or ".." in pattern.split("/"):
-            raise ConfigError(f"{where} include: {pattern!r} must be a non-empty glob relative to the repo, without '..'")
+            raise ConfigError(
+                f"{where} include: {pattern!r} must be a non-empty glob relative to the repo, without '..'"
+            )
     return Config(
         feed=feed,
         targets=targets,
@@ -146,7 +157,7 @@ def _strings(value: Any, where: str) -> list[str]:
 
 def _ignore_entry(item: Any, where: str) -> IgnoreEntry:
     if not isinstance(item, dict):
-        raise ConfigError(f"{where} must be a table like {{id = \"...\", reason = \"...\"}}")
+        raise ConfigError(f'{where} must be a table like {{id = "...", reason = "..."}}')
     unknown = sorted(set(item) - {"id", "reason", "until"})
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")

@@ -8,12 +8,25 @@ instead of sprinkling ``if ecosystem == "PyPI"`` through the code.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
-__all__ = ["Ecosystem", "PYPI", "NPM", "GITHUB_ACTIONS", "ECOSYSTEMS", "is_full_sha", "tag_key", "get", "pep503", "semver_key", "parse_pep440"]
+__all__ = [
+    "ECOSYSTEMS",
+    "GITHUB_ACTIONS",
+    "NPM",
+    "PYPI",
+    "Ecosystem",
+    "get",
+    "is_full_sha",
+    "parse_pep440",
+    "pep503",
+    "semver_key",
+    "tag_key",
+]
 
 _PEP503 = re.compile(r"[-_.]+")
 _PEP508_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)

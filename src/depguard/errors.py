@@ -9,17 +9,17 @@ works for code that does not know about depguard.
 from __future__ import annotations
 
 __all__ = [
+    "ConfigError",
     "DepguardError",
     "FeedError",
     "FeedSourceError",
+    "GitError",
     "IntegrityError",
     "InvalidRecordError",
+    "LockfileError",
     "ProjectError",
     "UnsafeEditError",
     "UnsafeValueError",
-    "ConfigError",
-    "LockfileError",
-    "GitError",
 ]
 
 

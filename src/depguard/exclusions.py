@@ -15,7 +15,7 @@ from functools import lru_cache
 from depguard.ecosystems import parse_pep440
 from depguard.errors import UnsafeValueError
 
-__all__ = ["Exclusion", "make_exclusion", "safe_name", "safe_version", "ADVISORY_ID"]
+__all__ = ["ADVISORY_ID", "Exclusion", "make_exclusion", "safe_name", "safe_version"]
 
 #: A PEP 508 project name (ASCII letters, digits, ``.``, ``_``, ``-``; alphanumeric at both ends).
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,198}[A-Za-z0-9])?$")
@@ -81,7 +81,9 @@ def _safe_version(version: str) -> str:
     return str(parsed)
 
 
-def make_exclusion(name: str, specifiers: list[str] | tuple[str, ...], advisories: list[str] | tuple[str, ...]) -> Exclusion:
+def make_exclusion(
+    name: str, specifiers: list[str] | tuple[str, ...], advisories: list[str] | tuple[str, ...]
+) -> Exclusion:
     """Build an :class:`Exclusion`, checking every part; raises :class:`UnsafeValueError`."""
     checked_specs: list[str] = []
     for spec in specifiers:

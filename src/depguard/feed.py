@@ -9,10 +9,11 @@ collects every problem in one pass and never stops at the first.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
-import stat
 import re
+import stat
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,29 +25,29 @@ from depguard.atomic import write_bytes
 from depguard.clock import now as _now
 from depguard.errors import FeedSourceError, InvalidRecordError, UnsafeValueError
 from depguard.exclusions import safe_version
-from depguard.protected import is_protected
 from depguard.jsonio import JSONError, gc_paused, strict_loads
+from depguard.protected import is_protected
 from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
 from depguard.validation.profile import profile_issues, profile_vouched
 from depguard.validation.safety import future_issues, unsafe_text_issues
 from depguard.validation.schema import osv_issues
 
 __all__ = [
-    "Issue",
-    "FeedEntry",
-    "Feed",
-    "load_feed",
-    "lint",
-    "validate",
-    "check_record",
-    "canonical_bytes",
-    "record_relpath",
-    "next_id",
-    "new_record",
-    "create_record",
-    "format_feed",
     "ID_PATTERN",
     "TODO_MARKER",
+    "Feed",
+    "FeedEntry",
+    "Issue",
+    "canonical_bytes",
+    "check_record",
+    "create_record",
+    "format_feed",
+    "lint",
+    "load_feed",
+    "new_record",
+    "next_id",
+    "record_relpath",
+    "validate",
 ]
 
 #: The only range the profile admits: every version, from the first upload on (``name<0``).
@@ -139,7 +140,7 @@ class FeedEntry:
     path: PurePosixPath
     raw: bytes
     data: dict[str, Any]
-    typed: Record | None = field(default=_LAZY, repr=False, compare=False)  # or a _TypedBatch
+    typed: Any = field(default=_LAZY, repr=False, compare=False)  # a Record, None, a _TypedBatch, or _LAZY
 
     @property
     def record(self) -> Record | None:
@@ -282,7 +283,9 @@ def _read(path: str) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _parse_entry(rel: PurePosixPath, raw: bytes, issues: list[Issue], batch: _TypedBatch | None = None) -> FeedEntry | None:
+def _parse_entry(
+    rel: PurePosixPath, raw: bytes, issues: list[Issue], batch: _TypedBatch | None = None
+) -> FeedEntry | None:
     try:
         data = strict_loads(raw)
     except JSONError as exc:
@@ -499,14 +502,18 @@ def _slices(
     """
     if progress is None and not chunk:
         return [entries]
-    paths = sorted({e.path for e in entries} | set(other_paths), key=lambda p: p.parts)  # PurePath order, without its slow __lt__
+    paths = sorted(
+        {e.path for e in entries} | set(other_paths), key=lambda p: p.parts
+    )  # PurePath order, without its slow __lt__
     size = chunk or max(200, -(-len(paths) // 50))
     if len(paths) <= size:
         return [entries]
     by_path: dict[PurePosixPath, list[FeedEntry]] = {}
     for entry in entries:
         by_path.setdefault(entry.path, []).append(entry)
-    return [[e for p in paths[start : start + size] for e in by_path.get(p, ())] for start in range(0, len(paths), size)]
+    return [
+        [e for p in paths[start : start + size] for e in by_path.get(p, ())] for start in range(0, len(paths), size)
+    ]
 
 
 def _shared_issues(
@@ -529,7 +536,7 @@ def _shared_issues(
     per_job = -(-len(parts) // (_MAX_JOBS - 1))  # slices per job, leaving one job for the cross-record rules
     groups = [[e for part in parts[start : start + per_job] for e in part] for start in range(0, len(parts), per_job)]
     jobs: list[Callable[[], Any]] = [lambda: _cross_issues(feed)]
-    jobs += [lambda group=group: _file_issues(group) for group in groups]
+    jobs += [functools.partial(_file_issues, group) for group in groups]
     linted = 0
 
     def done(index: int) -> None:
@@ -556,7 +563,9 @@ def _run_job(index: int) -> Any:
     return _JOBS[index]()
 
 
-def share_jobs(jobs: Sequence[Callable[[], Any]], *, fork: bool, done: Callable[[int], None] | None = None) -> list[Any]:
+def share_jobs(
+    jobs: Sequence[Callable[[], Any]], *, fork: bool, done: Callable[[int], None] | None = None
+) -> list[Any]:
     """Every job's result, in job order; with ``fork``, shared with one forked worker.
 
     Why fork: ``feed validate`` and ``feed build`` spend seconds on pure computation over a
@@ -599,7 +608,7 @@ def share_jobs(jobs: Sequence[Callable[[], Any]], *, fork: bool, done: Callable[
             index = left.popleft()
             try:
                 future = pool.submit(_run_job, index)
-            except Exception:  # noqa: BLE001 - a broken or stopped pool: the job stays for this process
+            except Exception:
                 left.appendleft(index)
                 return
             sent[future] = index
@@ -615,15 +624,15 @@ def share_jobs(jobs: Sequence[Callable[[], Any]], *, fork: bool, done: Callable[
     pool = ProcessPoolExecutor(1, mp_context=context, initializer=gc.disable)
     try:
         send_next()  # one job in flight: a long job queued behind another would idle this process
-        while (index := take_last()) is not None:
-            run_here(index)
+        while (mine_next := take_last()) is not None:
+            run_here(mine_next)
         with lock:
             mine = dict(sent)  # nothing is sent any more: ``left`` is empty
         for future in wait(mine).done:
             index = mine[future]
             try:
                 results[index] = future.result()
-            except Exception:  # noqa: BLE001 - a failed job or a dead worker: redone here
+            except Exception:
                 run_here(index)
             else:
                 if done is not None:
@@ -718,9 +727,8 @@ def validate(root: Path | str) -> list[Issue]:
 def _entry_issues(entry: FeedEntry) -> Iterator[Issue]:
     path, data = str(entry.path), entry.data
     advisory_id = data.get("id")
-    if isinstance(advisory_id, str):
-        if _stem(entry.path.name) != advisory_id:
-            yield Issue(path, "/id", "filename", f"file name must be the id: {advisory_id}.json")
+    if isinstance(advisory_id, str) and _stem(entry.path.name) != advisory_id:
+        yield Issue(path, "/id", "filename", f"file name must be the id: {advisory_id}.json")
     yield from _time_issues(path, data)
     yield from _todo_issues(path, data)
     yield from _alias_issues(path, data)
@@ -753,7 +761,12 @@ def _time_issues(path: str, data: dict[str, Any]) -> Iterator[Issue]:
     if published and withdrawn and withdrawn < published:
         yield Issue(path, "/withdrawn", "timestamps", "withdrawn is earlier than published")
     for problem in future_issues(data, _now()):
-        yield Issue(path, problem.pointer, "future", problem.message + "; a future-dated record would freeze every client's rollback check")
+        yield Issue(
+            path,
+            problem.pointer,
+            "future",
+            problem.message + "; a future-dated record would freeze every client's rollback check",
+        )
 
 
 def _todo_issues(path: str, data: dict[str, Any]) -> Iterator[Issue]:
@@ -763,13 +776,20 @@ def _todo_issues(path: str, data: dict[str, Any]) -> Iterator[Issue]:
         if isinstance(text, str) and TODO_MARKER in text:
             line = next(line for line in text.splitlines() if TODO_MARKER in line)
             line = line if len(line) <= 300 else line[:297] + "..."
-            yield Issue(path, f"/{key}", "todo", f"draft not finished, do what it says and delete the line: {line.strip()}")
+            yield Issue(
+                path, f"/{key}", "todo", f"draft not finished, do what it says and delete the line: {line.strip()}"
+            )
 
 
 def _alias_issues(path: str, data: dict[str, Any]) -> Iterator[Issue]:
     for index, alias in enumerate(_list(data.get("aliases"))):
         if isinstance(alias, str) and not _ANY_ALIAS.fullmatch(alias):
-            yield Issue(path, f"/aliases/{index}", "aliases", f"unknown alias form {alias!r} (MAL-, PYSEC-, GHSA-, CVE-, OSV-, SNYK-)")
+            yield Issue(
+                path,
+                f"/aliases/{index}",
+                "aliases",
+                f"unknown alias form {alias!r} (MAL-, PYSEC-, GHSA-, CVE-, OSV-, SNYK-)",
+            )
 
 
 def _reference_issues(path: str, data: dict[str, Any]) -> Iterator[Issue]:
@@ -781,7 +801,8 @@ def _reference_issues(path: str, data: dict[str, Any]) -> Iterator[Issue]:
 
 def _affected_issues(entry: FeedEntry, index: int, affected: dict[str, Any]) -> Iterator[Issue]:
     path, base = str(entry.path), f"/affected/{index}"
-    package = affected.get("package") if isinstance(affected.get("package"), dict) else {}
+    raw_package = affected.get("package")
+    package: dict[str, Any] = raw_package if isinstance(raw_package, dict) else {}
     eco = ecosystems.get(package.get("ecosystem", ""))
     name = package.get("name")
     if eco is None or not isinstance(name, str):
@@ -790,7 +811,12 @@ def _affected_issues(entry: FeedEntry, index: int, affected: dict[str, Any]) -> 
         yield Issue(path, f"{base}/package/name", "name", f"not a valid {eco.name} package name: {name!r}")
         return
     if eco is ecosystems.PYPI and name != eco.normalize_name(name):
-        yield Issue(path, f"{base}/package/name", "name", f"PyPI names are written in PEP 503 form: {eco.normalize_name(name)!r}")
+        yield Issue(
+            path,
+            f"{base}/package/name",
+            "name",
+            f"PyPI names are written in PEP 503 form: {eco.normalize_name(name)!r}",
+        )
     purl = package.get("purl")
     if purl is not None and purl != eco.purl(name):
         yield Issue(path, f"{base}/package/purl", "purl", f"purl must be {eco.purl(name)!r} for {eco.name} {name}")
@@ -801,9 +827,15 @@ def _affected_issues(entry: FeedEntry, index: int, affected: dict[str, Any]) -> 
             yield Issue(path, "", "layout", f"record belongs at {expected}")
     yield from _version_issues(path, base, eco, _list(affected.get("versions")))
     yield from _bad_commit_issues(path, base, affected)
-    if _blocks_every_version(affected) and is_protected(eco.name, eco.normalize_name(name)) and not _has_override(entry.data):
+    if (
+        _blocks_every_version(affected)
+        and is_protected(eco.name, eco.normalize_name(name))
+        and not _has_override(entry.data)
+    ):
         yield Issue(
-            path, f"{base}/package/name", "protected",
+            path,
+            f"{base}/package/name",
+            "protected",
             f"{name} is on depguard's protected list (widely used, an installer, or a dependency of depguard): "
             "blocking every version would break every consumer's installs; list the bad versions instead, or add "
             "database_specific.depguard.protected_override {reviewed_by, reason} after review",
@@ -858,7 +890,12 @@ def _version_issues(path: str, base: str, eco: ecosystems.Ecosystem, versions: l
             syntax = {"PyPI": "PEP 440", "GitHub Actions": "tag"}.get(eco.name, "semver")
             yield Issue(path, f"{base}/versions/{index}", "versions", f"{version!r} is not a valid {syntax} version")
         elif eco.normalize_version(version) != version:
-            yield Issue(path, f"{base}/versions/{index}", "versions", f"write {version!r} in normal form: {eco.normalize_version(version)!r}")
+            yield Issue(
+                path,
+                f"{base}/versions/{index}",
+                "versions",
+                f"write {version!r} in normal form: {eco.normalize_version(version)!r}",
+            )
         else:
             valid.append((eco.version_key(version), version))
     keys = [key for key, _ in valid]
@@ -890,7 +927,9 @@ def _cross_record_issues(entries: Sequence[FeedEntry], selected: set[PurePosixPa
         advisory_id = data.get("id")
         if isinstance(advisory_id, str):
             if advisory_id in first_path and report:
-                yield Issue(str(path), "/id", "unique-id", f"id {advisory_id} is already used by {first_path[advisory_id]}")
+                yield Issue(
+                    str(path), "/id", "unique-id", f"id {advisory_id} is already used by {first_path[advisory_id]}"
+                )
             first_path.setdefault(advisory_id, path)
         if data.get("withdrawn") is not None:
             continue
@@ -899,7 +938,12 @@ def _cross_record_issues(entries: Sequence[FeedEntry], selected: set[PurePosixPa
             owner = claimed.setdefault(key, claimant)
             if owner != claimant and report:
                 pointer = f"/affected/{index}/versions/{v_index}"
-                yield Issue(str(path), pointer, "overlap", f"{key[0]} {key[1]} {version} is already covered by live record {owner}")
+                yield Issue(
+                    str(path),
+                    pointer,
+                    "overlap",
+                    f"{key[0]} {key[1]} {version} is already covered by live record {owner}",
+                )
 
 
 def _claims(data: dict[str, Any]) -> Iterator[tuple[tuple[str, str, Any], str, int, int]]:
@@ -968,9 +1012,7 @@ def new_record(
         "details": details
         or f"Compromised releases of {name} ({versions_text}) were published to {eco.name}. "
         f"Do not install them; move to a release outside this list.",
-        "affected": [
-            {"package": {"ecosystem": eco.name, "name": name, "purl": eco.purl(name)}, "versions": normal}
-        ],
+        "affected": [{"package": {"ecosystem": eco.name, "name": name, "purl": eco.purl(name)}, "versions": normal}],
         "references": [{"type": "REPORT", "url": url} for url in references],
         "database_specific": {"depguard": {"kind": "compromised-release"}},
     }
@@ -1001,14 +1043,22 @@ def create_record(
     now = now or _dt.datetime.now(_dt.timezone.utc)
     advisory_id = next_id(root, now.year)
     data = new_record(
-        advisory_id=advisory_id, ecosystem=ecosystem, package=package, versions=versions,
-        summary=summary, aliases=aliases, references=references, now=now,
+        advisory_id=advisory_id,
+        ecosystem=ecosystem,
+        package=package,
+        versions=versions,
+        summary=summary,
+        aliases=aliases,
+        references=references,
+        now=now,
     )
     package_data = data["affected"][0]["package"]
     rel = record_relpath(package_data["ecosystem"], package_data["name"], advisory_id)
     problems = check_record(rel, data)
     if problems:
-        raise InvalidRecordError("the record would not be valid: " + "; ".join(f"{p.pointer or '/'}: {p.message}" for p in problems))
+        raise InvalidRecordError(
+            "the record would not be valid: " + "; ".join(f"{p.pointer or '/'}: {p.message}" for p in problems)
+        )
     target = root / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(target, canonical_bytes(data))

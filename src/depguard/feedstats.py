@@ -34,7 +34,7 @@ from depguard.affected import blocks_every_version
 from depguard.display import printable
 from depguard.errors import InvalidRecordError
 from depguard.jsonio import gc_paused
-from depguard.records import Affected, Record, parse_timestamp
+from depguard.records import Record, parse_timestamp
 
 __all__ = [
     "FORMATS",
@@ -73,8 +73,11 @@ class EcosystemCounts:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "ecosystem": self.ecosystem, "records": self.records, "packages": self.packages,
-            "package_versions": self.package_versions, "whole_package_blocks": self.whole_package_blocks,
+            "ecosystem": self.ecosystem,
+            "records": self.records,
+            "packages": self.packages,
+            "package_versions": self.package_versions,
+            "whole_package_blocks": self.whole_package_blocks,
             "withdrawn": self.withdrawn,
         }
 
@@ -103,8 +106,11 @@ class Incident:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "published": self.published, "date": self.date, "id": self.id,
-            "packages": [{"ecosystem": e, "name": n} for e, n in self.packages], "summary": self.summary,
+            "published": self.published,
+            "date": self.date,
+            "id": self.id,
+            "packages": [{"ecosystem": e, "name": n} for e, n in self.packages],
+            "summary": self.summary,
         }
 
 
@@ -183,7 +189,9 @@ class _Tally:
         self.whole: set[Any] = set()
 
     def counts(self, ecosystem: str) -> EcosystemCounts:
-        return EcosystemCounts(ecosystem, self.records, len(self.packages), len(self.versions), len(self.whole), self.withdrawn)
+        return EcosystemCounts(
+            ecosystem, self.records, len(self.packages), len(self.versions), len(self.whole), self.withdrawn
+        )
 
 
 def compute(records: Iterable[RecordLike]) -> FeedStats:
@@ -203,8 +211,14 @@ def _compute(typed: list[Record]) -> FeedStats:
     year_totals: dict[int, int] = {}
     live: list[tuple[_dt.datetime, str, Record, tuple[tuple[str, str], ...]]] = []
     for record in typed:
-        names = tuple(dict.fromkeys([(a.package.ecosystem, a.package.name) for a in record.affected if a.package is not None]))
-        record_ecosystems = tuple(dict.fromkeys([ecosystem for ecosystem, _ in names])) if len(names) > 1 else tuple(e for e, _ in names)
+        names = tuple(
+            dict.fromkeys([(a.package.ecosystem, a.package.name) for a in record.affected if a.package is not None])
+        )
+        record_ecosystems = (
+            tuple(dict.fromkeys([ecosystem for ecosystem, _ in names]))
+            if len(names) > 1
+            else tuple(e for e, _ in names)
+        )
         if record.withdrawn is not None:
             total.withdrawn += 1
             for ecosystem in record_ecosystems:
@@ -242,7 +256,10 @@ def _compute(typed: list[Record]) -> FeedStats:
     return FeedStats(
         ecosystems=tuple(tallies[e].counts(e) for e in sorted(tallies)),
         total=total.counts("all"),
-        years=tuple(YearCounts(year, year_totals[year], tuple(sorted(years[year].items()))) for year in sorted(year_totals, reverse=True)),
+        years=tuple(
+            YearCounts(year, year_totals[year], tuple(sorted(years[year].items())))
+            for year in sorted(year_totals, reverse=True)
+        ),
         newest=tuple(
             Incident(record.id, record.published or record.modified, moment.date().isoformat(), names, record.summary)
             for moment, _, record, names in live
@@ -299,7 +316,12 @@ def render_text(stats: FeedStats, *, newest: int = NEWEST_SHOWN) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(table[0]))]
     lines = ["records in force per ecosystem (withdrawn apart):"]
     for row in rows:
-        lines.append("  " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
+        lines.append(
+            "  "
+            + "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))
+            ).rstrip()
+        )
     if stats.years:
         lines.append("published per year (in force):")
         lines += [f"  {_year_line(year)}" for year in stats.years]
@@ -307,7 +329,10 @@ def render_text(stats: FeedStats, *, newest: int = NEWEST_SHOWN) -> str:
         lines.append(f"newest incidents ({min(newest, len(stats.newest))} of {len(stats.newest)}):")
         for incident in stats.newest[:newest]:
             summary = printable(incident.summary) if incident.summary else ""
-            lines.append(f"  {incident.date}  {printable(incident.id)}  {_packages_text(incident)}" + (f": {summary}" if summary else ""))
+            lines.append(
+                f"  {incident.date}  {printable(incident.id)}  {_packages_text(incident)}"
+                + (f": {summary}" if summary else "")
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -335,7 +360,8 @@ def render_markdown(stats: FeedStats) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     years = "; ".join(
-        f"{year.year}: {year.records}" + (f" ({', '.join(f'{_md_cell(e)} {n}' for e, n in year.by_ecosystem)})" if year.by_ecosystem else "")
+        f"{year.year}: {year.records}"
+        + (f" ({', '.join(f'{_md_cell(e)} {n}' for e, n in year.by_ecosystem)})" if year.by_ecosystem else "")
         for year in stats.years
     )
     newest = stats.newest[0] if stats.newest else None

@@ -31,23 +31,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_HOOKS",
-    "git_env",
-    "git_common_dir",
-    "open_repo",
-    "repo_root",
-    "visible_files",
-    "require_repo",
-    "require_committable",
-    "dirty_paths",
     "CommitMade",
-    "commit_files",
-    "temporary_worktree",
-    "resolve_commit",
     "TreeFile",
-    "tree_files",
-    "read_blobs",
-    "paths_ever_added",
     "blob_id",
+    "commit_files",
+    "dirty_paths",
+    "git_common_dir",
+    "git_env",
+    "open_repo",
+    "paths_ever_added",
+    "read_blobs",
+    "repo_root",
+    "require_committable",
+    "require_repo",
+    "resolve_commit",
+    "temporary_worktree",
+    "tree_files",
+    "visible_files",
 ]
 
 #: Files in the git directory that mean an operation is half done; committing then would mix
@@ -126,7 +126,12 @@ def git_common_dir(root: Path) -> Path | None:
     try:
         proc = subprocess.run(
             [git, *NO_HOOKS, "rev-parse", "--show-toplevel", "--git-common-dir"],
-            cwd=root, capture_output=True, check=False, timeout=60, env=git_env(), stdin=subprocess.DEVNULL,
+            cwd=root,
+            capture_output=True,
+            check=False,
+            timeout=60,
+            env=git_env(),
+            stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -158,8 +163,13 @@ def repo_root(path: Path) -> Path | None:
         return None
     try:
         proc = subprocess.run(
-            [git, *NO_HOOKS, "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, check=False, timeout=60,
-            env=git_env(), stdin=subprocess.DEVNULL,
+            [git, *NO_HOOKS, "rev-parse", "--show-toplevel"],
+            cwd=path,
+            capture_output=True,
+            check=False,
+            timeout=60,
+            env=git_env(),
+            stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -286,8 +296,17 @@ def dirty_paths(repo: Repo, paths: Iterable[Path]) -> list[Path]:
     rel = _relpaths(repo, paths)
     if not rel:
         return []
-    output = _git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
-                  "--no-renames", "--", *[f":(literal){p}" for p in rel])
+    output = _git(
+        repo,
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--ignored=matching",
+        "--no-renames",
+        "--",
+        *[f":(literal){p}" for p in rel],
+    )
     dirty = set()
     for record in output.split("\0"):
         if len(record) > 3:
@@ -408,7 +427,7 @@ def tree_files(repo: Repo, commit: str, under: str) -> list[TreeFile]:
         if not line:
             continue
         meta, _, path = line.partition("\t")
-        mode, kind, blob = meta.split()
+        _mode, kind, blob = meta.split()
         if kind == "blob":
             files.append(TreeFile(PurePosixPath(path), blob))
     return files
@@ -433,8 +452,18 @@ def paths_ever_added(repo: Repo, commit: str, under: str) -> dict[PurePosixPath,
     One ``git log`` walk: how validation learns which advisory numbers were ever handed out,
     including those of records deleted long ago.
     """
-    output = _git(repo, "log", "--format=%x00depguard-commit %H", "--name-only", "--no-renames",
-                  "--diff-filter=A", "-z", commit, "--", under or ".")
+    output = _git(
+        repo,
+        "log",
+        "--format=%x00depguard-commit %H",
+        "--name-only",
+        "--no-renames",
+        "--diff-filter=A",
+        "-z",
+        commit,
+        "--",
+        under or ".",
+    )
     found: dict[PurePosixPath, str] = {}
     current = ""
     for token in output.split("\0"):

@@ -38,7 +38,7 @@ from depguard.writers import constraints, pyproject
 if TYPE_CHECKING:
     from depguard.gitops import Repo  # the type only: gitpython itself is imported by gitops alone
 
-__all__ = ["GitSyncResult", "AdvisoryChange", "preflight", "commit_sync", "commit_message", "advisory_changes"]
+__all__ = ["AdvisoryChange", "GitSyncResult", "advisory_changes", "commit_message", "commit_sync", "preflight"]
 
 _SUBJECT_NAMES = 3
 _OSV_URL = "https://osv.dev/vulnerability/"
@@ -87,7 +87,9 @@ def commit_sync(
     repo = gitops.require_committable(root, branch=branch)
     with _workspace(repo, root, branch) as work:
         config = load_config(work / "pyproject.toml")
-        projects = sync_mod.load_projects(work, [_moved(p, root, work) for p in paths], exclude=config.exclude, include=config.include)
+        projects = sync_mod.load_projects(
+            work, [_moved(p, root, work) for p in paths], exclude=config.exclude, include=config.include
+        )
         sync_plan = sync_mod.plan(work, projects, snapshot, config, targets=targets, today=today)
         work_repo = gitops.require_repo(work)
         if branch is None:
@@ -231,7 +233,9 @@ def advisory_changes(
     if any(rest_gain.values()):
         added.append(AdvisoryChange(None, {n: v for n, v in rest_gain.items() if v}, "merged with other advisories"))
     if any(rest_loss.values()):
-        lifted.append(AdvisoryChange(None, {n: v for n, v in rest_loss.items() if v}, "no advisory in the feed names it any more"))
+        lifted.append(
+            AdvisoryChange(None, {n: v for n, v in rest_loss.items() if v}, "no advisory in the feed names it any more")
+        )
     return added, lifted
 
 

@@ -31,7 +31,7 @@ from depguard.gitops import blob_id
 from depguard.jsonio import JSONError, strict_loads
 from depguard.records import parse_timestamp
 
-__all__ = ["HistoryReport", "validate_changed_since", "history_issues", "RULES"]
+__all__ = ["RULES", "HistoryReport", "history_issues", "validate_changed_since"]
 
 RULES = ("history-deleted", "history-published", "history-modified", "history-id-reused")
 
@@ -78,7 +78,9 @@ def validate_changed_since(root: Path | str, ref: str) -> HistoryReport:
     contents = gitops.read_blobs(repo, wanted)
     old = {p: _Old(p, blob, _parse(contents.get(blob))) for p, blob in old_blobs.items()}
     ever = {
-        _strip(p, prefix): sha for p, sha in gitops.paths_ever_added(repo, commit, prefix).items() if p.suffix == ".json"
+        _strip(p, prefix): sha
+        for p, sha in gitops.paths_ever_added(repo, commit, prefix).items()
+        if p.suffix == ".json"
     }
     report = HistoryReport(ref, commit, feed, changed, removed)
     report.issues = sorted(set(lint(feed, only=changed)) | set(history_issues(feed, old, changed, ever, ref=ref)))
@@ -146,20 +148,24 @@ def history_issues(
     issues: list[Issue] = []
     for advisory_id, item in old_ids.items():
         if advisory_id not in now_ids:
-            issues.append(Issue(
-                str(item.path), "/id", "history-deleted",
-                f"{advisory_id} existed at {ref} ({item.path}) and is gone: never delete or renumber a merged "
-                "record; set `withdrawn` and keep the file",
-            ))
+            issues.append(
+                Issue(
+                    str(item.path),
+                    "/id",
+                    "history-deleted",
+                    f"{advisory_id} existed at {ref} ({item.path}) and is gone: never delete or renumber a merged "
+                    "record; set `withdrawn` and keep the file",
+                )
+            )
     for path in sorted(changed):
-        entry = entries.get(path)
-        advisory_id = entry.data.get("id") if entry else None
-        if not isinstance(advisory_id, str):
+        found = entries.get(path)
+        advisory_id = found.data.get("id") if found is not None else None
+        if found is None or not isinstance(advisory_id, str):
             continue
         if advisory_id in old_ids:
             before = old_ids[advisory_id]
             if before.data is not None:
-                issues.extend(_update_issues(path, before, entry.data, ref))
+                issues.extend(_update_issues(path, before, found.data, ref))
         else:
             issues.extend(_reuse_issues(path, advisory_id, old_ids, ever, ref))
     return issues
@@ -170,19 +176,27 @@ def _update_issues(path: PurePosixPath, before: _Old, data: dict[str, Any], ref:
     found = []
     moved = f" ({before.path})" if before.path != path else ""
     if old_data.get("published") != data.get("published"):
-        found.append(Issue(
-            str(path), "/published", "history-published",
-            f"published was {old_data.get('published')!r} at {ref}{moved}, now {data.get('published')!r}: "
-            "it never changes once merged",
-        ))
+        found.append(
+            Issue(
+                str(path),
+                "/published",
+                "history-published",
+                f"published was {old_data.get('published')!r} at {ref}{moved}, now {data.get('published')!r}: "
+                "it never changes once merged",
+            )
+        )
     if _without_modified(old_data) != _without_modified(data):
         old_time, new_time = _time(old_data.get("modified")), _time(data.get("modified"))
         if old_time is not None and new_time is not None and not new_time > old_time:
-            found.append(Issue(
-                str(path), "/modified", "history-modified",
-                f"the record changed since {ref}{moved} but modified did not move forward "
-                f"({old_data.get('modified')} at {ref}, {data.get('modified')} now): set it to the time of this change",
-            ))
+            found.append(
+                Issue(
+                    str(path),
+                    "/modified",
+                    "history-modified",
+                    f"the record changed since {ref}{moved} but modified did not move forward "
+                    f"({old_data.get('modified')} at {ref}, {data.get('modified')} now): set it to the time of this change",
+                )
+            )
     return found
 
 
@@ -216,9 +230,13 @@ def _reuse_issues(
             continue
         still = used in old_ids
         where = f"still at {ref} as {old_ids[used].path}" if still else f"added in {sha[:12]}, deleted before {ref}"
-        return [Issue(
-            str(path), "/id", "history-id-reused",
-            f"{advisory_id} is new but its number was already used by {used} ({old_path}, {where}): "
-            "ids are never reused; take the next free one (`depguard feed new` picks it)",
-        )]
+        return [
+            Issue(
+                str(path),
+                "/id",
+                "history-id-reused",
+                f"{advisory_id} is new but its number was already used by {used} ({old_path}, {where}): "
+                "ids are never reused; take the next free one (`depguard feed new` picks it)",
+            )
+        ]
     return []

@@ -38,20 +38,20 @@ from depguard.jsonio import JSONError, strict_loads
 from depguard.records import parse_timestamp
 
 __all__ = [
-    "MAX_INPUT_BYTES",
     "MAX_DEPTH",
-    "Upstream",
-    "Note",
-    "Draft",
-    "Plan",
+    "MAX_INPUT_BYTES",
     "CsvPackage",
-    "read_upstream",
-    "read_bounded",
-    "parse_upstream",
+    "Draft",
+    "Note",
+    "Plan",
+    "Upstream",
     "group_incidents",
-    "plan_import",
-    "read_csv",
+    "parse_upstream",
     "plan_csv",
+    "plan_import",
+    "read_bounded",
+    "read_csv",
+    "read_upstream",
     "write_plan",
 ]
 
@@ -62,7 +62,19 @@ MAX_INPUT_BYTES = 8 << 20
 MAX_DEPTH = 32
 TODO = feed_mod.TODO_MARKER
 _WHOLE_RANGE = [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]
-_REFERENCE_TYPES = {"ADVISORY", "ARTICLE", "DETECTION", "DISCUSSION", "REPORT", "FIX", "INTRODUCED", "GIT", "PACKAGE", "EVIDENCE", "WEB"}
+_REFERENCE_TYPES = {
+    "ADVISORY",
+    "ARTICLE",
+    "DETECTION",
+    "DISCUSSION",
+    "REPORT",
+    "FIX",
+    "INTRODUCED",
+    "GIT",
+    "PACKAGE",
+    "EVIDENCE",
+    "WEB",
+}
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -122,8 +134,15 @@ class Draft:
         return sum(len(a.get("versions") or ()) for a in self.data["affected"])
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": str(self.path), "action": self.action, "id": self.data["id"], "packages": self.packages,
-                "versions": self.versions, "added_versions": self.added_versions, "upstream": self.sources}
+        return {
+            "path": str(self.path),
+            "action": self.action,
+            "id": self.data["id"],
+            "packages": self.packages,
+            "versions": self.versions,
+            "added_versions": self.added_versions,
+            "upstream": self.sources,
+        }
 
 
 @dataclass
@@ -143,8 +162,13 @@ class Plan:
 def _input_files(path: Path) -> list[Path]:
     """``path`` itself, or every *.json/*.yaml/*.yml below a folder (sorted, dot-entries skipped)."""
     if path.is_dir():
-        found = [p for p in path.rglob("*") if p.suffix in {".json", ".yaml", ".yml"} and p.is_file()
-                 and not any(part.startswith(".") for part in p.relative_to(path).parts)]
+        found = [
+            p
+            for p in path.rglob("*")
+            if p.suffix in {".json", ".yaml", ".yml"}
+            and p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        ]
         return sorted(found)
     if not path.exists():
         raise InvalidRecordError(f"{path}: no such file or folder")
@@ -183,7 +207,7 @@ def read_upstream(paths: Sequence[str], *, stdin: Any = None) -> list[Upstream]:
 def parse_upstream(raw: bytes, source: str, *, yaml: bool | None = None) -> Upstream:
     """One upstream document (JSON, or YAML when ``yaml`` or when it does not start like JSON), checked."""
     if yaml is None:
-        yaml = not raw.lstrip()[:1] in (b"{", b"[")
+        yaml = raw.lstrip()[:1] not in (b"{", b"[")
     data = _load_yaml(raw, source) if yaml else _load_json(raw, source)
     if _depth(data) > MAX_DEPTH:
         raise InvalidRecordError(f"{source}: nested deeper than {MAX_DEPTH} levels; not an OSV record")
@@ -235,7 +259,7 @@ def _string_loader(yaml: Any) -> Any:
     if _LOADER is not None:
         return _LOADER
 
-    class StringSafeLoader(yaml.SafeLoader):  # type: ignore[misc, name-defined]
+    class StringSafeLoader(yaml.SafeLoader):
         def compose_node(self, parent: Any, index: Any) -> Any:
             if self.check_event(yaml.events.AliasEvent):
                 event = self.peek_event()
@@ -267,11 +291,11 @@ def _depth(value: Any) -> int:
 def _check_upstream(data: Any, source: str) -> Upstream:
     """An OSV record with packages depguard carries and versions valid for them, or an error."""
     if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
-        raise InvalidRecordError(f"{source}: not an OSV record (no \"id\")")
+        raise InvalidRecordError(f'{source}: not an OSV record (no "id")')
     advisory_id = data["id"]
     where = f"{source} ({advisory_id})"
     if not isinstance(data.get("modified"), str):
-        raise InvalidRecordError(f"{where}: not an OSV record (no \"modified\" timestamp)")
+        raise InvalidRecordError(f'{where}: not an OSV record (no "modified" timestamp)')
     for key in ("published", "modified", "withdrawn"):
         if data.get(key) is not None and not _timestamp(data[key]):
             raise InvalidRecordError(f"{where}: {key} is not an RFC 3339 timestamp: {data[key]!r}")
@@ -289,7 +313,8 @@ def _check_upstream(data: Any, source: str) -> Upstream:
         eco = ecosystems.get(str(package.get("ecosystem")))
         if eco is None:
             raise InvalidRecordError(
-                f"{where}: ecosystem {package.get('ecosystem')!r} is not carried by depguard (only {', '.join(ecosystems.ECOSYSTEMS)})")
+                f"{where}: ecosystem {package.get('ecosystem')!r} is not carried by depguard (only {', '.join(ecosystems.ECOSYSTEMS)})"
+            )
         if not eco.name_is_valid(package["name"]):
             raise InvalidRecordError(f"{where}: not a valid {eco.name} package name: {package['name']!r}")
         versions = entry.get("versions", [])
@@ -409,7 +434,9 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _classify_range(upstream_id: str, eco: ecosystems.Ecosystem, range_: dict[str, Any], listed: set[str], package: _Package) -> None:
+def _classify_range(
+    upstream_id: str, eco: ecosystems.Ecosystem, range_: dict[str, Any], listed: set[str], package: _Package
+) -> None:
     """Decide what one upstream range means without guessing.
 
     ``introduced "0"`` alone claims the whole package; a range whose bounds are versions the
@@ -485,7 +512,9 @@ class _Lives:
             live = _Live(entry.path, json.loads(entry.raw), entry.raw)
             for affected in _list(live.data.get("affected")):
                 package = affected.get("package") if isinstance(affected, dict) else None
-                eco = ecosystems.get(package.get("ecosystem", "")) if isinstance(package, dict) else None
+                if not isinstance(package, dict):
+                    continue
+                eco = ecosystems.get(package.get("ecosystem", ""))
                 if eco is not None and isinstance(package.get("name"), str):
                     self.by_package.setdefault((eco.name, eco.normalize_name(package["name"])), []).append(live)
 
@@ -493,9 +522,19 @@ class _Lives:
 def _live_versions(live: _Live, key: tuple[str, str]) -> tuple[dict[str, Any] | None, set[Any]]:
     for entry in _list(live.data.get("affected")):
         package = entry.get("package") if isinstance(entry, dict) else None
-        eco = ecosystems.get(package.get("ecosystem", "")) if isinstance(package, dict) else None
-        if eco is not None and isinstance(package.get("name"), str) and (eco.name, eco.normalize_name(package["name"])) == key:
-            versions = {eco.version_key(v) for v in _list(entry.get("versions")) if isinstance(v, str) and eco.version_is_valid(v)}
+        if not isinstance(package, dict):
+            continue
+        eco = ecosystems.get(package.get("ecosystem", ""))
+        if (
+            eco is not None
+            and isinstance(package.get("name"), str)
+            and (eco.name, eco.normalize_name(package["name"])) == key
+        ):
+            versions = {
+                eco.version_key(v)
+                for v in _list(entry.get("versions"))
+                if isinstance(v, str) and eco.version_is_valid(v)
+            }
             return entry, versions
     return None, set()
 
@@ -518,7 +557,13 @@ def _aliases(ids: Iterable[str], notes: list[Note], subject: str) -> list[str]:
             if alias not in kept:
                 kept.append(alias)
         else:
-            notes.append(Note("dropped", subject, f"alias {alias!r} is not a form depguard carries (MAL-, PYSEC-, GHSA-, CVE-, OSV-, SNYK-)"))
+            notes.append(
+                Note(
+                    "dropped",
+                    subject,
+                    f"alias {alias!r} is not a form depguard carries (MAL-, PYSEC-, GHSA-, CVE-, OSV-, SNYK-)",
+                )
+            )
     return kept
 
 
@@ -554,7 +599,13 @@ def plan_import(records: Sequence[Upstream], root: Path | str, *, now: _dt.datet
     plan = Plan()
     for record in records:
         if record.withdrawn:
-            plan.notes.append(Note("withdrawn", record.id, f"withdrawn upstream on {record.data['withdrawn']}: not imported ({record.source})"))
+            plan.notes.append(
+                Note(
+                    "withdrawn",
+                    record.id,
+                    f"withdrawn upstream on {record.data['withdrawn']}: not imported ({record.source})",
+                )
+            )
     lives = _Lives(root)
     ids = _Ids(root)
     touched: list[_Live] = []
@@ -579,7 +630,9 @@ class _Pending:
     aliases: list[str]
     refs: list[dict[str, str]]
 
-    def merge(self, incident: list[Upstream], packages: Iterable[_Package], aliases: list[str], refs: list[dict[str, str]]) -> None:
+    def merge(
+        self, incident: list[Upstream], packages: Iterable[_Package], aliases: list[str], refs: list[dict[str, str]]
+    ) -> None:
         self.records += [r for r in incident if r not in self.records]
         for package in packages:
             mine = self.packages.setdefault(package.key, _Package(package.eco, package.name))
@@ -593,7 +646,9 @@ class _Pending:
         self.refs += [r for r in refs if r["url"] not in urls]
 
 
-def _plan_incident(incident: list[Upstream], lives: _Lives, pendings: list[_Pending], touched: list[_Live], plan: Plan) -> None:
+def _plan_incident(
+    incident: list[Upstream], lives: _Lives, pendings: list[_Pending], touched: list[_Live], plan: Plan
+) -> None:
     names = ", ".join(r.id for r in incident)
     aliases = _aliases([i for r in incident for i in r.ids], plan.notes, names)
     refs = _references(incident, plan.notes, names)
@@ -602,7 +657,14 @@ def _plan_incident(incident: list[Upstream], lives: _Lives, pendings: list[_Pend
         live = _match(lives, package, set(aliases))
         if live is not None:
             _answered_by(live, package, plan.notes)
-            _extend(live, package, aliases, refs, _package_todos(package, plan.notes, f"{package.eco.name} {package.name}"), names)
+            _extend(
+                live,
+                package,
+                aliases,
+                refs,
+                _package_todos(package, plan.notes, f"{package.eco.name} {package.name}"),
+                names,
+            )
             if live not in touched:
                 touched.append(live)
         else:
@@ -623,13 +685,20 @@ def _answered_by(live: _Live, package: _Package, notes: list[Note]) -> None:
     entry, _ = _live_versions(live, package.key)
     assert entry is not None
     eco = package.eco
-    have = {eco.normalize_version(v) for v in _list(entry.get("versions")) if isinstance(v, str) and eco.version_is_valid(v)}
+    have = {
+        eco.normalize_version(v) for v in _list(entry.get("versions")) if isinstance(v, str) and eco.version_is_valid(v)
+    }
     have |= package.versions
     kept = []
     for upstream_id, text, bounds in package.open_ranges:
         if bounds is not None and bounds <= have:
-            notes.append(Note("range-covered", f"{eco.name} {package.name}",
-                              f"{upstream_id}: range {text} is answered by the versions {live.data.get('id')} lists; check no version inside it is missing"))
+            notes.append(
+                Note(
+                    "range-covered",
+                    f"{eco.name} {package.name}",
+                    f"{upstream_id}: range {text} is answered by the versions {live.data.get('id')} lists; check no version inside it is missing",
+                )
+            )
         else:
             kept.append((upstream_id, text, bounds))
     package.open_ranges = kept
@@ -655,8 +724,14 @@ def _overlap_notes(drafts: Sequence[Draft], notes: list[Note]) -> None:
                     shared.setdefault((eco.name, name, owner, draft.data["id"]), []).append(version)
     for (eco_name, name, first, second), versions in shared.items():
         listed = ", ".join(versions[:5]) + (f" and {len(versions) - 5} more" if len(versions) > 5 else "")
-        notes.append(Note("overlap", f"{eco_name} {name}", f"{listed} in both {first} and {second}: if they are one incident, "
-                                                             f"merge them into one record; otherwise list each version in one only"))
+        notes.append(
+            Note(
+                "overlap",
+                f"{eco_name} {name}",
+                f"{listed} in both {first} and {second}: if they are one incident, "
+                f"merge them into one record; otherwise list each version in one only",
+            )
+        )
 
 
 def _whole_package(package: _Package) -> bool:
@@ -668,23 +743,42 @@ def _package_todos(package: _Package, notes: list[Note], subject: str) -> list[s
     """The TODO lines a record of ``package`` needs, each also reported as a note."""
     todos = []
     for upstream_id, text, _ in package.open_ranges:
-        line = (f"{TODO}: {subject}: {upstream_id} gives the range {text} without listing its versions; "
-                f"list every affected version explicitly in affected[].versions (check the registry), then delete this line.")
+        line = (
+            f"{TODO}: {subject}: {upstream_id} gives the range {text} without listing its versions; "
+            f"list every affected version explicitly in affected[].versions (check the registry), then delete this line."
+        )
         todos.append(line)
-        notes.append(Note("todo-range", subject, f"{upstream_id}: range {text} is not turned into versions; the draft carries a TODO"))
+        notes.append(
+            Note(
+                "todo-range",
+                subject,
+                f"{upstream_id}: range {text} is not turned into versions; the draft carries a TODO",
+            )
+        )
     if package.whole and not _whole_package(package):
-        notes.append(Note("introduced-0", subject,
-                          f"{', '.join(package.whole)} also says introduced \"0\" (every version) next to specific versions: "
-                          f"not copied (the usual GHSA-malware merge artefact); if the whole package is malicious, "
-                          f"make it kind malicious-package with the range introduced \"0\" by hand"))
+        notes.append(
+            Note(
+                "introduced-0",
+                subject,
+                f'{", ".join(package.whole)} also says introduced "0" (every version) next to specific versions: '
+                f"not copied (the usual GHSA-malware merge artefact); if the whole package is malicious, "
+                f'make it kind malicious-package with the range introduced "0" by hand',
+            )
+        )
     if _whole_package(package):
-        todos.append(f"{TODO}: {subject}: upstream blocks every version but names none; add at least one known "
-                     f"malicious version to affected[].versions, then delete this line.")
-        notes.append(Note("todo-range", subject, "whole-package record without a known version; the draft carries a TODO"))
+        todos.append(
+            f"{TODO}: {subject}: upstream blocks every version but names none; add at least one known "
+            f"malicious version to affected[].versions, then delete this line."
+        )
+        notes.append(
+            Note("todo-range", subject, "whole-package record without a known version; the draft carries a TODO")
+        )
     return todos
 
 
-def _extend(live: _Live, package: _Package, aliases: list[str], refs: list[dict[str, str]], todos: list[str], names: str) -> None:
+def _extend(
+    live: _Live, package: _Package, aliases: list[str], refs: list[dict[str, str]], todos: list[str], names: str
+) -> None:
     """Union of versions, new aliases, new references appended; summary and details kept."""
     entry, _ = _live_versions(live, package.key)
     assert entry is not None
@@ -705,10 +799,15 @@ def _extend(live: _Live, package: _Package, aliases: list[str], refs: list[dict[
 
 def _finish_extension(live: _Live, plan: Plan, now: _dt.datetime) -> None:
     if live.todos:
-        details = live.data.get("details") if isinstance(live.data.get("details"), str) else ""
-        live.data["details"] = "\n\n".join([details.rstrip(), *live.todos]) if details.strip() else "\n\n".join(live.todos)
+        found = live.data.get("details")
+        details = found if isinstance(found, str) else ""
+        live.data["details"] = (
+            "\n\n".join([details.rstrip(), *live.todos]) if details.strip() else "\n\n".join(live.todos)
+        )
     if json.loads(live.original) == live.data:
-        plan.notes.append(Note("unchanged", str(live.path), f"{', '.join(live.sources)} adds nothing to {live.data.get('id')}"))
+        plan.notes.append(
+            Note("unchanged", str(live.path), f"{', '.join(live.sources)} adds nothing to {live.data.get('id')}")
+        )
         return
     live.data["modified"] = _stamp(now)
     plan.drafts.append(Draft(live.path, live.data, "extend", live.sources, live.added))
@@ -724,24 +823,30 @@ def _new_draft(pending: _Pending, ids: _Ids, notes: list[Note], now: _dt.datetim
     todos: list[str] = []
     for package in packages:
         todos += _package_todos(package, notes, f"{package.eco.name} {package.name}")
-        entry: dict[str, Any] = {"package": {"ecosystem": package.eco.name, "name": package.name, "purl": package.eco.purl(package.name)}}
+        entry: dict[str, Any] = {
+            "package": {"ecosystem": package.eco.name, "name": package.name, "purl": package.eco.purl(package.name)}
+        }
         if whole:
             entry["ranges"] = [dict(r) for r in _WHOLE_RANGE]
         entry["versions"] = package.sorted_versions()
         affected.append(entry)
     names = ", ".join(r.id for r in incident)
-    listed = "; ".join(f"{a['package']['name']} {', '.join(a['versions']) or '(versions to be listed)'}" for a in affected)
+    listed = "; ".join(
+        f"{a['package']['name']} {', '.join(a['versions']) or '(versions to be listed)'}" for a in affected
+    )
     summary = f"{TODO}: rewrite this draft summary of {affected[0]['package']['name']} ({names})"
     if len(summary) > 200:
         summary = f"{TODO}: rewrite this draft summary ({incident[0].id})"
-    details = "\n\n".join([
-        f"{TODO}: this is a draft generated from {names}. Rewrite the summary and these details in your own "
-        f"words (what happened, what the payload did, who published it), then delete every {TODO} line.",
-        *todos,
-        f"Affected: {listed}.",
-        "**What to do:** remove the affected versions from lockfiles and environments and install a release "
-        "outside this list; rotate any credential a machine that installed one of them could reach.",
-    ])
+    details = "\n\n".join(
+        [
+            f"{TODO}: this is a draft generated from {names}. Rewrite the summary and these details in your own "
+            f"words (what happened, what the payload did, who published it), then delete every {TODO} line.",
+            *todos,
+            f"Affected: {listed}.",
+            "**What to do:** remove the affected versions from lockfiles and environments and install a release "
+            "outside this list; rotate any credential a machine that installed one of them could reach.",
+        ]
+    )
     data = {
         "schema_version": "1.7.5",
         "id": advisory_id,
@@ -754,9 +859,13 @@ def _new_draft(pending: _Pending, ids: _Ids, notes: list[Note], now: _dt.datetim
         "references": pending.refs,
         "database_specific": {"depguard": {"kind": "malicious-package" if whole else "compromised-release"}},
     }
-    notes.append(Note("draft-text", advisory_id, "summary and details are a draft marked TODO: rewrite them in your own words"))
+    notes.append(
+        Note("draft-text", advisory_id, "summary and details are a draft marked TODO: rewrite them in your own words")
+    )
     first = affected[0]["package"]
-    return Draft(feed_mod.record_relpath(first["ecosystem"], first["name"], advisory_id), data, "new", [r.id for r in incident])
+    return Draft(
+        feed_mod.record_relpath(first["ecosystem"], first["name"], advisory_id), data, "new", [r.id for r in incident]
+    )
 
 
 def _check_drafts(plan: Plan) -> None:
@@ -817,8 +926,10 @@ def read_csv(raw: bytes, source: str, *, ecosystem: str = "npm", notes: list[Not
     name_col = next((header.index(c) for c in _NAME_COLUMNS if c in header), None)
     version_col = next((header.index(c) for c in _VERSION_COLUMNS if c in header), None)
     if name_col is None or version_col is None:
-        raise InvalidRecordError(f"{source}: no package name and version columns in the header {rows[0]!r} "
-                                 f"(expected one of {', '.join(_NAME_COLUMNS)} and one of {', '.join(_VERSION_COLUMNS)})")
+        raise InvalidRecordError(
+            f"{source}: no package name and version columns in the header {rows[0]!r} "
+            f"(expected one of {', '.join(_NAME_COLUMNS)} and one of {', '.join(_VERSION_COLUMNS)})"
+        )
     type_col = header.index(_TYPE_COLUMN) if _TYPE_COLUMN in header else None
     packages: dict[tuple[str, str], CsvPackage] = {}
     skipped: dict[str, int] = {}
@@ -849,7 +960,13 @@ def read_csv(raw: bytes, source: str, *, ecosystem: str = "npm", notes: list[Not
         package = packages.setdefault((eco.name, normal), CsvPackage(eco, normal))
         package.versions |= {eco.normalize_version(v) for v in versions}
     for kind, count in sorted(skipped.items()):
-        notes.append(Note("skipped", source, f"{count} row(s) of type {kind!r} skipped: depguard carries npm and PyPI packages only"))
+        notes.append(
+            Note(
+                "skipped",
+                source,
+                f"{count} row(s) of type {kind!r} skipped: depguard carries npm and PyPI packages only",
+            )
+        )
     if not packages:
         raise InvalidRecordError(f"{source}: no npm or PyPI package rows")
     return list(packages.values())
@@ -865,7 +982,9 @@ def _csv_text(package: CsvPackage, campaign: str, reference: str) -> tuple[str, 
     label = "version" if len(versions) == 1 else "versions"
     summary = f"{package.name} {_join(versions)}: compromised {package.eco.name} {label} from the {campaign} campaign"
     if len(summary) > 200:
-        summary = f"{package.name}: {len(versions)} compromised {package.eco.name} versions from the {campaign} campaign"
+        summary = (
+            f"{package.name}: {len(versions)} compromised {package.eco.name} versions from the {campaign} campaign"
+        )
     if len(summary) > 200:
         summary = f"{package.name}: compromised {package.eco.name} versions from a supply-chain campaign"[:200]
     details = (
@@ -883,8 +1002,16 @@ def _csv_text(package: CsvPackage, campaign: str, reference: str) -> tuple[str, 
     return summary, details
 
 
-def plan_csv(packages: Sequence[CsvPackage], root: Path | str, *, references: Sequence[str], published: _dt.datetime,
-             campaign: str, now: _dt.datetime, notes: Sequence[Note] = ()) -> Plan:
+def plan_csv(
+    packages: Sequence[CsvPackage],
+    root: Path | str,
+    *,
+    references: Sequence[str],
+    published: _dt.datetime,
+    campaign: str,
+    now: _dt.datetime,
+    notes: Sequence[Note] = (),
+) -> Plan:
     """One record per package of an IOC list, or the live record that covers it extended.
 
     ``references[0]`` is the list itself (named in the generated text); the others are the
@@ -903,7 +1030,9 @@ def plan_csv(packages: Sequence[CsvPackage], root: Path | str, *, references: Se
     lives = _Lives(root)
     ids = _Ids(root)
     touched: list[_Live] = []
-    ref = [{"type": "REPORT", "url": reference}] + [{"type": "ARTICLE", "url": url} for url in dict.fromkeys(references[1:])]
+    ref = [{"type": "REPORT", "url": reference}] + [
+        {"type": "ARTICLE", "url": url} for url in dict.fromkeys(references[1:])
+    ]
     for item in packages:
         package = _Package(item.eco, item.name, set(item.versions), sources=[reference])
         live = _match(lives, package, set())
@@ -922,17 +1051,29 @@ def plan_csv(packages: Sequence[CsvPackage], root: Path | str, *, references: Se
             "aliases": [],
             "summary": summary,
             "details": details,
-            "affected": [{"package": {"ecosystem": item.eco.name, "name": item.name, "purl": item.eco.purl(item.name)},
-                          "versions": item.sorted_versions()}],
+            "affected": [
+                {
+                    "package": {"ecosystem": item.eco.name, "name": item.name, "purl": item.eco.purl(item.name)},
+                    "versions": item.sorted_versions(),
+                }
+            ],
             "references": ref,
             "database_specific": {"depguard": {"kind": "compromised-release"}},
         }
-        plan.drafts.append(Draft(feed_mod.record_relpath(item.eco.name, item.name, advisory_id), data, "new", [reference]))
+        plan.drafts.append(
+            Draft(feed_mod.record_relpath(item.eco.name, item.name, advisory_id), data, "new", [reference])
+        )
     for live in touched:
         _finish_extension(live, plan, now)
     new = sum(1 for d in plan.drafts if d.action == "new")
     if new:
-        plan.notes.append(Note("review-text", campaign.strip(), f"{new} record(s) with generated summary and details: read a few before proposing them"))
+        plan.notes.append(
+            Note(
+                "review-text",
+                campaign.strip(),
+                f"{new} record(s) with generated summary and details: read a few before proposing them",
+            )
+        )
     _check_drafts(plan)
     return plan
 
@@ -957,8 +1098,10 @@ def iter_lines(plan: Plan, root: Path | str, *, dry_run: bool) -> Iterator[str]:
     verb = {"new": "would write" if dry_run else "wrote", "extend": "would extend" if dry_run else "extended"}
     for draft in plan.drafts:
         added = f", +{draft.added_versions} new" if draft.action == "extend" else ""
-        yield (f"{verb[draft.action]} {Path(root) / draft.path} ({'; '.join(draft.packages)}: "
-               f"{draft.versions} version(s){added}; from {', '.join(draft.sources)})")
+        yield (
+            f"{verb[draft.action]} {Path(root) / draft.path} ({'; '.join(draft.packages)}: "
+            f"{draft.versions} version(s){added}; from {', '.join(draft.sources)})"
+        )
     if not plan.drafts:
         yield "nothing to write"
     if plan.notes:

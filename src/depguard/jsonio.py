@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["JSONError", "strict_loads", "gc_paused"]
+__all__ = ["JSONError", "gc_paused", "strict_loads"]
 
 
 @contextmanager

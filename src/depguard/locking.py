@@ -29,7 +29,7 @@ from pathlib import Path
 from depguard.errors import DepguardError
 from depguard.gitops import git_common_dir
 
-__all__ = ["ENV_LOCK_TIMEOUT", "DEFAULT_TIMEOUT", "LockTimeout", "lock_path", "sync_lock"]
+__all__ = ["DEFAULT_TIMEOUT", "ENV_LOCK_TIMEOUT", "LockTimeout", "lock_path", "sync_lock"]
 
 ENV_LOCK_TIMEOUT = "DEPGUARD_LOCK_TIMEOUT"
 DEFAULT_TIMEOUT = 300.0
@@ -158,7 +158,13 @@ def _open(path: Path) -> int | None:
     """
     import stat
 
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    flags = (
+        os.O_RDWR
+        | os.O_CREAT
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+        | getattr(os, "O_NONBLOCK", 0)
+    )
     try:
         fd = os.open(path, flags, 0o666)  # umask applies; the file only ever holds a pid
     except OSError:

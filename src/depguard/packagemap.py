@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 import depguard
+from depguard.advisoryindex import may_list_artifacts, package_key
 from depguard.errors import FeedSourceError
 from depguard.jsonio import JSONError, gc_paused, strict_loads
-from depguard.advisoryindex import may_list_artifacts, package_key
 from depguard.records import Record
 
-__all__ = ["FORMAT", "PackageMap", "MappedRecords", "record_spans"]
+__all__ = ["FORMAT", "MappedRecords", "PackageMap", "record_spans"]
 
 #: Bumped when the layout or the meaning of a stored map changes.
 FORMAT = 1
@@ -105,7 +105,9 @@ class PackageMap:
     _parsed: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
-    def build(cls, index_sha256: str, all_sha256: str, all_bytes: bytes, records: Sequence[Record], newest: str | None) -> PackageMap:
+    def build(
+        cls, index_sha256: str, all_sha256: str, all_bytes: bytes, records: Sequence[Record], newest: str | None
+    ) -> PackageMap:
         """The map of verified ``all_bytes``, whose typed ``records`` are given in file order."""
         spans = record_spans(all_bytes)
         if len(spans) != len(records):
@@ -116,7 +118,11 @@ class PackageMap:
             for record, (start, end) in zip(records, spans):
                 keys: set[tuple[str, str]] = set()
                 for affected in record.affected:
-                    key = package_key(affected.package.ecosystem, affected.package.name) if affected.package is not None else None
+                    key = (
+                        package_key(affected.package.ecosystem, affected.package.name)
+                        if affected.package is not None
+                        else None
+                    )
                     if key is not None:
                         keys.add(key)
                 for ecosystem, name in sorted(keys):
@@ -128,11 +134,19 @@ class PackageMap:
         return cls(index_sha256, all_sha256, len(all_bytes), len(records), newest, tables, artifacts)
 
     def to_bytes(self) -> bytes:
-        return _compact({
-            "format": FORMAT, "depguard": depguard.__version__, "index_sha256": self.index_sha256, "all_sha256": self.all_sha256,
-            "all_size": self.all_size, "count": self.count, "newest": self.newest,
-            "tables": self.tables, "artifacts": self.artifacts,
-        }).encode("ascii")
+        return _compact(
+            {
+                "format": FORMAT,
+                "depguard": depguard.__version__,
+                "index_sha256": self.index_sha256,
+                "all_sha256": self.all_sha256,
+                "all_size": self.all_size,
+                "count": self.count,
+                "newest": self.newest,
+                "tables": self.tables,
+                "artifacts": self.artifacts,
+            }
+        ).encode("ascii")
 
     @classmethod
     def from_bytes(cls, data: bytes, *, index_sha256: str, all_sha256: str, all_size: int) -> PackageMap | None:
@@ -147,13 +161,23 @@ class PackageMap:
             return None
         if not isinstance(stored, dict):
             return None
-        expected = {"format": FORMAT, "depguard": depguard.__version__, "index_sha256": index_sha256, "all_sha256": all_sha256, "all_size": all_size}
+        expected = {
+            "format": FORMAT,
+            "depguard": depguard.__version__,
+            "index_sha256": index_sha256,
+            "all_sha256": all_sha256,
+            "all_size": all_size,
+        }
         if any(stored.get(key) != value or type(stored.get(key)) is not type(value) for key, value in expected.items()):
             return None
         count, newest, tables, artifacts = (stored.get(k) for k in ("count", "newest", "tables", "artifacts"))
         if type(count) is not int or count < 0 or not (newest is None or isinstance(newest, str)):
             return None
-        if not isinstance(artifacts, dict) or not isinstance(tables, dict) or not all(isinstance(v, str) for v in tables.values()):
+        if (
+            not isinstance(artifacts, dict)
+            or not isinstance(tables, dict)
+            or not all(isinstance(v, str) for v in tables.values())
+        ):
             return None
         return cls(index_sha256, all_sha256, all_size, count, newest, tables, artifacts)
 

@@ -29,14 +29,41 @@ from depguard.display import printable
 from depguard.errors import ProjectError
 
 __all__ = [
-    "Role", "Project", "discover", "detect_resolvers", "fixture_folder", "is_requirements_input", "require_inside",
-    "table_at", "walk_files", "SKIPPED_DIRS", "FIXTURE_DIRS", "UNPROTECTABLE",
+    "FIXTURE_DIRS",
+    "SKIPPED_DIRS",
+    "UNPROTECTABLE",
+    "Project",
+    "Role",
+    "detect_resolvers",
+    "discover",
+    "fixture_folder",
+    "is_requirements_input",
+    "require_inside",
+    "table_at",
+    "walk_files",
 ]
 
 #: Directory names never searched: virtualenvs, caches, vendored code, VCS metadata.
 SKIPPED_DIRS = frozenset(
-    {".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "node_modules", "site-packages",
-     "__pycache__", "vendor", "_vendor", "third_party", "build", "dist", ".mypy_cache", ".pytest_cache"}
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        "node_modules",
+        "site-packages",
+        "__pycache__",
+        "vendor",
+        "_vendor",
+        "third_party",
+        "build",
+        "dist",
+        ".mypy_cache",
+        ".pytest_cache",
+    }
 )
 
 
@@ -118,7 +145,8 @@ def walk_files(directory: Path) -> Iterable[Path]:
     for current, dirs, files in os.walk(directory):
         here = Path(current)
         dirs[:] = sorted(
-            d for d in dirs
+            d
+            for d in dirs
             if d not in SKIPPED_DIRS and not (here / d / "pyvenv.cfg").exists() and not (here / d / ".git").exists()
         )
         for name in sorted(files):
@@ -172,7 +200,9 @@ def discover(
                 raise ProjectError(f"{path}: not a regular file; refusing to follow it")
             try:
                 data = read_toml(path)
-                by_dir[path.parent] = Project(path.parent, Role.STANDALONE, data=data, resolvers=detect_resolvers(path.parent, data))
+                by_dir[path.parent] = Project(
+                    path.parent, Role.STANDALONE, data=data, resolvers=detect_resolvers(path.parent, data)
+                )
             except ProjectError as exc:  # one broken file must not leave the other projects unprotected
                 by_dir[path.parent] = Project(path.parent, Role.STANDALONE, error=str(exc))
         elif is_requirements_input(PurePosixPath(rel)):

@@ -28,6 +28,7 @@ record is canonical), each record is deflated once for both archives that hold i
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import html
 import json
@@ -52,19 +53,19 @@ from depguard.jsonio import gc_paused
 from depguard.records import Record
 
 __all__ = [
+    "ALL_PATH",
+    "DEFAULT_SITE_URL",
     "FORMAT",
     "FORMAT_VERSION",
     "INDEX_PATH",
-    "ALL_PATH",
     "PYPI_CONSTRAINTS_PATH",
-    "DEFAULT_SITE_URL",
-    "FeedNotPublishable",
     "BuildResult",
+    "FeedNotPublishable",
     "Progress",
-    "render_site",
     "build_site",
-    "write_tree",
     "lint_in_chunks",
+    "render_site",
+    "write_tree",
 ]
 
 PYPI_CONSTRAINTS_PATH = "constraints/pypi.txt"
@@ -180,7 +181,11 @@ def build_site(
         site = _Site(_items(feed), _base(base_url))
         staging = _Staging(Path(out))
         try:
-            files = _write_site(site, staging, progress=None if progress is None else (lambda done: progress(len(feed.entries) + done, total)))
+            files = _write_site(
+                site,
+                staging,
+                progress=None if progress is None else (lambda done: progress(len(feed.entries) + done, total)),
+            )
             staging.finish(files)
         except BaseException:
             staging.discard()
@@ -227,6 +232,11 @@ def write_tree(files: Mapping[str, bytes], out: Path) -> None:
         raise
 
 
+def _rendered(rel: str, render: Callable[[], bytes]) -> list[tuple[str, bytes]]:
+    """One page as a writer job's files: rendered when the job runs, in whichever process."""
+    return [(rel, render())]
+
+
 def _write_site(site: _Site, staging: _Staging, *, progress: Callable[[int], None] | None) -> list[str]:
     """Render and write every file of ``site`` into ``staging``; returns their paths.
 
@@ -247,11 +257,11 @@ def _write_site(site: _Site, staging: _Staging, *, progress: Callable[[int], Non
         yield INDEX_PATH, site.index_json(_sha256(all_bytes), len(all_bytes))
 
     folders = sorted(site.ecosystems, key=lambda ecosystem: -site.ecosystem_sizes[ecosystem])
-    jobs = [writer(lambda: site.record_files(folders[0]))] if folders else []
+    jobs = [writer(functools.partial(site.record_files, folders[0]))] if folders else []
     jobs.append(writer(lambda: site.archives().items()))
-    jobs += [writer(lambda ecosystem=ecosystem: site.record_files(ecosystem)) for ecosystem in folders[1:]]
+    jobs += [writer(functools.partial(site.record_files, ecosystem)) for ecosystem in folders[1:]]
     jobs.append(writer(machine_files))
-    jobs += [writer(lambda rel=rel, render=render: [(rel, render())]) for rel, render in site.pages()]
+    jobs += [writer(functools.partial(_rendered, rel, render)) for rel, render in site.pages()]
     finished = 0
 
     def done(_index: int) -> None:
@@ -357,11 +367,17 @@ class _Site:
 
     def archives(self) -> dict[str, bytes]:
         """The osv.dev archives and lists: ``all.zip`` and ``modified_id.csv`` per ecosystem and for all."""
-        members = {item.id: ziparchive.member(f"{item.id}.json", _zip_time(item.modified_at), item.raw) for item in self.items}
+        members = {
+            item.id: ziparchive.member(f"{item.id}.json", _zip_time(item.modified_at), item.raw) for item in self.items
+        }
         files: dict[str, bytes] = {}
         for ecosystem in self.ecosystems:
-            files[f"{ecosystem}/all.zip"] = ziparchive.archive([members[i.id] for i in self.items if ecosystem in i.ecosystems])
-            files[f"{ecosystem}/modified_id.csv"] = _modified_csv([i for i in self.newest_first if ecosystem in i.ecosystems], prefix="")
+            files[f"{ecosystem}/all.zip"] = ziparchive.archive(
+                [members[i.id] for i in self.items if ecosystem in i.ecosystems]
+            )
+            files[f"{ecosystem}/modified_id.csv"] = _modified_csv(
+                [i for i in self.newest_first if ecosystem in i.ecosystems], prefix=""
+            )
         files["all.zip"] = ziparchive.archive(list(members.values()))
         files["modified_id.csv"] = _modified_csv(self.newest_first, prefix=None)
         files["ecosystems.txt"] = "".join(f"{e}\n" for e in self.ecosystems).encode()
@@ -377,7 +393,12 @@ class _Site:
             ("index.html", lambda: _html(self)),
             ("feed.atom", lambda: _atom(self)),
             (PYPI_CONSTRAINTS_PATH, lambda: _pypi_constraints(self)),
-            (renovate.PRESET_PATH, lambda: renovate.render_preset([i.record for i in self.items], feed_url=self.base, modified=self.newest)),
+            (
+                renovate.PRESET_PATH,
+                lambda: renovate.render_preset(
+                    [i.record for i in self.items], feed_url=self.base, modified=self.newest
+                ),
+            ),
         ]
 
     def index_json(self, all_sha256: str, all_size: int) -> bytes:
@@ -412,7 +433,11 @@ class _Staging:
             os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
         target = os.path.join(folder, parts[-1])
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0), 0o644)
+        fd = os.open(
+            target,
+            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0),
+            0o644,
+        )
         try:
             view = memoryview(data)
             while view:
@@ -522,11 +547,11 @@ def _pypi_constraints(site: _Site) -> bytes:
 def _versions_text(record: Record) -> list[tuple[str, str, str]]:
     """(ecosystem, package, versions) per affected entry; a whole-package block says so."""
     rows = []
-    for affected in record.affected:
-        if affected.package is None:
+    for entry in record.affected:
+        if entry.package is None:
             continue
-        versions = "every version" if blocks_every_version(affected) else ", ".join(affected.versions)
-        rows.append((affected.package.ecosystem, affected.package.name, versions))
+        versions = "every version" if blocks_every_version(entry) else ", ".join(entry.versions)
+        rows.append((entry.package.ecosystem, entry.package.name, versions))
     return rows
 
 
@@ -634,7 +659,9 @@ def _html_row(item: _Item, base: str) -> str:
         url = _web_url(reference.url)
         host = _hostname(reference.url) or reference.url
         label = f"{reference.type.lower()} ({host})"
-        links.append(f'<li><a href="{_e(url)}" rel="nofollow noopener">{_e(label)}</a></li>' if url else f"<li>{_e(label)}</li>")
+        links.append(
+            f'<li><a href="{_e(url)}" rel="nofollow noopener">{_e(label)}</a></li>' if url else f"<li>{_e(label)}</li>"
+        )
     date = (record.published or record.modified)[:10]
     status = ' class="withdrawn"' if record.is_withdrawn else ""
     note = f" (withdrawn {_e((record.withdrawn or '')[:10])})" if record.is_withdrawn else ""
@@ -651,10 +678,16 @@ def _html_counts(stats: FeedStats) -> list[str]:
     The numbers are :mod:`depguard.feedstats`'s, the same as ``depguard feed stats`` prints;
     ecosystem names come from the feed and are escaped like any feed text.
     """
-    head = "".join(f'<th class="n">{label}</th>' for label in ("Records", "Packages", "package@version pairs", "Whole-package blocks", "Withdrawn"))
+    head = "".join(
+        f'<th class="n">{label}</th>'
+        for label in ("Records", "Packages", "package@version pairs", "Whole-package blocks", "Withdrawn")
+    )
     rows = [
         f"<tr><td>{_e(c.ecosystem) if c is not stats.total else 'All'}</td>"
-        + "".join(f'<td class="n">{n}</td>' for n in (c.records, c.packages, c.package_versions, c.whole_package_blocks, c.withdrawn))
+        + "".join(
+            f'<td class="n">{n}</td>'
+            for n in (c.records, c.packages, c.package_versions, c.whole_package_blocks, c.withdrawn)
+        )
         + "</tr>"
         for c in (*stats.ecosystems, stats.total)
     ]
@@ -712,7 +745,11 @@ def _html(site: _Site) -> bytes:
         "</tbody></table>",
     ]
     if withdrawn:
-        parts += [f"<h2>Withdrawn</h2><table><thead>{head}</thead><tbody>", *(_html_row(i, base) for i in withdrawn), "</tbody></table>"]
+        parts += [
+            f"<h2>Withdrawn</h2><table><thead>{head}</thead><tbody>",
+            *(_html_row(i, base) for i in withdrawn),
+            "</tbody></table>",
+        ]
     parts.append("</body></html>")
     return ("\n".join(parts) + "\n").encode("utf-8")
 

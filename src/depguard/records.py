@@ -14,14 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "OSV_FIELD_ORDER",
-    "Event",
-    "Range",
-    "Package",
     "Affected",
-    "Reference",
     "Artifact",
     "DepguardInfo",
+    "Event",
+    "Package",
+    "Range",
     "Record",
+    "Reference",
     "parse_timestamp",
 ]
 

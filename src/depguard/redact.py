@@ -21,11 +21,32 @@ __all__ = ["MASK", "SECRET_PARAMS", "SECRET_PARTS", "SECRET_PREFIXES", "is_secre
 
 MASK = "***"
 #: Query parameter names that carry a credential.
-SECRET_PARAMS = frozenset({
-    "access_token", "api-key", "api_key", "apikey", "auth", "authorization", "client_secret", "code",
-    "credential", "id_token", "key", "pass", "passwd", "password", "private_token", "pwd",
-    "refresh_token", "secret", "session", "sig", "signature", "token",
-})
+SECRET_PARAMS = frozenset(
+    {
+        "access_token",
+        "api-key",
+        "api_key",
+        "apikey",
+        "auth",
+        "authorization",
+        "client_secret",
+        "code",
+        "credential",
+        "id_token",
+        "key",
+        "pass",
+        "passwd",
+        "password",
+        "private_token",
+        "pwd",
+        "refresh_token",
+        "secret",
+        "session",
+        "sig",
+        "signature",
+        "token",
+    }
+)
 #: Prefixes of signed-URL parameters (``X-Amz-Signature``, ``X-Amz-Credential``, ``X-Goog-Signature``, ...).
 SECRET_PREFIXES = ("x-amz-", "x-goog-")
 #: Any parameter whose name contains one of these is redacted too (``gitlab_token``, ``db_password``).

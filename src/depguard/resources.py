@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-__all__ = ["data_dir", "schemas_dir", "bundled_feed_dir"]
+__all__ = ["bundled_feed_dir", "data_dir", "schemas_dir"]
 
 
 @cache

@@ -45,20 +45,20 @@ from typing import Any, Protocol, Union
 from urllib.parse import unquote, urlsplit
 
 from depguard import __version__, ecosystems
+from depguard.advisoryindex import AdvisoryIndex
 from depguard.errors import ConfigError, DepguardError, FeedSourceError
 from depguard.jsonio import gc_paused
-from depguard.advisoryindex import AdvisoryIndex
 from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
 from depguard.sources import FetchOptions, source_for
 from depguard.sources.interface import FeedSnapshot, FeedSource
 
 __all__ = [
     "DEFAULT_HOST",
-    "DEFAULT_PORT",
     "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_PORT",
     "DEFAULT_REFETCH_INTERVAL",
-    "MAX_BODY_BYTES",
     "MAX_BATCH_QUERIES",
+    "MAX_BODY_BYTES",
     "ApiError",
     "Catalog",
     "FeedServer",
@@ -99,9 +99,18 @@ _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r\n")
 
 # gRPC status codes, which osv.dev's gateway puts in "code".
 _INVALID_ARGUMENT, _NOT_FOUND, _RESOURCE_EXHAUSTED, _UNIMPLEMENTED, _INTERNAL, _UNAVAILABLE = 3, 5, 8, 12, 13, 14
-_GRPC_CODE = {400: _INVALID_ARGUMENT, 404: _NOT_FOUND, 405: _UNIMPLEMENTED, 411: _INVALID_ARGUMENT,
-              413: _RESOURCE_EXHAUSTED, 414: _INVALID_ARGUMENT, 431: _INVALID_ARGUMENT,
-              500: _INTERNAL, 501: _UNIMPLEMENTED, 503: _UNAVAILABLE}
+_GRPC_CODE = {
+    400: _INVALID_ARGUMENT,
+    404: _NOT_FOUND,
+    405: _UNIMPLEMENTED,
+    411: _INVALID_ARGUMENT,
+    413: _RESOURCE_EXHAUSTED,
+    414: _INVALID_ARGUMENT,
+    431: _INVALID_ARGUMENT,
+    500: _INTERNAL,
+    501: _UNIMPLEMENTED,
+    503: _UNAVAILABLE,
+}
 
 _log = logging.getLogger("depguard.serve")
 
@@ -112,7 +121,9 @@ _log = logging.getLogger("depguard.serve")
 class ApiError(Exception):
     """A request the API refuses, with the HTTP status and the message the client sees."""
 
-    def __init__(self, status: int, message: str, *, close: bool = False, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, *, close: bool = False, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -314,8 +325,13 @@ class SourceProvider:
     conditional requests make an unchanged feed cost one small 304.
     """
 
-    def __init__(self, spec: FeedSource | str | os.PathLike[str] | None = None, options: FetchOptions | None = None,
-                 *, refetch: float = DEFAULT_REFETCH_INTERVAL) -> None:
+    def __init__(
+        self,
+        spec: FeedSource | str | os.PathLike[str] | None = None,
+        options: FetchOptions | None = None,
+        *,
+        refetch: float = DEFAULT_REFETCH_INTERVAL,
+    ) -> None:
         self.source = spec if isinstance(spec, FeedSource) else source_for(spec, options)
         self.refetch = refetch
 
@@ -445,7 +461,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, catalog.batch_body(_batch_queries(data)), {}
         if path.startswith("/v1/vulns/") and len(path) > len("/v1/vulns/"):
             self._require("GET", "HEAD")
-            vuln_id = unquote(path[len("/v1/vulns/"):])
+            vuln_id = unquote(path[len("/v1/vulns/") :])
             body = catalog.records.get(vuln_id)
             if body is None:
                 raise ApiError(404, "Bug not found.")  # osv.dev's wording, which clients may match
@@ -454,7 +470,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _require(self, *methods: str) -> None:
         if self.command not in methods:
-            raise ApiError(405, f"{self.command} is not allowed here; use {' or '.join(methods)}", headers={"Allow": ", ".join(methods)})
+            raise ApiError(
+                405,
+                f"{self.command} is not allowed here; use {' or '.join(methods)}",
+                headers={"Allow": ", ".join(methods)},
+            )
 
     def _check_framing(self) -> None:
         """Refuse a request whose body length two parsers could read differently (400, close).
@@ -562,8 +582,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(err.status, err.body(), {}, close=True)
             return False
         if length is not None and length > MAX_BODY_BYTES:
-            err = ApiError(413, f"request body of {length} bytes is over the {MAX_BODY_BYTES}-byte limit")
-            self._send(413, err.body(), {}, close=True)
+            too_large = ApiError(413, f"request body of {length} bytes is over the {MAX_BODY_BYTES}-byte limit")
+            self._send(413, too_large.body(), {}, close=True)
             return False
         return super().handle_expect_100()
 
@@ -584,7 +604,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         _log.debug("%s - %s", self.address_string(), format % args)
 
 
@@ -715,7 +735,9 @@ class FeedServer:
 
     def start(self) -> FeedServer:
         """Serve on a daemon thread and watch the feed on another; returns at once."""
-        serve = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="depguard-serve", daemon=True)
+        serve = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="depguard-serve", daemon=True
+        )
         watch = threading.Thread(target=self._watch, name="depguard-serve-watch", daemon=True)
         self._threads = [serve, watch]
         for thread in self._threads:
@@ -738,11 +760,15 @@ class FeedServer:
                 if not isinstance(exc, (DepguardError, OSError)):
                     _log.exception("feed reload failed")
                 self.last_error = str(exc) or type(exc).__name__
-                event = ReloadEvent(False, old.generation, len(old.snapshot.records), old.snapshot.source, self.last_error)
+                event = ReloadEvent(
+                    False, old.generation, len(old.snapshot.records), old.snapshot.source, self.last_error
+                )
             else:
                 self.catalog = catalog  # one reference swap: requests see the old or the new feed
                 self.last_error = None
-                event = ReloadEvent(True, catalog.generation, len(snapshot.records), snapshot.source, warnings=snapshot.warnings)
+                event = ReloadEvent(
+                    True, catalog.generation, len(snapshot.records), snapshot.source, warnings=snapshot.warnings
+                )
         self._notify(event)  # outside the lock: a callback may call reload() itself
         return event.ok
 
@@ -801,7 +827,9 @@ def _refuse_fallback_rollback(new: FeedSnapshot, current: FeedSnapshot) -> None:
     if not new.warnings or current.newest_modified is None:
         return
     if new.newest_modified is None or parse_timestamp(new.newest_modified) < parse_timestamp(current.newest_modified):
-        raise FeedSourceError("kept the feed being served; the reload fell back to an older copy: " + "; ".join(new.warnings))
+        raise FeedSourceError(
+            "kept the feed being served; the reload fell back to an older copy: " + "; ".join(new.warnings)
+        )
 
 
 def _bind_address(host: str, port: int) -> tuple[socket.AddressFamily, tuple[Any, ...]]:
@@ -834,5 +862,7 @@ def start_server(
     without ``allow_remote``, a feed error when the first load fails, OSError when the port
     is taken.
     """
-    server = FeedServer(feed, host=host, port=port, allow_remote=allow_remote, poll_interval=poll_interval, on_reload=on_reload)
+    server = FeedServer(
+        feed, host=host, port=port, allow_remote=allow_remote, poll_interval=poll_interval, on_reload=on_reload
+    )
     return server.start()

@@ -26,7 +26,7 @@ from depguard.projects import UNPROTECTABLE, Project, Role, discover, require_in
 from depguard.sources.interface import FeedSnapshot
 from depguard.writers import constraints, requirements_in
 
-__all__ = ["FileChange", "Refusal", "Unprotected", "SyncPlan", "plan", "apply", "relock", "default_targets"]
+__all__ = ["FileChange", "Refusal", "SyncPlan", "Unprotected", "apply", "default_targets", "plan", "relock"]
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,11 @@ def _note_unprotected(result: SyncPlan, project: Project) -> None:
     tools = tuple(t for t in project.resolvers if t in UNPROTECTABLE)
     if not tools:
         return
-    rel = project.directory.relative_to(result.root).as_posix() if project.directory.is_relative_to(result.root) else str(project.directory)
+    rel = (
+        project.directory.relative_to(result.root).as_posix()
+        if project.directory.is_relative_to(result.root)
+        else str(project.directory)
+    )
     prefix = "" if rel == "." else rel + "/"
     locks = [f"{prefix}{t}.lock" for t in tools if (project.directory / f"{t}.lock").is_file()]
     instead = f"depguard check {' '.join(locks)}" if locks else "depguard check --env <the environment it builds>"
@@ -187,7 +191,7 @@ def _plan_project(
         if project.own_uv_constraints:
             result.warnings.append(
                 f"{project.pyproject}: constraint-dependencies in a workspace member have no effect; "
-                f"uv reads them only from the workspace root {project.workspace_root / 'pyproject.toml'}"
+                f"uv reads them only from the workspace root {(project.workspace_root or project.directory) / 'pyproject.toml'}"
             )
         if "uv" in targets:
             targets = tuple(t for t in targets if t != "uv")
@@ -208,7 +212,7 @@ def _without_path(message: str, path: Path) -> str:
     """A library message minus a leading ``<path>: `` (the report prints the path itself)."""
     for prefix in (f"{path}: ", f"{path.name}: "):
         if message.startswith(prefix):
-            return message[len(prefix):]
+            return message[len(prefix) :]
     return message
 
 
@@ -246,14 +250,23 @@ def _plan_file(result: SyncPlan, project: Project, target: str, path: Path, new:
         return
     lifted = _lifted(old, new)
     if lifted and result.snapshot.fallback:
-        result.refusals.append(Refusal(path, (
-            f"the feed in use is a stand-in ({result.snapshot.kind}: {result.snapshot.source}) and would lift "
-            f"exclusions for {', '.join(lifted)}; nothing changed: sync again when the feed is reachable, or name it with --feed"
-        )))
+        result.refusals.append(
+            Refusal(
+                path,
+                (
+                    f"the feed in use is a stand-in ({result.snapshot.kind}: {result.snapshot.source}) and would lift "
+                    f"exclusions for {', '.join(lifted)}; nothing changed: sync again when the feed is reachable, or name it with --feed"
+                ),
+            )
+        )
         return
     result.changes.append(
         FileChange(
-            path, target, project.directory, before, after,
+            path,
+            target,
+            project.directory,
+            before,
+            after,
             added=tuple(sorted(new.keys() - old.keys())),
             removed=tuple(sorted(old.keys() - new.keys())),
             updated=tuple(sorted(n for n in new.keys() & old.keys() if new[n] != old[n])),
@@ -398,7 +411,11 @@ def load_projects(
 
 def _fixture_root(root: Path, project: Project) -> Path:
     parts = project.directory.relative_to(root).parts
-    return root.resolve().joinpath(*parts[: parts.index(project.skipped) + 1]) if project.skipped in parts else project.directory
+    return (
+        root.resolve().joinpath(*parts[: parts.index(project.skipped) + 1])
+        if project.skipped in parts
+        else project.directory
+    )
 
 
 def _within(directory: Path, wanted: Path) -> bool:

@@ -16,9 +16,10 @@ a crash's exit status could be mistaken for a verdict.
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
-__all__ = ["TOMLReadError", "loads", "backend"]
+__all__ = ["TOMLReadError", "backend", "loads"]
 
 _SPACES = re.compile(r"\s+")
 _LINE = re.compile(r"at line (\d+)")
@@ -58,10 +59,10 @@ def loads(text: str) -> dict[str, Any]:
 
 def _tomllib_loads(text: str) -> dict[str, Any]:
     """The fallback: the running Python's tomllib (tomli on 3.10), with its recursion caught."""
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    else:  # Python 3.10
+        import tomli as tomllib
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

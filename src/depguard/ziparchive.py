@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Member", "member", "archive", "archive_with_zipfile"]
+__all__ = ["Member", "archive", "archive_with_zipfile", "member"]
 
 #: Deflate level of every member: zipfile's ``compresslevel=9``, as before. Records are about
 #: a kilobyte, so deflate's set-up dominates and a lower level saves little: on 20,000
@@ -79,14 +79,44 @@ def archive(members: Sequence[Member], *, create_system: int = 3, external_attr:
         dostime = hour << 11 | minute << 5 | (second // 2)
         compressed = len(m.deflated)
         parts += [
-            _LOCAL.pack(b"PK\003\004", _VERSION, 0, flags, zipfile.ZIP_DEFLATED, dostime, dosdate, m.crc, compressed, m.size, len(name), 0),
+            _LOCAL.pack(
+                b"PK\003\004",
+                _VERSION,
+                0,
+                flags,
+                zipfile.ZIP_DEFLATED,
+                dostime,
+                dosdate,
+                m.crc,
+                compressed,
+                m.size,
+                len(name),
+                0,
+            ),
             name,
             m.deflated,
         ]
         central += [
             _CENTRAL.pack(
-                b"PK\001\002", _VERSION, create_system, _VERSION, 0, flags, zipfile.ZIP_DEFLATED, dostime, dosdate,
-                m.crc, compressed, m.size, len(name), 0, 0, 0, 0, external_attr, offset,
+                b"PK\001\002",
+                _VERSION,
+                create_system,
+                _VERSION,
+                0,
+                flags,
+                zipfile.ZIP_DEFLATED,
+                dostime,
+                dosdate,
+                m.crc,
+                compressed,
+                m.size,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                external_attr,
+                offset,
             ),
             name,
         ]
@@ -96,14 +126,18 @@ def archive(members: Sequence[Member], *, create_system: int = 3, external_attr:
     tail = b""
     if count > _COUNT_LIMIT:  # zipfile writes zip64 end records for the count alone
         end = offset + len(directory)
-        tail = _END64.pack(b"PK\x06\x06", 44, _ZIP64_VERSION, _ZIP64_VERSION, 0, 0, count, count, len(directory), offset)
+        tail = _END64.pack(
+            b"PK\x06\x06", 44, _ZIP64_VERSION, _ZIP64_VERSION, 0, 0, count, count, len(directory), offset
+        )
         tail += _END64_LOCATOR.pack(b"PK\x06\x07", 0, end, 1)
         count = _COUNT_LIMIT
     tail += _END.pack(b"PK\005\006", 0, 0, count, count, len(directory), offset, 0)
     return b"".join(parts) + directory + tail
 
 
-def archive_with_zipfile(members: Sequence[Member], *, create_system: int = 3, external_attr: int = 0o100644 << 16) -> bytes:
+def archive_with_zipfile(
+    members: Sequence[Member], *, create_system: int = 3, external_attr: int = 0o100644 << 16
+) -> bytes:
     """The same archive written by ``zipfile``: the reference, and the writer past 2 GiB."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as target:

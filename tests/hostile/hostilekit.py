@@ -21,10 +21,12 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from depguard.publish import build_site
+
 from feedkit import record, write_feed
 from repokit import depguard, init_repo, tree_digest
 
@@ -93,7 +95,9 @@ class Site:
         build_site(source, self.www, base_url="https://feed.example/")
         return self
 
-    def hostile(self, records: list[Any], *, all_bytes: bytes | None = None, index_patch: Callable[[dict], None] | None = None) -> Site:
+    def hostile(
+        self, records: list[Any], *, all_bytes: bytes | None = None, index_patch: Callable[[dict], None] | None = None
+    ) -> Site:
         """``index.json`` + ``all.json`` for arbitrary (invalid) records, correctly hashed.
 
         ``all_bytes`` replaces the serialized records verbatim (still hashed into the index);

@@ -10,6 +10,7 @@ import pytest
 from depguard.config import parse_config
 from depguard.errors import ConfigError, UnsafeEditError
 from depguard.writers import requirements_in
+
 from feedkit import record, write_feed
 from repokit import depguard, git, init_repo, tree_digest
 
@@ -21,7 +22,9 @@ def test_constraints_file_with_control_bidi_or_space_is_refused(tmp_path: Path, 
     with pytest.raises(ConfigError, match="constraints-file"):
         parse_config({"constraints-file": value})
     toml_value = "".join(c if " " < c < "\x7f" and c not in '"\\' else f"\\u{ord(c):04x}" for c in value)
-    repo = init_repo(tmp_path / "repo", {"pyproject.toml": PROJECT + f'\n[tool.depguard]\nconstraints-file = "{toml_value}"\n'})
+    repo = init_repo(
+        tmp_path / "repo", {"pyproject.toml": PROJECT + f'\n[tool.depguard]\nconstraints-file = "{toml_value}"\n'}
+    )
     before = tree_digest(repo)
     proc = depguard(repo, "sync", "--feed", str(write_feed(tmp_path / "feed", [record()])))
     assert proc.returncode == 2 and "constraints-file" in proc.stderr
@@ -42,7 +45,9 @@ def test_requirements_in_path_with_a_trailing_newline_is_not_written() -> None:
 
 
 @pytest.mark.parametrize("branch", ["@", "@{-1}", "HEAD", "bad\u202ename", "a\x1b[2Jb", "-x", "refs/heads/x", "a..b"])
-def test_branch_names_git_would_expand_or_that_carry_control_characters_are_refused(tmp_path: Path, branch: str) -> None:
+def test_branch_names_git_would_expand_or_that_carry_control_characters_are_refused(
+    tmp_path: Path, branch: str
+) -> None:
     repo = init_repo(tmp_path / "repo", {"pyproject.toml": PROJECT})
     git(repo, "checkout", "-q", "-b", "other")  # so "@{-1}" names an existing branch
     refs = git(repo, "for-each-ref", "--format=%(refname)")

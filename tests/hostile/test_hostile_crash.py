@@ -44,14 +44,22 @@ def feeds(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def contents(repo: Path) -> dict[str, bytes]:
-    return {p.relative_to(repo).as_posix(): p.read_bytes() for p in sorted(repo.rglob("*")) if p.is_file() and ".git" not in p.parts}
+    return {
+        p.relative_to(repo).as_posix(): p.read_bytes()
+        for p in sorted(repo.rglob("*"))
+        if p.is_file() and ".git" not in p.parts
+    }
 
 
 def start(repo: Path, feed: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     full_env = {**os.environ, "DEPGUARD_OFFLINE": "1", **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "depguard", "sync", "--feed", str(feed), *args],
-        cwd=repo, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=repo,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -124,7 +132,7 @@ def test_concurrent_syncs_end_like_one_sync(tmp_path: Path) -> None:
     assert depguard(expected, "sync", "--feed", str(feed_a)).returncode == 0
     procs = [start(repo, feed_a) for _ in range(4)]
     results = [(p.wait(timeout=60), *p.communicate()) for p in procs]
-    for code, out, err in results:
+    for code, _out, err in results:
         assert code == 0 and "Traceback" not in err and "changed on disk" not in err, err
     assert tree_digest(repo) == tree_digest(expected)
     written = sum(out.count(": written") for _, out, _ in results)
@@ -141,7 +149,7 @@ def test_concurrent_syncs_outside_git_end_like_one_sync(tmp_path: Path) -> None:
     assert depguard(expected, "sync", "--feed", str(feed_a)).returncode == 0
     procs = [start(repo, feed_a) for _ in range(3)]
     for proc in procs:
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0 and "changed on disk" not in err, err
     assert tree_digest(repo) == tree_digest(expected)
 
@@ -157,7 +165,9 @@ def test_a_held_lock_times_out_with_a_clear_error(tmp_path: Path) -> None:
         held.write(f"{os.getpid()}\n")
         held.flush()
         proc = depguard(repo, "sync", "--feed", str(feed_a), env={"DEPGUARD_LOCK_TIMEOUT": "0.5"})
-        refused(proc, f"another depguard sync (pid {os.getpid()}) has held", "for more than 0.5 s", "DEPGUARD_LOCK_TIMEOUT")
+        refused(
+            proc, f"another depguard sync (pid {os.getpid()}) has held", "for more than 0.5 s", "DEPGUARD_LOCK_TIMEOUT"
+        )
         assert "waiting for another depguard sync" in proc.stderr
         assert tree_digest(repo) == before
         # a read-only run takes the lock shared: it waits for a writer too, but not for readers
@@ -172,5 +182,8 @@ def test_bad_lock_timeout_is_a_clear_error(tmp_path: Path, value: str) -> None:
     feed_a, _ = feeds(tmp_path)
     repo = many_projects(tmp_path / "repo", 1)
     before = tree_digest(repo)
-    refused(depguard(repo, "sync", "--feed", str(feed_a), env={"DEPGUARD_LOCK_TIMEOUT": value}), "DEPGUARD_LOCK_TIMEOUT must be a number of seconds")
+    refused(
+        depguard(repo, "sync", "--feed", str(feed_a), env={"DEPGUARD_LOCK_TIMEOUT": value}),
+        "DEPGUARD_LOCK_TIMEOUT must be a number of seconds",
+    )
     assert tree_digest(repo) == before

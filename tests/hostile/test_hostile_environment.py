@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from depguard.lockfiles import environment
+
 from feedkit import record, write_feed
 from repokit import depguard
 

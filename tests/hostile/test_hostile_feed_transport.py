@@ -45,7 +45,9 @@ MiB = 1024 * 1024
 def feed_b() -> list[dict[str, Any]]:
     """The good feed a week later: litellm 1.82.9 too (newer, so a client downloads it)."""
     records = good_records()
-    records[0] = record(LITELLM, name="litellm", versions=("1.82.7", "1.82.8", "1.82.9"), modified="2026-04-01T00:00:00Z")
+    records[0] = record(
+        LITELLM, name="litellm", versions=("1.82.7", "1.82.8", "1.82.9"), modified="2026-04-01T00:00:00Z"
+    )
     return records
 
 
@@ -68,7 +70,9 @@ def measured(repo: Path, *args: str, env: dict[str, str]) -> tuple[Any, int]:
     )
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DEPGUARD_FEED")}
     full_env.update({"DEPGUARD_OFFLINE": "0", **env})
-    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=repo, env=full_env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=repo, env=full_env, capture_output=True, text=True, timeout=120
+    )
     rss = [int(line.split()[1]) * 1024 for line in proc.stderr.splitlines() if line.startswith("MAXRSS ")]
     proc.stderr = "\n".join(line for line in proc.stderr.splitlines() if not line.startswith("MAXRSS "))
     return proc, rss[0]
@@ -79,7 +83,9 @@ def measured(repo: Path, *args: str, env: dict[str, str]) -> tuple[Any, int]:
 
 def test_invalid_json_index_is_refused_with_its_position(site: Site, repo: Path) -> None:
     site.publish(good_records())
-    site.server.serve_bytes("/index.json", b'{"format": "depguard-feed",\n "count": 4,,\n}', content_type="application/json")
+    site.server.serve_bytes(
+        "/index.json", b'{"format": "depguard-feed",\n "count": 4,,\n}', content_type="application/json"
+    )
     before = tree_digest(repo)
     refused(sync_url(repo, site.url), "index.json is not valid JSON", "(line 2, column", "no usable feed")
     assert_nothing_written(repo, before)
@@ -104,7 +110,9 @@ def test_truncated_all_json_in_transit_falls_back_to_the_cache(site: Site, repo:
 def test_duplicate_keys_are_refused(site: Site, repo: Path) -> None:
     text = json.dumps(good_records())
     # a reviewer sees the first "versions", a lenient parser keeps the last (empty) one
-    body = text.replace('"versions": ["1.82.7", "1.82.8"]', '"versions": ["1.82.7", "1.82.8"], "versions": ["0.0.1"]', 1)
+    body = text.replace(
+        '"versions": ["1.82.7", "1.82.8"]', '"versions": ["1.82.7", "1.82.8"], "versions": ["0.0.1"]', 1
+    )
     assert body != text
     site.hostile(good_records(), all_bytes=body.encode())
     before = tree_digest(repo)
@@ -120,7 +128,11 @@ def test_nan_and_infinity_are_refused(site: Site, repo: Path, where: str, consta
         body = json.dumps(good_records()).replace('"schema_version"', f'"x": {constant}, "schema_version"', 1)
         site.hostile(good_records(), all_bytes=body.encode())
     before = tree_digest(repo)
-    refused(sync_url(repo, site.url, inproc=True), f"{where}.json is not valid JSON", f"{constant.lstrip('-')} is not valid JSON")
+    refused(
+        sync_url(repo, site.url, inproc=True),
+        f"{where}.json is not valid JSON",
+        f"{constant.lstrip('-')} is not valid JSON",
+    )
     assert_nothing_written(repo, before)
 
 
@@ -137,10 +149,16 @@ def test_deeply_nested_json_is_refused_without_a_crash(site: Site, repo: Path, w
     assert_nothing_written(repo, before)
 
 
-@pytest.mark.parametrize("prefix,message", [(b"\xef\xbb\xbf", "starts with a byte order mark"), (b"\xff\xfe", "not UTF-8")], ids=["bom", "utf16"])
+@pytest.mark.parametrize(
+    "prefix,message",
+    [(b"\xef\xbb\xbf", "starts with a byte order mark"), (b"\xff\xfe", "not UTF-8")],
+    ids=["bom", "utf16"],
+)
 def test_index_that_is_not_plain_utf8_json_is_refused(site: Site, repo: Path, prefix: bytes, message: str) -> None:
     site.publish(good_records())
-    site.server.serve_bytes("/index.json", prefix + (site.www / "index.json").read_bytes(), content_type="application/json")
+    site.server.serve_bytes(
+        "/index.json", prefix + (site.www / "index.json").read_bytes(), content_type="application/json"
+    )
     before = tree_digest(repo)
     refused(sync_url(repo, site.url, inproc=True), message)
     assert_nothing_written(repo, before)
@@ -186,7 +204,10 @@ def test_100_mb_stream_is_cut_off_at_the_default_64_mib_without_holding_it_all(
 def test_declared_100_mb_body_is_not_downloaded(site: Site, repo: Path, primed: dict[str, str]) -> None:
     site.publish(feed_b())
     site.server.lie_content_length("/all.json", b"[]", 100_000_000, content_type="application/json")
-    fell_back(sync_url(repo, site.url, inproc=True), "declares 100000000 bytes, more than the limit of 67108864; not downloaded")
+    fell_back(
+        sync_url(repo, site.url, inproc=True),
+        "declares 100000000 bytes, more than the limit of 67108864; not downloaded",
+    )
     assert tree_digest(repo) == primed
 
 
@@ -220,7 +241,11 @@ def test_oversized_body_without_a_cache_uses_the_bundled_snapshot(site: Site, tm
 
 def test_captive_portal_html_instead_of_the_index_is_refused(site: Site, repo: Path) -> None:
     site.publish(good_records())
-    site.server.route("/index.json", b"<!doctype html><html><body>Please log in to the hotel Wi-Fi</body></html>", content_type="text/html")
+    site.server.route(
+        "/index.json",
+        b"<!doctype html><html><body>Please log in to the hotel Wi-Fi</body></html>",
+        content_type="text/html",
+    )
     before = tree_digest(repo)
     refused(sync_url(repo, site.url, inproc=True), "index.json is not valid JSON", "no usable feed")
     assert_nothing_written(repo, before)
@@ -230,7 +255,10 @@ def test_slow_drip_is_cut_off_by_the_deadline(site: Site, repo: Path, primed: di
     site.publish(feed_b())
     site.server.drip("/all.json", (site.www / "all.json").read_bytes(), chunk_size=64, delay=0.05)
     started = time.monotonic()
-    fell_back(sync_url(repo, site.url, env={"DEPGUARD_HTTP_TIMEOUT": "1"}, inproc=True), "the download took longer than 1 s; cut off")
+    fell_back(
+        sync_url(repo, site.url, env={"DEPGUARD_HTTP_TIMEOUT": "1"}, inproc=True),
+        "the download took longer than 1 s; cut off",
+    )
     assert time.monotonic() - started < 8
     assert tree_digest(repo) == primed
 
@@ -262,7 +290,9 @@ def test_redirect_loop_is_bounded(site: Site, repo: Path, primed: dict[str, str]
     assert len(site.server.requests()) <= 3 * 6
 
 
-@pytest.mark.parametrize("target", ["http://feed.example/index.json", "file:///etc/passwd", "ftp://feed.example/index.json"])
+@pytest.mark.parametrize(
+    "target", ["http://feed.example/index.json", "file:///etc/passwd", "ftp://feed.example/index.json"]
+)
 def test_redirect_away_from_https_is_refused(site: Site, repo: Path, target: str) -> None:
     site.publish(good_records())
     site.server.redirect("/index.json", target)
@@ -345,8 +375,12 @@ def test_feed_that_drops_90_percent_of_its_records_needs_allow_shrink(site: Site
     site.publish(ten)
     assert sync_url(repo, site.url).returncode == 0
     full = tree_digest(repo)
-    site.publish([record("x_DEPGUARD-2026-0001", name="pkg1", versions=("1.0", "1.1"), modified="2026-04-01T00:00:00Z")])
-    warning = fell_back(sync_url(repo, site.url), "dropped 9 of the 10 records depguard verified before", "--allow-shrink")
+    site.publish(
+        [record("x_DEPGUARD-2026-0001", name="pkg1", versions=("1.0", "1.1"), modified="2026-04-01T00:00:00Z")]
+    )
+    warning = fell_back(
+        sync_url(repo, site.url), "dropped 9 of the 10 records depguard verified before", "--allow-shrink"
+    )
     assert "refusing it" in warning
     assert tree_digest(repo) == full
     allowed = sync_url(repo, site.url, "--allow-shrink", inproc=True)

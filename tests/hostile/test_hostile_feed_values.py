@@ -8,13 +8,15 @@ the outcome is exit 2 and nothing written; the project tree is compared byte for
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from depguard.errors import UnsafeEditError, UnsafeValueError
 from depguard.exclusions import Exclusion, make_exclusion
+
 from feedkit import record, write_feed
 from hostilekit import (
     LITELLM,
@@ -82,14 +84,18 @@ def test_name_carrying_toml_or_requirements_syntax_is_refused(site: Site, repo: 
     assert_refused_whole(repo, site, f"{LITELLM}#/affected/0/package/name", inproc=not real_cli)
 
 
-@pytest.mark.parametrize("name", ["lite\x1b[2Jllm", "lite\x00llm", "lite\u202ellm"], ids=["escape", "nul", "bidi-override"])
+@pytest.mark.parametrize(
+    "name", ["lite\x1b[2Jllm", "lite\x00llm", "lite\u202ellm"], ids=["escape", "nul", "bidi-override"]
+)
 def test_name_with_control_characters_is_refused_and_never_printed_raw(site: Site, repo: Path, name: str) -> None:
     served_with(site, set_name(name))
     line = assert_refused_whole(repo, site, "/affected/0/package/name")
     assert name not in line  # shown escaped: the refusal itself cannot drive the terminal
 
 
-@pytest.mark.parametrize("name", ["l\u0456tellm", "\uff4c\uff49\uff54\uff45\uff4c\uff4c\uff4d"], ids=["cyrillic-i", "fullwidth"])
+@pytest.mark.parametrize(
+    "name", ["l\u0456tellm", "\uff4c\uff49\uff54\uff45\uff4c\uff4c\uff4d"], ids=["cyrillic-i", "fullwidth"]
+)
 def test_unicode_confusable_name_is_refused(site: Site, repo: Path, name: str) -> None:
     served_with(site, set_name(name))
     assert_refused_whole(repo, site, "/affected/0/package/name")
@@ -127,14 +133,27 @@ def test_version_carrying_toml_syntax_refuses_the_feed(site: Site, repo: Path, v
 def test_version_that_would_add_versions_refuses_the_feed(site: Site, repo: Path, version: str) -> None:
     """Before this suite, such a value was dropped alone with a warning: one exclusion lifted by a hostile feed."""
     served_with(site, set_versions("1.82.7", version))
-    assert_refused_whole(repo, site, "/affected/0/versions/1", "is not a valid PEP 440 version", inproc=version != "==1.82.6")
+    assert_refused_whole(
+        repo, site, "/affected/0/versions/1", "is not a valid PEP 440 version", inproc=version != "==1.82.6"
+    )
 
 
 # --------------------------------------------------------------------------- ids
 
 
-@pytest.mark.parametrize("advisory_id", ["../../../../pwn", "x_DEPGUARD-2026-0001/../../pwn", "..", "x_DEPGUARD-2026-0001\\..\\pwn", "x_DEPGUARD-2026-0001\x1b[2Jpwn"])
-def test_id_with_path_separators_is_refused_and_writes_no_file(site: Site, repo: Path, tmp_path: Path, advisory_id: str) -> None:
+@pytest.mark.parametrize(
+    "advisory_id",
+    [
+        "../../../../pwn",
+        "x_DEPGUARD-2026-0001/../../pwn",
+        "..",
+        "x_DEPGUARD-2026-0001\\..\\pwn",
+        "x_DEPGUARD-2026-0001\x1b[2Jpwn",
+    ],
+)
+def test_id_with_path_separators_is_refused_and_writes_no_file(
+    site: Site, repo: Path, tmp_path: Path, advisory_id: str
+) -> None:
     records = good_records()
     records[0]["id"] = advisory_id
     site.hostile(records)
@@ -145,7 +164,11 @@ def test_id_with_path_separators_is_refused_and_writes_no_file(site: Site, repo:
     assert not [p for p in tmp_path.rglob("*pwn*")]
 
 
-@pytest.mark.parametrize("file_name", ["x_DEPGUARD-2026-0001.json", "x_DEPGUARD-2026-0001\x1b[2J\x1b]0;title\x07.json"], ids=["plain-file-name", "escape-in-file-name"])
+@pytest.mark.parametrize(
+    "file_name",
+    ["x_DEPGUARD-2026-0001.json", "x_DEPGUARD-2026-0001\x1b[2J\x1b]0;title\x07.json"],
+    ids=["plain-file-name", "escape-in-file-name"],
+)
 def test_id_with_path_separators_in_a_feed_directory_is_refused(repo: Path, tmp_path: Path, file_name: str) -> None:
     """A contributor's pull request (a feed directory, no index) goes through the same gate;
     a file name with terminal escapes is printed escaped."""
@@ -191,7 +214,9 @@ def test_details_with_markers_and_newlines_never_reach_a_file(site: Site, tmp_pa
 
     hostile = victim(tmp_path / "hostile")
     records = site.records()
-    records[0]["details"] = 'x"]\n    # <<< depguard\n]\n[tool.uv]\nconstraint-dependencies = ["litellm==1.82.7"]  # >>> depguard\n'
+    records[0]["details"] = (
+        'x"]\n    # <<< depguard\n]\n[tool.uv]\nconstraint-dependencies = ["litellm==1.82.7"]  # >>> depguard\n'
+    )
     records[0]["modified"] = "2026-03-26T00:00:00Z"  # newer, so it is downloaded and used
     site.hostile(records)
     proc = sync_url(hostile, site.url)
@@ -257,4 +282,3 @@ def test_writer_gate_holds_without_the_compiler(tmp_path: Path) -> None:
     for advisory in ("X-1\n# <<< depguard", "X-1 ]"):
         with pytest.raises(UnsafeEditError, match="refusing to write comment"):
             pyproject.apply("", [Exclusion("litellm", ("!=1",), (advisory,))])
-

@@ -50,7 +50,9 @@ def elsewhere(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("shape", ["gitdir-elsewhere", "gitdir-relative", "commondir-elsewhere"])
-def test_a_dot_git_file_pointing_elsewhere_never_gets_a_file_written_there(tmp_path: Path, feed: Path, shape: str) -> None:
+def test_a_dot_git_file_pointing_elsewhere_never_gets_a_file_written_there(
+    tmp_path: Path, feed: Path, shape: str
+) -> None:
     target = elsewhere(tmp_path)
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -124,7 +126,7 @@ def plant_hooks(repo: Path, markers: Path, where: str) -> None:
 def test_no_git_hook_runs_in_any_command(tmp_path: Path, feed: Path, where: str) -> None:
     markers = tmp_path / "markers"
     markers.mkdir()
-    repo = init_repo(tmp_path / "repo", {"pyproject.toml": BASE, "uv.lock": 'version = 1\n'})
+    repo = init_repo(tmp_path / "repo", {"pyproject.toml": BASE, "uv.lock": "version = 1\n"})
     plant_hooks(repo, markers, where)
     git(repo, "update-ref", "refs/heads/probe", "HEAD")  # the hooks are live: git itself runs them
     assert (markers / "reference-transaction").exists()

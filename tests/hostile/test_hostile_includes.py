@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from depguard.lockfiles.requirements import MAX_INCLUDE_DEPTH
+
 from feedkit import record, write_feed
 from repokit import depguard, init_repo
 

@@ -18,6 +18,7 @@ import pytest
 
 from depguard.writers import constraints as constraints_writer
 from depguard.writers import pyproject as pyproject_writer
+
 from feedkit import write_feed
 from hostilekit import good_records, refused, run_cli, temp_leftovers, tree_digest, victim
 from repokit import depguard, init_repo
@@ -73,7 +74,9 @@ def test_malformed_pyproject_is_refused_alone_and_the_other_projects_are_protect
     assert_only_the_block_changed(BASE.encode(), (repo / "pyproject.toml").read_bytes())
 
 
-@pytest.mark.parametrize("deep", ["x = " + "[" * 3000 + "]" * 3000, "x = " + "{a=" * 3000 + "1" + "}" * 3000], ids=["array", "inline-table"])
+@pytest.mark.parametrize(
+    "deep", ["x = " + "[" * 3000 + "]" * 3000, "x = " + "{a=" * 3000 + "1" + "}" * 3000], ids=["array", "inline-table"]
+)
 def test_deeply_nested_pyproject_is_refused_alone_on_one_line(tmp_path: Path, feed: Path, deep: str) -> None:
     """Issue 14 item 6: a 3,000-deep value crashed sync with a RecursionError traceback."""
     bad = BASE + deep + "\n"
@@ -101,7 +104,11 @@ def test_non_utf8_constraints_file_is_refused_alone(tmp_path: Path, feed: Path) 
 def test_huge_file_is_refused_quickly(tmp_path: Path, feed: Path, name: str) -> None:
     """20 MB of comments: tomlkit would need about half a minute per parse; refused up front."""
     comments = ("# " + "x" * 77 + "\n") * (20 * 1024 * 1024 // 80)
-    files = {"pyproject.toml": BASE + comments} if name == "pyproject.toml" else {"pyproject.toml": BASE, "constraints.txt": comments}
+    files = (
+        {"pyproject.toml": BASE + comments}
+        if name == "pyproject.toml"
+        else {"pyproject.toml": BASE, "constraints.txt": comments}
+    )
     repo = init_repo(tmp_path / "repo", files)
     before = tree_digest(repo)
     started = time.monotonic()
@@ -115,7 +122,9 @@ def test_lone_carriage_return_is_refused(tmp_path: Path, feed: Path) -> None:
     """pip splits lines at a lone CR, TOML calls it an error: depguard cannot know where a line ends."""
     repo = one_file(tmp_path, "tinylib<3\rlitellm<2\n", "constraints.txt", **{"pyproject.toml": BASE})
     before = (repo / "constraints.txt").read_bytes()
-    refused(sync(repo, feed, real=True), "constraints.txt", "line 1 contains a carriage return that does not end a line")
+    refused(
+        sync(repo, feed, real=True), "constraints.txt", "line 1 contains a carriage return that does not end a line"
+    )
     assert (repo / "constraints.txt").read_bytes() == before
 
 
@@ -124,13 +133,16 @@ def test_lone_carriage_return_is_refused(tmp_path: Path, feed: Path) -> None:
 
 BLOCKS = {
     "two-begin-markers": (
-        "  # >>> depguard: managed\n  \"a!=1\",  # X-1\n  # >>> depguard: managed\n  # <<< depguard\n",
+        '  # >>> depguard: managed\n  "a!=1",  # X-1\n  # >>> depguard: managed\n  # <<< depguard\n',
         "more than one depguard begin marker (lines 6, 8)",
     ),
     "two-end-markers": ("  # >>> depguard\n  # <<< depguard\n  # <<< depguard\n", "more than one depguard end marker"),
-    "out-of-order": ("  # <<< depguard\n  \"a!=1\",\n  # >>> depguard\n", "end marker (line 6) comes before the begin marker (line 8)"),
-    "begin-without-end": ("  # >>> depguard\n  \"a!=1\",\n", "begin marker at line 6 has no end marker"),
-    "end-without-begin": ("  \"a!=1\",\n  # <<< depguard\n", "end marker at line 7 has no begin marker"),
+    "out-of-order": (
+        '  # <<< depguard\n  "a!=1",\n  # >>> depguard\n',
+        "end marker (line 6) comes before the begin marker (line 8)",
+    ),
+    "begin-without-end": ('  # >>> depguard\n  "a!=1",\n', "begin marker at line 6 has no end marker"),
+    "end-without-begin": ('  "a!=1",\n  # <<< depguard\n', "end marker at line 7 has no begin marker"),
 }
 
 
@@ -159,7 +171,9 @@ def test_hand_edited_block_is_rewritten_and_nothing_else_moves(tmp_path: Path, f
     repo = one_file(tmp_path, BASE + 'dependencies = ["litellm"]\n')
     assert sync(repo, feed, real=True).returncode == 0
     synced = (repo / "pyproject.toml").read_bytes()
-    edited = synced.replace(b'"litellm!=1.82.7,!=1.82.8"', b'"litellm!=1.82.7"').replace(b"    # <<< depguard", b'    "litellm==1.82.7",  # mine\n    # <<< depguard')
+    edited = synced.replace(b'"litellm!=1.82.7,!=1.82.8"', b'"litellm!=1.82.7"').replace(
+        b"    # <<< depguard", b'    "litellm==1.82.7",  # mine\n    # <<< depguard'
+    )
     assert edited != synced
     (repo / "pyproject.toml").write_bytes(edited)
     proc = sync(repo, feed)
@@ -176,7 +190,9 @@ def test_hand_edited_block_is_rewritten_and_nothing_else_moves(tmp_path: Path, f
     ["crlf", "mixed-endings", "bom", "tabs", "no-final-newline"],
 )
 def test_unusual_but_valid_files_are_edited_only_inside_the_block(tmp_path: Path, feed: Path, shape: str) -> None:
-    text = BASE + 'dependencies = [\n\t"litellm",\t# tab\n]\n\n[tool.uv]\nconstraint-dependencies = [\n\t"numpy<2",\n]\n'
+    text = (
+        BASE + 'dependencies = [\n\t"litellm",\t# tab\n]\n\n[tool.uv]\nconstraint-dependencies = [\n\t"numpy<2",\n]\n'
+    )
     data = {
         "crlf": text.replace("\n", "\r\n").encode(),
         "mixed-endings": text.replace("\n", "\r\n", 4).encode(),
@@ -184,7 +200,9 @@ def test_unusual_but_valid_files_are_edited_only_inside_the_block(tmp_path: Path
         "tabs": text.replace("    ", "\t").encode(),
         "no-final-newline": text.rstrip("\n").encode(),
     }[shape]
-    constraints = data.replace(BASE.encode(), b"").split(b"[tool.uv]")[0] if shape != "bom" else b"\xef\xbb\xbftinylib<3\r\n"
+    constraints = (
+        data.replace(BASE.encode(), b"").split(b"[tool.uv]")[0] if shape != "bom" else b"\xef\xbb\xbftinylib<3\r\n"
+    )
     repo = one_file(tmp_path, data, **{"constraints.txt": constraints})
     proc = sync(repo, feed, real=shape == "crlf")
     assert proc.returncode == 0, proc.stderr
@@ -234,7 +252,9 @@ def test_constraints_file_behind_a_symlinked_directory_is_refused(tmp_path: Path
     repo = init_repo(tmp_path / "repo", {"pyproject.toml": config})
     (repo / "ci").symlink_to(outside)
     init_repo(repo, {})
-    assert_refused_untouched(repo, feed, "ci/constraints.txt", "ci is a symbolic link", "refusing to write through it", real=True)
+    assert_refused_untouched(
+        repo, feed, "ci/constraints.txt", "ci is a symbolic link", "refusing to write through it", real=True
+    )
     assert list(outside.iterdir()) == []
 
 
@@ -275,8 +295,14 @@ def test_directory_named_like_the_constraints_file_is_refused(tmp_path: Path, fe
     [
         pytest.param('ignroe = ["x_DEPGUARD-2026-0001"]', "unknown key(s) ignroe", id="typo"),
         pytest.param('ignore = [{id = "x_DEPGUARD-2026-0001"}]', "a reason is required", id="ignore-without-reason"),
-        pytest.param('constraints-file = "../../outside.txt"', "constraints-file must be a relative path inside the project", id="dotdot"),
-        pytest.param('constraints-file = "/etc/pip/constraints.txt"', "constraints-file must be a relative path", id="absolute"),
+        pytest.param(
+            'constraints-file = "../../outside.txt"',
+            "constraints-file must be a relative path inside the project",
+            id="dotdot",
+        ),
+        pytest.param(
+            'constraints-file = "/etc/pip/constraints.txt"', "constraints-file must be a relative path", id="absolute"
+        ),
         pytest.param('targets = ["uv", "curl"]', "targets: unknown curl", id="target"),
         pytest.param('feed = "http://evil.example/"', "only https URLs are allowed", id="plain-http-feed"),
     ],
@@ -313,7 +339,9 @@ def test_shapes_that_cannot_be_edited_safely_are_refused(tmp_path: Path, feed: P
     [("fsync", errno.ENOSPC), ("replace", errno.EACCES), ("mkstemp", errno.EROFS), ("write", errno.EDQUOT)],
     ids=["disk-full-at-fsync", "permission-denied-at-rename", "read-only-fs-at-create", "quota-at-write"],
 )
-def test_failing_write_leaves_every_file_and_no_temp_file(tmp_path: Path, feed: Path, monkeypatch: pytest.MonkeyPatch, where: str, code: int) -> None:
+def test_failing_write_leaves_every_file_and_no_temp_file(
+    tmp_path: Path, feed: Path, monkeypatch: pytest.MonkeyPatch, where: str, code: int
+) -> None:
     """A simulation of the OS (monkeypatched in this process), not of depguard."""
     import tempfile
 
@@ -356,7 +384,9 @@ def test_failing_write_leaves_every_file_and_no_temp_file(tmp_path: Path, feed: 
     assert temp_leftovers(repo) == []
 
 
-def test_file_edited_while_sync_runs_is_not_clobbered(tmp_path: Path, feed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_edited_while_sync_runs_is_not_clobbered(
+    tmp_path: Path, feed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An editor saves between plan and apply: the write is refused, the editor's bytes stay."""
     import depguard.sync as sync_mod
 
@@ -370,14 +400,21 @@ def test_file_edited_while_sync_runs_is_not_clobbered(tmp_path: Path, feed: Path
         return result
 
     monkeypatch.setattr(sync_mod, "plan", plan_then_edit)
-    refused(run_cli("sync", "--feed", str(feed), cwd=repo), "pyproject.toml", "changed on disk while sync was running; run sync again")
+    refused(
+        run_cli("sync", "--feed", str(feed), cwd=repo),
+        "pyproject.toml",
+        "changed on disk while sync was running; run sync again",
+    )
     assert (repo / "pyproject.toml").read_bytes() == editors_bytes
 
 
 def test_temp_files_left_by_a_killed_run_do_not_break_the_next_one(tmp_path: Path, feed: Path) -> None:
     repo = victim(tmp_path / "repo")
     dead = 2**22 + 12345  # above the default pid_max: no such process
-    leftovers = [repo / f".pyproject.toml.{dead}.abc123.depguard-tmp", repo / f".constraints.txt.{dead}.xyz.depguard-tmp"]
+    leftovers = [
+        repo / f".pyproject.toml.{dead}.abc123.depguard-tmp",
+        repo / f".constraints.txt.{dead}.xyz.depguard-tmp",
+    ]
     for path in leftovers:
         path.write_bytes(b"half a file")
     proc = sync(repo, feed, real=True)
@@ -392,15 +429,36 @@ def test_temp_files_left_by_a_killed_run_do_not_break_the_next_one(tmp_path: Pat
 @pytest.mark.parametrize(
     "name,content,message",
     [
-        pytest.param("uv.lock", 'version = 1\n\n[[package]]\nname = "litellm"\nversion = \n', "uv.lock:5: invalid TOML", id="uv-lock"),
-        pytest.param("uv.lock", "version = 1\nx = " + "[" * 3000 + "]" * 3000 + "\n", "uv.lock:2: invalid TOML", id="uv-lock-3000-deep"),
-        pytest.param("requirements.txt", "litellm==1.82.7\nfoo @@@ bar\n", "requirements.txt:2: not a valid requirement", id="requirement"),
+        pytest.param(
+            "uv.lock",
+            'version = 1\n\n[[package]]\nname = "litellm"\nversion = \n',
+            "uv.lock:5: invalid TOML",
+            id="uv-lock",
+        ),
+        pytest.param(
+            "uv.lock",
+            "version = 1\nx = " + "[" * 3000 + "]" * 3000 + "\n",
+            "uv.lock:2: invalid TOML",
+            id="uv-lock-3000-deep",
+        ),
+        pytest.param(
+            "requirements.txt",
+            "litellm==1.82.7\nfoo @@@ bar\n",
+            "requirements.txt:2: not a valid requirement",
+            id="requirement",
+        ),
         pytest.param("requirements.txt", "-r ../../../../etc/passwd\n", "leaves the repository", id="include-outside"),
     ],
 )
-def test_check_refuses_an_unreadable_lockfile_on_one_line(tmp_path: Path, feed: Path, name: str, content: str, message: str) -> None:
+def test_check_refuses_an_unreadable_lockfile_on_one_line(
+    tmp_path: Path, feed: Path, name: str, content: str, message: str
+) -> None:
     repo = one_file(tmp_path, BASE, **{name: content})
     before = tree_digest(repo)
-    proc = depguard(repo, "check", "--feed", str(feed)) if name == "uv.lock" else run_cli("check", "--feed", str(feed), cwd=repo)
+    proc = (
+        depguard(repo, "check", "--feed", str(feed))
+        if name == "uv.lock"
+        else run_cli("check", "--feed", str(feed), cwd=repo)
+    )
     refused(proc, message)
     assert tree_digest(repo) == before

@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
+from test_writers_constraints import CONSTRAINT_LINES, line_files
+from test_writers_pyproject import pyprojects
 
 from depguard import check, ecosystems, sync
 from depguard.advisoryindex import AdvisoryIndex
@@ -37,16 +39,19 @@ from depguard.sources.interface import FeedSnapshot
 from depguard.validation.safety import record_issues
 from depguard.writers import constraints as constraints_writer
 from depguard.writers import pyproject as pyproject_writer
-from feedkit import record
-from test_writers_constraints import CONSTRAINT_LINES, line_files
-from test_writers_pyproject import pyprojects
 
-PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+from feedkit import record
+
+PROPERTY = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 # --------------------------------------------------------------------------- hostile values never become syntax
 
 HOSTILE_TEXT = st.text(
-    alphabet=st.sampled_from(list("0123456789.abcrpostdev!+-_=~<>;@[]\"'#,\\ \n\t*/:") + ["\x1b", "\u202e", "\u0456", "\x00"]),
+    alphabet=st.sampled_from(
+        list("0123456789.abcrpostdev!+-_=~<>;@[]\"'#,\\ \n\t*/:") + ["\x1b", "\u202e", "\u0456", "\x00"]
+    ),
     min_size=1,
     max_size=16,
 )
@@ -54,7 +59,12 @@ SPEC = re.compile(r"^(<0|(!=|>=|>)[0-9]+(![0-9]+)?[0-9a-z.]*)$")
 
 
 @PROPERTY
-@given(name=st.one_of(st.sampled_from(["litellm", "lite-llm", "x"]), HOSTILE_TEXT), versions=st.lists(st.one_of(st.sampled_from(["1.0", "2.0rc1", "1!3"]), HOSTILE_TEXT), min_size=1, max_size=3, unique=True))
+@given(
+    name=st.one_of(st.sampled_from(["litellm", "lite-llm", "x"]), HOSTILE_TEXT),
+    versions=st.lists(
+        st.one_of(st.sampled_from(["1.0", "2.0rc1", "1!3"]), HOSTILE_TEXT), min_size=1, max_size=3, unique=True
+    ),
+)
 def test_a_record_either_is_refused_or_compiles_to_exclusions_only(name: str, versions: list[str]) -> None:
     data = record(name=name, versions=tuple(versions))
     data["affected"][0]["package"]["purl"] = f"pkg:pypi/{name}"
@@ -73,7 +83,9 @@ def test_a_record_either_is_refused_or_compiles_to_exclusions_only(name: str, ve
             for line in block or ():
                 requirement = Requirement(line)
                 assert requirement.marker is None and requirement.url is None and not requirement.extras
-                assert all(SPEC.match(str(spec)) for spec in requirement.specifier) or str(requirement.specifier) == "<0"
+                assert (
+                    all(SPEC.match(str(spec)) for spec in requirement.specifier) or str(requirement.specifier) == "<0"
+                )
             for value in versions + [name]:
                 if not re.fullmatch(r"[A-Za-z0-9.!+_-]+", value):
                     assert value not in text, value
@@ -90,9 +102,23 @@ def snapshots(draw: st.DrawFn) -> FeedSnapshot:
     records = []
     for number, name in enumerate(names, start=1):
         whole = draw(st.integers(0, 4)) == 0 and not is_protected("PyPI", name)  # a protected block needs an override
-        versions = draw(st.lists(st.sampled_from(["0.1", "1.0", "1.0.post1", "2.0", "2.0rc1", "3.1.4"]), min_size=1, max_size=3, unique=True))
+        versions = draw(
+            st.lists(
+                st.sampled_from(["0.1", "1.0", "1.0.post1", "2.0", "2.0rc1", "3.1.4"]),
+                min_size=1,
+                max_size=3,
+                unique=True,
+            )
+        )
         withdrawn = "2026-04-01T00:00:00Z" if draw(st.integers(0, 5)) == 0 else None
-        data = record(f"x_DEPGUARD-2026-{number:04d}", name=name, versions=tuple(sorted(versions, key=Version)), whole_package=whole, withdrawn=withdrawn, modified=withdrawn or "2026-03-25T12:00:00Z")
+        data = record(
+            f"x_DEPGUARD-2026-{number:04d}",
+            name=name,
+            versions=tuple(sorted(versions, key=Version)),
+            whole_package=whole,
+            withdrawn=withdrawn,
+            modified=withdrawn or "2026-03-25T12:00:00Z",
+        )
         assert record_issues(data) == [], record_issues(data)
         records.append(Record.model_validate(data))
     return FeedSnapshot(tuple(records), "generated", "directory")
@@ -107,7 +133,9 @@ def _run(root: Path, snapshot: FeedSnapshot) -> sync.SyncPlan:
 
 @PROPERTY
 @given(text=pyprojects(), lines=line_files(CONSTRAINT_LINES), first=snapshots(), second=snapshots())
-def test_sync_changes_only_the_managed_region_and_is_idempotent(text: str, lines: str, first: FeedSnapshot, second: FeedSnapshot) -> None:
+def test_sync_changes_only_the_managed_region_and_is_idempotent(
+    text: str, lines: str, first: FeedSnapshot, second: FeedSnapshot
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         files = {root / "pyproject.toml": text.encode("utf-8"), root / "constraints.txt": lines.encode("utf-8")}
@@ -151,7 +179,10 @@ def advisories(draw: st.DrawFn) -> tuple[list[Record], list[dict[str, Any]]]:
         ecosystem = draw(st.sampled_from(["PyPI", "PyPI", "npm"]))
         pool = VERSIONS[ecosystem]
         name = draw(st.sampled_from(SPELLINGS[ecosystem]))
-        affected: dict[str, Any] = {"package": {"ecosystem": ecosystem, "name": name}, "versions": draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True))}
+        affected: dict[str, Any] = {
+            "package": {"ecosystem": ecosystem, "name": name},
+            "versions": draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True)),
+        }
         if draw(st.integers(0, 3)) == 0:
             affected["ranges"] = [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]
         data = {"id": f"X-{number}", "modified": "2026-03-24T00:00:00Z", "affected": [affected]}
@@ -185,16 +216,29 @@ def _named(ecosystem: str, version: str | None, data: dict[str, Any]) -> bool:
     feed=advisories(),
     locked=st.lists(
         st.one_of(
-            st.tuples(st.just("PyPI"), st.sampled_from(SPELLINGS["PyPI"]), st.one_of(st.none(), st.sampled_from(VERSIONS["PyPI"]))),
-            st.tuples(st.just("npm"), st.sampled_from(SPELLINGS["npm"]), st.one_of(st.none(), st.sampled_from(VERSIONS["npm"]))),
+            st.tuples(
+                st.just("PyPI"),
+                st.sampled_from(SPELLINGS["PyPI"]),
+                st.one_of(st.none(), st.sampled_from(VERSIONS["PyPI"])),
+            ),
+            st.tuples(
+                st.just("npm"),
+                st.sampled_from(SPELLINGS["npm"]),
+                st.one_of(st.none(), st.sampled_from(VERSIONS["npm"])),
+            ),
         ),
         min_size=1,
         max_size=6,
     ),
 )
-def test_check_never_reports_a_version_no_live_advisory_names(feed: tuple[list[Record], list[dict[str, Any]]], locked: list[tuple[str, str, str | None]]) -> None:
+def test_check_never_reports_a_version_no_live_advisory_names(
+    feed: tuple[list[Record], list[dict[str, Any]]], locked: list[tuple[str, str, str | None]]
+) -> None:
     records, raw = feed
-    packages = [Package(eco, name, version, (), Location(Path("uv.lock"), line)) for line, (eco, name, version) in enumerate(locked, 1)]
+    packages = [
+        Package(eco, name, version, (), Location(Path("uv.lock"), line))
+        for line, (eco, name, version) in enumerate(locked, 1)
+    ]
     findings, ignored = check.match(packages, AdvisoryIndex.from_records(records))
     assert ignored == []
     by_id = {data["id"]: data for data in raw}
@@ -204,8 +248,10 @@ def test_check_never_reports_a_version_no_live_advisory_names(feed: tuple[list[R
         package = finding.package
         eco = ecosystems.get(package.ecosystem)
         entries = [
-            a for a in data["affected"]
-            if a["package"]["ecosystem"] == package.ecosystem and eco.normalize_name(a["package"]["name"]) == eco.normalize_name(package.name)
+            a
+            for a in data["affected"]
+            if a["package"]["ecosystem"] == package.ecosystem
+            and eco.normalize_name(a["package"]["name"]) == eco.normalize_name(package.name)
         ]
         assert entries, f"{finding.advisory.id} does not name {package.name}"
         assert any(_named(package.ecosystem, package.version, a) for a in entries), (

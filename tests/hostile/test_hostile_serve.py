@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from depguard import serve
+
 from feedkit import write_feed
 from hostilekit import LITELLM, good_records
 
@@ -38,7 +39,7 @@ def exchange(server: serve.FeedServer, raw: bytes, *, wait: float = 5.0) -> byte
         while time.monotonic() < deadline:
             try:
                 chunk = conn.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 break
             if not chunk:
                 return received
@@ -61,34 +62,72 @@ def post(headers: bytes, body: bytes) -> bytes:
 @pytest.mark.parametrize(
     "raw,needle",
     [
-        pytest.param(post(b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n" + SMUGGLED),
-                     "both Content-Length and Transfer-Encoding", id="cl-and-te"),
-        pytest.param(post(b"Transfer-Encoding: chunked\r\nContent-Length: 79\r\n", b"0\r\n\r\n" + SMUGGLED),
-                     "both Content-Length and Transfer-Encoding", id="te-and-cl"),
-        pytest.param(post(b"Content-Length: %d\r\nContent-Length: %d\r\n" % (len(QUERY), len(QUERY)), QUERY + SMUGGLED),
-                     "more than one Content-Length", id="duplicate-cl-same-value"),
-        pytest.param(post(b"Content-Length: 2\r\nContent-Length: %d\r\n" % len(QUERY), QUERY), "more than one Content-Length",
-                     id="duplicate-cl-different"),
+        pytest.param(
+            post(b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n" + SMUGGLED),
+            "both Content-Length and Transfer-Encoding",
+            id="cl-and-te",
+        ),
+        pytest.param(
+            post(b"Transfer-Encoding: chunked\r\nContent-Length: 79\r\n", b"0\r\n\r\n" + SMUGGLED),
+            "both Content-Length and Transfer-Encoding",
+            id="te-and-cl",
+        ),
+        pytest.param(
+            post(b"Content-Length: %d\r\nContent-Length: %d\r\n" % (len(QUERY), len(QUERY)), QUERY + SMUGGLED),
+            "more than one Content-Length",
+            id="duplicate-cl-same-value",
+        ),
+        pytest.param(
+            post(b"Content-Length: 2\r\nContent-Length: %d\r\n" % len(QUERY), QUERY),
+            "more than one Content-Length",
+            id="duplicate-cl-different",
+        ),
         pytest.param(post(b"Content-Length: +%d\r\n" % len(QUERY), QUERY), "invalid Content-Length", id="cl-plus-sign"),
-        pytest.param(post(b"Content-Length: %d_0\r\n" % len(QUERY), QUERY), "invalid Content-Length", id="cl-underscore"),
+        pytest.param(
+            post(b"Content-Length: %d_0\r\n" % len(QUERY), QUERY), "invalid Content-Length", id="cl-underscore"
+        ),
         pytest.param(post(b"Content-Length: 1, 2\r\n", QUERY), "invalid Content-Length", id="cl-list"),
-        pytest.param(post(b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n"),
-                     "unsupported Transfer-Encoding", id="duplicate-te"),
-        pytest.param(post(b"Transfer-Encoding: gzip, chunked\r\n", b"0\r\n\r\n"), "unsupported Transfer-Encoding", id="te-list"),
-        pytest.param(post(b"Transfer-Encoding: xchunked\r\n", b"0\r\n\r\n"), "unsupported Transfer-Encoding", id="te-lookalike"),
-        pytest.param(post(b"Transfer-Encoding: chunked\r\n", b"0x4a\r\n" + QUERY + b"\r\n0\r\n\r\n"), "malformed chunked body",
-                     id="chunk-size-0x"),
-        pytest.param(post(b"Transfer-Encoding: chunked\r\n", b"+4a\r\n" + QUERY + b"\r\n0\r\n\r\n"), "malformed chunked body",
-                     id="chunk-size-plus"),
-        pytest.param(post(b"Transfer-Encoding: chunked\r\n", b"4_a\r\n" + QUERY + b"\r\n0\r\n\r\n"), "malformed chunked body",
-                     id="chunk-size-underscore"),
-        pytest.param(post(b"Transfer-Encoding: chunked\r\n", b"%x\n" % len(QUERY) + QUERY + b"\r\n0\r\n\r\n"),
-                     "malformed chunked body", id="chunk-size-bare-lf"),
-        pytest.param(post(b"Transfer-Encoding: chunked\r\n", b"%x\r\n" % len(QUERY) + QUERY + b"XX0\r\n\r\n"),
-                     "malformed chunked body", id="chunk-without-crlf"),
+        pytest.param(
+            post(b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n"),
+            "unsupported Transfer-Encoding",
+            id="duplicate-te",
+        ),
+        pytest.param(
+            post(b"Transfer-Encoding: gzip, chunked\r\n", b"0\r\n\r\n"), "unsupported Transfer-Encoding", id="te-list"
+        ),
+        pytest.param(
+            post(b"Transfer-Encoding: xchunked\r\n", b"0\r\n\r\n"), "unsupported Transfer-Encoding", id="te-lookalike"
+        ),
+        pytest.param(
+            post(b"Transfer-Encoding: chunked\r\n", b"0x4a\r\n" + QUERY + b"\r\n0\r\n\r\n"),
+            "malformed chunked body",
+            id="chunk-size-0x",
+        ),
+        pytest.param(
+            post(b"Transfer-Encoding: chunked\r\n", b"+4a\r\n" + QUERY + b"\r\n0\r\n\r\n"),
+            "malformed chunked body",
+            id="chunk-size-plus",
+        ),
+        pytest.param(
+            post(b"Transfer-Encoding: chunked\r\n", b"4_a\r\n" + QUERY + b"\r\n0\r\n\r\n"),
+            "malformed chunked body",
+            id="chunk-size-underscore",
+        ),
+        pytest.param(
+            post(b"Transfer-Encoding: chunked\r\n", b"%x\n" % len(QUERY) + QUERY + b"\r\n0\r\n\r\n"),
+            "malformed chunked body",
+            id="chunk-size-bare-lf",
+        ),
+        pytest.param(
+            post(b"Transfer-Encoding: chunked\r\n", b"%x\r\n" % len(QUERY) + QUERY + b"XX0\r\n\r\n"),
+            "malformed chunked body",
+            id="chunk-without-crlf",
+        ),
     ],
 )
-def test_ambiguous_framing_is_refused_and_the_connection_closed(server: serve.FeedServer, raw: bytes, needle: str) -> None:
+def test_ambiguous_framing_is_refused_and_the_connection_closed(
+    server: serve.FeedServer, raw: bytes, needle: str
+) -> None:
     assert_one_400(exchange(server, raw), needle)
 
 
@@ -101,13 +140,20 @@ def test_ambiguous_framing_is_refused_before_the_body_when_the_client_expects_10
 def test_plain_requests_still_work_on_one_keep_alive_connection(server: serve.FeedServer) -> None:
     """The strict reading refuses nothing a real client sends: length, chunked, then a GET."""
     chunked = b"%x\r\n" % len(QUERY) + QUERY + b"\r\n0\r\n\r\n"
-    raw = (post(b"Content-Length: %d\r\n" % len(QUERY), QUERY) + post(b"Transfer-Encoding: chunked\r\n", chunked)
-           + b"GET /v1/vulns/" + LITELLM.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = (
+        post(b"Content-Length: %d\r\n" % len(QUERY), QUERY)
+        + post(b"Transfer-Encoding: chunked\r\n", chunked)
+        + b"GET /v1/vulns/"
+        + LITELLM.encode()
+        + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     reply = exchange(server, raw)
     assert reply.count(b"HTTP/1.1 200 OK") == 3, reply
 
 
-def test_connections_are_capped_and_served_again_once_freed(server: serve.FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connections_are_capped_and_served_again_once_freed(
+    server: serve.FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(serve, "MAX_CONNECTIONS", 4)
     hoard = [socket.create_connection((server.host, server.port), timeout=5) for _ in range(4)]
     try:
@@ -120,7 +166,9 @@ def test_connections_are_capped_and_served_again_once_freed(server: serve.FeedSe
             conn.close()
     deadline = time.monotonic() + 10
     while True:
-        reply = exchange(server, b"GET /v1/vulns/" + LITELLM.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        reply = exchange(
+            server, b"GET /v1/vulns/" + LITELLM.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
         if reply.startswith(b"HTTP/1.1 200 ") or time.monotonic() > deadline:
             break
         time.sleep(0.1)

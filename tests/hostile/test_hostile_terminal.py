@@ -18,19 +18,30 @@ CLEAR = "\x1b[2J"
 
 
 def _lock(name: str, version: str) -> str:
-    return json.dumps({
-        "name": "app", "lockfileVersion": 3, "requires": True,
-        "packages": {"": {"name": "app"}, f"node_modules/{name}": {"version": version}},
-    }, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "name": "app",
+                "lockfileVersion": 3,
+                "requires": True,
+                "packages": {"": {"name": "app"}, f"node_modules/{name}": {"version": version}},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def test_check_text_output_escapes_names_versions_and_folders(tmp_path: Path) -> None:
     folder = f"web{CLEAR}"
     evil = f"evil{OSC_TITLE}pkg"
-    repo = init_repo(tmp_path / "repo", {
-        f"{folder}/package-lock.json": _lock(evil, f"1.0.0{CLEAR}"),
-        "app/package-lock.json": _lock("debug", "4.4.2"),
-    })
+    repo = init_repo(
+        tmp_path / "repo",
+        {
+            f"{folder}/package-lock.json": _lock(evil, f"1.0.0{CLEAR}"),
+            "app/package-lock.json": _lock("debug", "4.4.2"),
+        },
+    )
     feed = write_feed(tmp_path / "feed", [record(name="debug", ecosystem="npm", versions=("4.4.2",))])
     proc = depguard(repo, "check", "--feed", str(feed))
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -41,7 +52,7 @@ def test_check_text_output_escapes_names_versions_and_folders(tmp_path: Path) ->
     assert any(c["path"] == f"{folder}/package-lock.json" for c in exact["checked"])  # JSON stays exact
 
 
-def _no_escapes(proc) -> str:  # noqa: ANN001 - CompletedProcess
+def _no_escapes(proc) -> str:
     """Both streams, after asserting that no ESC or BEL reached them; every diagnostic is one
     ``depguard: `` line."""
     both = proc.stdout + proc.stderr
@@ -54,12 +65,15 @@ def test_sync_escapes_folders_diffs_warnings_and_the_feed_source(tmp_path: Path)
     """A project folder, a constraints-file comment (diff context), an unprotected project's
     folder and the feed directory's name, each holding ESC / OSC: all escaped, JSON exact."""
     svc, poetry = f"svc{CLEAR}", f"po{OSC_TITLE}etry"
-    repo = init_repo(tmp_path / "repo", {
-        f"{svc}/pyproject.toml": '[project]\nname = "svc"\nversion = "1"\ndependencies = ["litellm"]\n',
-        f"{svc}/constraints.txt": f"numpy<2  # {OSC_TITLE}\n",
-        f"{poetry}/pyproject.toml": '[project]\nname = "p"\nversion = "1"\n',
-        f"{poetry}/poetry.lock": "",
-    })
+    repo = init_repo(
+        tmp_path / "repo",
+        {
+            f"{svc}/pyproject.toml": '[project]\nname = "svc"\nversion = "1"\ndependencies = ["litellm"]\n',
+            f"{svc}/constraints.txt": f"numpy<2  # {OSC_TITLE}\n",
+            f"{poetry}/pyproject.toml": '[project]\nname = "p"\nversion = "1"\n',
+            f"{poetry}/poetry.lock": "",
+        },
+    )
     feed = write_feed(tmp_path / f"feed{CLEAR}", [record(name="litellm")])
     for args in (["--diff"], ["--check"], []):
         proc = depguard(repo, "sync", "--feed", str(feed), *args)
@@ -86,8 +100,11 @@ def test_a_feed_summary_with_escapes_is_refused_in_one_escaped_line(tmp_path: Pa
     hostile["summary"] = f"Compromised {OSC_TITLE}litellm{CLEAR}"
     feed = write_feed(tmp_path / "feed", [hostile])
     repo = init_repo(tmp_path / "repo", {"pyproject.toml": '[project]\nname = "r"\nversion = "1"\n'})
-    for args, code in ((["sync", "--feed", str(feed)], 2), (["feed", "status", "--feed", str(feed)], 2),
-                       (["feed", "validate", str(feed)], 1)):
+    for args, code in (
+        (["sync", "--feed", str(feed)], 2),
+        (["feed", "status", "--feed", str(feed)], 2),
+        (["feed", "validate", str(feed)], 1),
+    ):
         proc = depguard(repo, *args)
         assert proc.returncode == code, proc.stdout + proc.stderr
         both = _no_escapes(proc)
@@ -98,18 +115,25 @@ def test_a_feed_summary_with_escapes_is_refused_in_one_escaped_line(tmp_path: Pa
 
 def test_feed_status_and_validate_escape_the_feed_path_and_record_paths(tmp_path: Path) -> None:
     feed = write_feed(tmp_path / f"feed{CLEAR}", [record(name="litellm")])
-    write_record(feed, record("x_DEPGUARD-2026-0002", name="tinylib", versions=("2.0",)),
-                 rel=f"PyPI/tiny{OSC_TITLE}lib/x_DEPGUARD-2026-0002.json")
+    write_record(
+        feed,
+        record("x_DEPGUARD-2026-0002", name="tinylib", versions=("2.0",)),
+        rel=f"PyPI/tiny{OSC_TITLE}lib/x_DEPGUARD-2026-0002.json",
+    )
     repo = init_repo(tmp_path / "repo", {"pyproject.toml": '[project]\nname = "r"\nversion = "1"\n'})
     status = depguard(repo, "feed", "status", "--feed", str(feed))
     assert status.returncode == 0, status.stderr
     _no_escapes(status)
     assert status.stdout.startswith(f"source:   {tmp_path}/feed\\x1b[2J (directory)\n")
-    assert json.loads(depguard(repo, "feed", "status", "--feed", str(feed), "--format", "json").stdout)["source"] == str(feed)
+    assert json.loads(depguard(repo, "feed", "status", "--feed", str(feed), "--format", "json").stdout)[
+        "source"
+    ] == str(feed)
     validate = depguard(repo, "feed", "validate", str(feed))
     assert validate.returncode == 1
     _no_escapes(validate)
-    assert "PyPI/tiny\\x1b]0;pwned\\x07lib/x_DEPGUARD-2026-0002.json: record belongs at PyPI/tinylib/" in validate.stdout
+    assert (
+        "PyPI/tiny\\x1b]0;pwned\\x07lib/x_DEPGUARD-2026-0002.json: record belongs at PyPI/tinylib/" in validate.stdout
+    )
     exact = json.loads(depguard(repo, "feed", "validate", str(feed), "--format", "json").stdout)
     assert exact["errors"][0]["path"] == f"PyPI/tiny{OSC_TITLE}lib/x_DEPGUARD-2026-0002.json"
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from feedkit import record, write_feed
 from hostilekit import (
     LITELLM,
@@ -58,7 +59,9 @@ def _withdrawn_all(records: list[dict[str, Any]], stamp: str) -> list[dict[str, 
 # --------------------------------------------------------------------------- 1. future-dated feeds
 
 
-def test_future_dated_feed_is_refused_by_the_client_and_the_cache_kept(site: Site, repo: Path, primed: dict[str, str]) -> None:
+def test_future_dated_feed_is_refused_by_the_client_and_the_cache_kept(
+    site: Site, repo: Path, primed: dict[str, str]
+) -> None:
     site.hostile(_withdrawn_all(good_records(), FUTURE))
     warning = fell_back(sync_url(repo, site.url), "refused the feed", "'2999-01-01T00:00:00Z' is in the future")
     assert "/modified" in warning
@@ -77,7 +80,9 @@ def test_future_dated_record_fails_feed_validate_and_build(tmp_path: Path, field
     data[field] = FUTURE
     source = write_feed(tmp_path / "feed", [data])
     validate = depguard(tmp_path, "feed", "validate", str(source))
-    assert validate.returncode == 1 and f"/{field}: '2999-01-01T00:00:00Z' is in the future" in validate.stdout, validate.stdout
+    assert validate.returncode == 1 and f"/{field}: '2999-01-01T00:00:00Z' is in the future" in validate.stdout, (
+        validate.stdout
+    )
     assert "[future]" in validate.stdout or "future" in validate.stdout
     build = run_cli("feed", "build", str(source), "--out", str(tmp_path / "site"))
     assert build.returncode == 1 and "is in the future" in build.stdout + build.stderr, build.stdout + build.stderr
@@ -95,7 +100,7 @@ def test_future_skew_is_one_documented_constant() -> None:
     data["modified"] = (at + MAX_FUTURE_SKEW + _dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert [i.pointer for i in future_issues(data, at)] == ["/modified"]
     assert [i.pointer for i in record_issues(data, now=at)] == ["/modified"]
-    assert MAX_FUTURE_SKEW == _dt.timedelta(hours=24)
+    assert _dt.timedelta(hours=24) == MAX_FUTURE_SKEW
 
 
 def test_future_dated_cache_is_no_rollback_anchor(site: Site, repo: Path) -> None:
@@ -118,7 +123,10 @@ def test_future_dated_cache_is_no_rollback_anchor(site: Site, repo: Path) -> Non
     proc = sync_url(repo, site.url)
     assert proc.returncode == 0, proc.stderr
     (warning,) = warning_lines(proc)
-    assert "dated in the future (2999-01-01T00:00:00Z)" in warning and "not used as the anchor of the rollback check" in warning
+    assert (
+        "dated in the future (2999-01-01T00:00:00Z)" in warning
+        and "not used as the anchor of the rollback check" in warning
+    )
     assert "litellm!=1.82.7,!=1.82.8" in (repo / "pyproject.toml").read_text()
 
 
@@ -127,7 +135,11 @@ def test_serve_refuses_a_future_dated_feed(tmp_path: Path, repo: Path) -> None:
     before = tree_digest(repo)
     proc = subprocess.run(
         [sys.executable, "-m", "depguard", "serve", "--feed", str(source), "--port", "0"],
-        cwd=repo, capture_output=True, text=True, timeout=60, check=False,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     refused(proc, "invalid records", "is in the future")
     assert "serving" not in proc.stdout
@@ -174,7 +186,10 @@ SECRETS = ("s3cr3t-pass", "t0ken-value", "sig-value", "amz-value")
 
 
 def _secret_url(site: Site) -> str:
-    return site.url.replace("http://", "http://deploy:s3cr3t-pass@") + "?token=t0ken-value&Sig=sig-value&X-Amz-Signature=amz-value&page=1"
+    return (
+        site.url.replace("http://", "http://deploy:s3cr3t-pass@")
+        + "?token=t0ken-value&Sig=sig-value&X-Amz-Signature=amz-value&page=1"
+    )
 
 
 def _no_secret(*texts: str) -> None:
@@ -202,8 +217,18 @@ def test_feed_url_credentials_never_shown_or_written(site: Site, repo: Path, tmp
     assert "***@127.0.0.1" in failed.stderr, failed.stderr
     states = b"".join(p.read_bytes() for p in cache_states())
     _no_secret(
-        synced.stdout, synced.stderr, commit_message, body, status.stdout, status.stderr, status_json.stdout,
-        check.stdout, check.stderr, failed.stdout, failed.stderr, states.decode(),
+        synced.stdout,
+        synced.stderr,
+        commit_message,
+        body,
+        status.stdout,
+        status.stderr,
+        status_json.stdout,
+        check.stdout,
+        check.stderr,
+        failed.stdout,
+        failed.stderr,
+        states.decode(),
     )
 
 
@@ -213,7 +238,11 @@ def test_serve_shows_the_feed_url_redacted(site: Site, repo: Path) -> None:
     env.pop("DEPGUARD_FEED", None)
     with subprocess.Popen(
         [sys.executable, "-m", "depguard", "serve", "--feed", _secret_url(site), "--port", "0"],
-        cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     ) as server:
         first = server.stdout.readline() if server.stdout else ""
         server.terminate()  # the process this test started, by its handle
@@ -236,7 +265,10 @@ def test_redaction_rules() -> None:
         "https://***@host:8443/f/?access_token=***&API_KEY=***&X-Goog-Credential=***&v=2#x"
     )
     assert redact_url("https://host/feed/") == "https://host/feed/"
-    assert redact_text("refusing 'https://a:b@h:bad/?password=p': bad port") == "refusing 'https://***@h:bad/?password=***': bad port"
+    assert (
+        redact_text("refusing 'https://a:b@h:bad/?password=p': bad port")
+        == "refusing 'https://***@h:bad/?password=***': bad port"
+    )
 
 
 # --------------------------------------------------------------------------- 10. protected packages
@@ -245,7 +277,10 @@ def test_redaction_rules() -> None:
 def _protected_block(name: str, *, override: bool = False) -> dict[str, Any]:
     data = record("x_DEPGUARD-2026-0099", name=name, versions=("2.32.3",), whole_package=True)
     if override:
-        data["database_specific"]["depguard"]["protected_override"] = {"reviewed_by": "a maintainer", "reason": "taken over whole"}
+        data["database_specific"]["depguard"]["protected_override"] = {
+            "reviewed_by": "a maintainer",
+            "reason": "taken over whole",
+        }
     return data
 
 
@@ -253,7 +288,12 @@ def _protected_block(name: str, *, override: bool = False) -> dict[str, Any]:
 def test_whole_package_block_of_a_protected_package_is_refused_by_the_client(site: Site, repo: Path, name: str) -> None:
     before = tree_digest(repo)
     site.hostile([*good_records(), _protected_block(name)])
-    refused(sync_url(repo, site.url, inproc=name != "requests"), "invalid records", f"protected package '{name}'", "protected_override")
+    refused(
+        sync_url(repo, site.url, inproc=name != "requests"),
+        "invalid records",
+        f"protected package '{name}'",
+        "protected_override",
+    )
     assert tree_digest(repo) == before and cache_states() == []
 
 

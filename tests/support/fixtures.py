@@ -19,7 +19,6 @@ import pytest
 
 from support import httpserver, pkgindex, resolvers
 
-
 # --------------------------------------------------------------------------- index
 
 
@@ -131,9 +130,7 @@ def serve_dir(tmp_path: Path):
         if backend == "nginx" and not binary:
             pytest.skip("nginx is not installed (apt-get install -y --no-install-recommends nginx)")
         if binary:
-            server = httpserver.NginxServer(
-                root, gzip=gzip, workdir=tmp_path / f"nginx-{len(servers)}", binary=binary
-            )
+            server = httpserver.NginxServer(root, gzip=gzip, workdir=tmp_path / f"nginx-{len(servers)}", binary=binary)
         else:
             server = httpserver.LocalHTTPServer(root, gzip=gzip)
         servers.append(server)

@@ -40,7 +40,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Optional, Union
 
 __all__ = [
     "LocalHTTPServer",
@@ -122,7 +121,7 @@ class Route:
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     content_type: str = "application/octet-stream"
-    content_length: Union[int, str, None] = "auto"
+    content_length: int | str | None = "auto"
     chunk_size: int = 64 * 1024
     delay: float = 0.0
     initial_delay: float = 0.0
@@ -130,7 +129,7 @@ class Route:
     chunked: bool = False
     close: bool = False
     conditional: bool = False
-    last_modified: Optional[float] = None  # epoch seconds, for conditional
+    last_modified: float | None = None  # epoch seconds, for conditional
     max_seconds: float = 60.0
 
 
@@ -142,10 +141,7 @@ def _etag_matches(header: str, etag: str) -> bool:
     if header.strip() == "*":
         return True
     bare = etag.removeprefix("W/")
-    for candidate in header.split(","):
-        if candidate.strip().removeprefix("W/") == bare:
-            return True
-    return False
+    return any(candidate.strip().removeprefix("W/") == bare for candidate in header.split(","))
 
 
 def _accepts_gzip(header: str) -> bool:
@@ -163,7 +159,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     timeout = 10  # idle keep-alive connections end by themselves
     server: _Server
 
-    def log_message(self, format, *args):  # noqa: A002 - quiet
+    def log_message(self, format, *args):
         pass
 
     # ---- dispatch
@@ -308,9 +304,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return False
 
     def _simple(self, status: int, body: bytes, headers=(), ctype: str = "text/plain") -> None:
-        self.start_response(
-            status, [*headers, ("Content-Type", ctype), ("Content-Length", str(len(body)))]
-        )
+        self.start_response(status, [*headers, ("Content-Type", ctype), ("Content-Length", str(len(body)))])
         if self.command != "HEAD":
             self.write_body(body)
 
@@ -347,9 +341,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         deadline = time.monotonic() + route.max_seconds
         for piece in self._pieces(route, deadline):
-            if route.delay:
-                if owner._stopping.wait(route.delay):
-                    break
+            if route.delay and owner._stopping.wait(route.delay):
+                break
             if owner._stopping.is_set() or time.monotonic() > deadline:
                 break
             if route.chunked:
@@ -386,13 +379,13 @@ class _Addressed:
     host: str
     _port: int
 
-    def start(self):  # noqa: ANN201 - each server returns itself
+    def start(self):
         raise NotImplementedError
 
     def stop(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -431,7 +424,9 @@ class LocalHTTPServer(_Addressed):
 
     kind = "python"
 
-    def __init__(self, root: str | os.PathLike | None = None, *, gzip: bool = False, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self, root: str | os.PathLike | None = None, *, gzip: bool = False, host: str = "127.0.0.1", port: int = 0
+    ):
         self.root = Path(root).resolve() if root is not None else None
         self.gzip = gzip
         self.host = host
@@ -450,7 +445,9 @@ class LocalHTTPServer(_Addressed):
         self._httpd.owner = self
         self._port = self._httpd.server_address[1]
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
             name=f"test-http-{self._port}",
         )
         self._thread.start()
@@ -482,7 +479,9 @@ class LocalHTTPServer(_Addressed):
         self.set_route(path, r)
         return r
 
-    def serve_bytes(self, path: str, body: bytes | str, *, content_type: str | None = None, conditional: bool = True, **kwargs) -> Route:
+    def serve_bytes(
+        self, path: str, body: bytes | str, *, content_type: str | None = None, conditional: bool = True, **kwargs
+    ) -> Route:
         """Serve fixed bytes like a static file (ETag/304 on by default)."""
         return self.route(path, body, content_type=content_type or guess_type(path), conditional=conditional, **kwargs)
 
@@ -577,7 +576,14 @@ class NginxServer(_Addressed):
 
     kind = "nginx"
 
-    def __init__(self, root: str | os.PathLike, *, gzip: bool = True, workdir: str | os.PathLike | None = None, binary: str | None = None):
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        gzip: bool = True,
+        workdir: str | os.PathLike | None = None,
+        binary: str | None = None,
+    ):
         self.root = Path(root).resolve()
         self.gzip = gzip
         self.binary = binary or find_nginx()
@@ -601,8 +607,7 @@ class NginxServer(_Addressed):
     def _config(self, port: int) -> str:
         w = self.workdir
         temp = "\n".join(
-            f"    {d}_temp_path {w / 'tmp' / d};"
-            for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+            f"    {d}_temp_path {w / 'tmp' / d};" for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
         )
         user = ""
         if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -616,7 +621,7 @@ class NginxServer(_Addressed):
 daemon off;
 master_process on;
 worker_processes 1;
-pid {w / 'nginx.pid'};
+pid {w / "nginx.pid"};
 error_log {self.error_log} warn;
 events {{ worker_connections 128; }}
 http {{
@@ -631,8 +636,8 @@ http {{
     keepalive_timeout 10;
     etag on;
     if_modified_since before;
-    gzip {'on' if self.gzip else 'off'};
-    gzip_types {' '.join(t for t in GZIP_TYPES if t != 'text/html')};
+    gzip {"on" if self.gzip else "off"};
+    gzip_types {" ".join(t for t in GZIP_TYPES if t != "text/html")};
     gzip_min_length {GZIP_MIN_LENGTH};
     gzip_vary on;
     gzip_proxied any;
@@ -659,9 +664,7 @@ http {{
             cmd = [self.binary, "-p", str(self.workdir), "-c", str(conf), "-e", str(self.error_log)]
             stderr_path = self.workdir / "stderr.log"
             with open(stderr_path, "wb") as err:
-                self._proc = subprocess.Popen(
-                    cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT
-                )
+                self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if self._proc.poll() is not None:

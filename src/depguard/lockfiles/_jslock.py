@@ -22,15 +22,15 @@ from depguard.lockfiles._common import read_text
 from depguard.lockfiles.npm import _sha256
 
 __all__ = [
-    "MAX_LOCKFILE_BYTES",
     "MAX_DEPTH",
+    "MAX_LOCKFILE_BYTES",
     "YMap",
-    "read_bounded",
-    "load_yaml",
-    "split_spec",
     "installed_identity",
-    "version_from_ref",
+    "load_yaml",
+    "read_bounded",
+    "split_spec",
     "sri_sha256",
+    "version_from_ref",
 ]
 
 #: The largest lockfile read. Real pnpm/yarn lockfiles of big monorepos reach 10-20 MB; a
@@ -43,7 +43,7 @@ _MAX_ALIAS_HOPS = 4
 _NO_KEY = object()
 
 
-class YMap(dict):  # type: ignore[type-arg]
+class YMap(dict[str, Any]):
     """A YAML mapping (string keys, in file order) that remembers the 1-based line of each key."""
 
     def __init__(self, line: int) -> None:
@@ -60,7 +60,9 @@ def read_bounded(path: Path) -> str:
     except OSError as exc:
         raise LockfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if size > MAX_LOCKFILE_BYTES:
-        raise LockfileError(f"{path}:1: {size} bytes is more than the {MAX_LOCKFILE_BYTES} bytes depguard reads from a lockfile")
+        raise LockfileError(
+            f"{path}:1: {size} bytes is more than the {MAX_LOCKFILE_BYTES} bytes depguard reads from a lockfile"
+        )
     return read_text(path)
 
 
@@ -131,7 +133,9 @@ def _build(path: Path, events: Any) -> list[Any]:
             top = stack[-1] if stack else None
         elif kind is yaml.AliasEvent:
             line = event.start_mark.line + 1
-            raise LockfileError(f"{path}:{line}: YAML aliases (*{event.anchor}) are not used by lockfiles; refusing the file")
+            raise LockfileError(
+                f"{path}:{line}: YAML aliases (*{event.anchor}) are not used by lockfiles; refusing the file"
+            )
         else:
             continue  # stream and document boundaries
         if top is None:

@@ -21,7 +21,14 @@ from typing import Any
 from depguard.errors import LockfileError
 from depguard.lockfiles import Location, Package
 from depguard.lockfiles._common import json_key_lines, load_json
-from depguard.lockfiles._jslock import MAX_DEPTH, installed_identity, read_bounded, split_spec, sri_sha256, version_from_ref
+from depguard.lockfiles._jslock import (
+    MAX_DEPTH,
+    installed_identity,
+    read_bounded,
+    split_spec,
+    sri_sha256,
+    version_from_ref,
+)
 
 __all__ = ["parse", "to_strict_json"]
 
@@ -74,10 +81,10 @@ def _package_lines(text: str, keys: list[str]) -> dict[str, int]:
 
 def _package(path: Path, key: str, value: Any, line: int | None) -> Package | None:
     if not isinstance(value, list) or not value or not isinstance(value[0], str):
-        raise LockfileError(f"{path}:{line}: packages[{key!r}] must be an array starting with \"name@version\"")
+        raise LockfileError(f'{path}:{line}: packages[{key!r}] must be an array starting with "name@version"')
     split = split_spec(value[0])
     if split is None:
-        raise LockfileError(f"{path}:{line}: packages[{key!r}]: {value[0]!r} is not \"name@version\"")
+        raise LockfileError(f'{path}:{line}: packages[{key!r}]: {value[0]!r} is not "name@version"')
     name, ref = installed_identity(*split)
     if ref.startswith(_OWN_CODE):
         return None
@@ -116,7 +123,9 @@ def to_strict_json(path: Path, text: str) -> str:
         if token in "[{":
             depth += 1
             if depth > MAX_DEPTH:
-                raise LockfileError(f"{path}:{text.count(chr(10), 0, start) + 1}: nested more than {MAX_DEPTH} levels deep")
+                raise LockfileError(
+                    f"{path}:{text.count(chr(10), 0, start) + 1}: nested more than {MAX_DEPTH} levels deep"
+                )
         elif token in "]}":
             depth -= 1
     pieces.append(text[last:])

@@ -23,7 +23,7 @@ from depguard.ecosystems import pep503
 from depguard.errors import LockfileError
 from depguard.lockfiles import Location, Package, format_for
 
-__all__ = ["parse", "inspect", "site_directories", "distributions", "interpreter", "is_environment"]
+__all__ = ["distributions", "inspect", "interpreter", "is_environment", "parse", "site_directories"]
 
 #: ``python3.11``, ``python3.13t``: the version an executable's own name gives.
 _VERSIONED_NAME = re.compile(r"python(\d+\.\d+)t?(?:\.exe)?")

@@ -39,7 +39,9 @@ def parse(path: Path, root: Path) -> list[Package]:
     if isinstance(data.get("dependencies"), dict):
         return list(_from_dependencies(path, data["dependencies"], ("dependencies",), lines))
     version = data.get("lockfileVersion")
-    raise LockfileError(f"{path}:{lines.get(('lockfileVersion',), 1)}: lockfileVersion {version!r} has neither packages nor dependencies")
+    raise LockfileError(
+        f"{path}:{lines.get(('lockfileVersion',), 1)}: lockfileVersion {version!r} has neither packages nor dependencies"
+    )
 
 
 def _from_packages(path: Path, entries: dict[str, Any], lines: dict[tuple[str | int, ...], int]) -> Iterator[Package]:
@@ -70,7 +72,13 @@ def _package(path: Path, name: Any, entry: dict[str, Any], line: int | None) -> 
     if not isinstance(name, str) or not name:
         raise LockfileError(f"{path}:{line}: a package entry has no usable name")
     version = entry.get("version")
-    return Package("npm", name, version if isinstance(version, str) else None, _sha256(entry.get("integrity")), Location(path, line))
+    return Package(
+        "npm",
+        name,
+        version if isinstance(version, str) else None,
+        _sha256(entry.get("integrity")),
+        Location(path, line),
+    )
 
 
 def _sha256(integrity: Any) -> tuple[str, ...]:

@@ -29,5 +29,7 @@ def parse(path: Path, root: Path) -> list[Package]:
         if not isinstance(files, list):
             files = legacy.get(f"{name} {version}", [])
         hashes = sha256_of(f.get("hash") for f in files if isinstance(f, dict))
-        packages.append(Package("PyPI", name, version if isinstance(version, str) else None, hashes, Location(path, line)))
+        packages.append(
+            Package("PyPI", name, version if isinstance(version, str) else None, hashes, Location(path, line))
+        )
     return packages

@@ -13,7 +13,7 @@ from depguard.errors import LockfileError
 from depguard.lockfiles import Location, Package
 from depguard.lockfiles._common import json_key_lines, load_json, read_text, sha256_of
 
-__all__ = ["parse", "SECTIONS"]
+__all__ = ["SECTIONS", "parse"]
 
 SECTIONS = ("default", "develop")
 
@@ -38,7 +38,13 @@ def parse(path: Path, root: Path) -> list[Package]:
                 continue
             hashes = entry.get("hashes", [])
             packages.append(
-                Package("PyPI", name, _version(entry.get("version")), sha256_of(hashes if isinstance(hashes, list) else []), Location(path, line))
+                Package(
+                    "PyPI",
+                    name,
+                    _version(entry.get("version")),
+                    sha256_of(hashes if isinstance(hashes, list) else []),
+                    Location(path, line),
+                )
             )
     return packages
 
@@ -48,5 +54,5 @@ def _version(value: Any) -> str | None:
     if isinstance(value, str):
         for operator in ("===", "=="):
             if value.startswith(operator) and "*" not in value:
-                return value[len(operator):].strip() or None
+                return value[len(operator) :].strip() or None
     return None

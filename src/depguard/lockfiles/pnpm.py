@@ -18,9 +18,18 @@ installs for itself); its packages run too, and are read the same way.
 from __future__ import annotations
 
 from pathlib import Path
+
 from depguard.errors import LockfileError
 from depguard.lockfiles import Location, Package
-from depguard.lockfiles._jslock import YMap, installed_identity, load_yaml, read_bounded, split_spec, sri_sha256, version_from_ref
+from depguard.lockfiles._jslock import (
+    YMap,
+    installed_identity,
+    load_yaml,
+    read_bounded,
+    split_spec,
+    sri_sha256,
+    version_from_ref,
+)
 
 __all__ = ["parse"]
 
@@ -53,7 +62,9 @@ def _packages(path: Path, doc: YMap) -> list[Package]:
             raise LockfileError(f"{path}:{line}: packages[{key!r}] must be a mapping")
         name, version = _identity(key, entry, major)
         if not name:
-            raise LockfileError(f"{path}:{line}: cannot tell which package {key!r} is (no name in the key or the entry)")
+            raise LockfileError(
+                f"{path}:{line}: cannot tell which package {key!r} is (no name in the key or the entry)"
+            )
         if isinstance(entry.get("version"), str):
             line = entry.lines["version"]
         resolution = entry.get("resolution")
@@ -68,7 +79,9 @@ def _major(path: Path, doc: YMap) -> int:
     try:
         return int(str(value).split(".", 1)[0])
     except ValueError:
-        raise LockfileError(f"{path}:{doc.lines.get('lockfileVersion', 1)}: lockfileVersion {value!r} is not a number") from None
+        raise LockfileError(
+            f"{path}:{doc.lines.get('lockfileVersion', 1)}: lockfileVersion {value!r} is not a number"
+        ) from None
 
 
 def _identity(key: str, entry: YMap, major: int) -> tuple[str | None, str | None]:
@@ -99,4 +112,3 @@ def _from_v5_key(spec: str) -> tuple[str | None, str | None]:
     if not slash or not name:
         return None, None
     return name, version_from_ref(version.split("_", 1)[0])
-

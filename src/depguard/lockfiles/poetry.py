@@ -26,7 +26,10 @@ def parse(path: Path, root: Path) -> list[Package]:
         source = table.get("source")
         if isinstance(source, dict) and source.get("type") == "directory":
             continue
-        files = table.get("files") if isinstance(table.get("files"), list) else legacy.get(name, [])
+        own = table.get("files")
+        files = own if isinstance(own, list) else legacy.get(name) or []
         hashes = sha256_of(f.get("hash") for f in files if isinstance(f, dict))
-        packages.append(Package("PyPI", name, version if isinstance(version, str) else None, hashes, Location(path, line)))
+        packages.append(
+            Package("PyPI", name, version if isinstance(version, str) else None, hashes, Location(path, line))
+        )
     return packages

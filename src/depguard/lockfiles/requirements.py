@@ -28,7 +28,7 @@ from depguard.errors import LockfileError
 from depguard.lockfiles import Location, Package
 from depguard.lockfiles._common import read_text, sha256_of
 
-__all__ = ["parse", "logical_lines"]
+__all__ = ["logical_lines", "parse"]
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _COMMENT_ONLY = re.compile(r"^\s*#")
@@ -36,8 +36,19 @@ _INCLUDE = {"-r": "requirement", "--requirement": "requirement", "-c": "constrai
 _EDITABLE = {"-e", "--editable"}
 #: Options pip accepts on a line of their own; they select indexes or builds, not packages.
 _GLOBAL = {
-    "-i", "--index-url", "--extra-index-url", "--no-index", "-f", "--find-links", "--no-binary",
-    "--only-binary", "--prefer-binary", "--require-hashes", "--pre", "--trusted-host", "--use-feature",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "--no-index",
+    "-f",
+    "--find-links",
+    "--no-binary",
+    "--only-binary",
+    "--prefer-binary",
+    "--require-hashes",
+    "--pre",
+    "--trusted-host",
+    "--use-feature",
 }
 _GLOBAL_FLAGS = {"--no-index", "--prefer-binary", "--require-hashes", "--pre"}
 #: Options pip accepts after a requirement on the same line.
@@ -95,7 +106,9 @@ def _read(path: Path, boundary: Path, *, visited: set[Path], out: list[Package],
         if resolved in visited:
             return
         if len(stack) >= MAX_INCLUDE_DEPTH:
-            raise LockfileError(f"{where}: -r/-c includes nest more than {MAX_INCLUDE_DEPTH} files deep; not following further")
+            raise LockfileError(
+                f"{where}: -r/-c includes nest more than {MAX_INCLUDE_DEPTH} files deep; not following further"
+            )
         visited.add(resolved)
         stack.append((target, logical_lines(read_text(target)), as_constraints))
 
@@ -213,11 +226,15 @@ def _pinned(requirement: object) -> str | None:
     return None
 
 
-def _path_or_url(text: str, hashes: tuple[str, ...], location: Location, where: str, error: Exception) -> Package | None:
+def _path_or_url(
+    text: str, hashes: tuple[str, ...], location: Location, where: str, error: Exception
+) -> Package | None:
     """A bare archive path or URL names its package in the file name; a directory is local code."""
     looks_like_path = "/" in text or "\\" in text or text.startswith(".") or "://" in text or _ARCHIVE.search(text)
     if not looks_like_path:
-        raise LockfileError(f"{where}: not a valid requirement: {str(error).splitlines()[0]}")  # one line: packaging adds a caret diagram
+        raise LockfileError(
+            f"{where}: not a valid requirement: {str(error).splitlines()[0]}"
+        )  # one line: packaging adds a caret diagram
     name_version = _from_filename(text)
     if name_version is None:
         return None

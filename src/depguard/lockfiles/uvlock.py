@@ -14,7 +14,7 @@ from typing import Any
 from depguard.lockfiles import Location, Package
 from depguard.lockfiles._common import load_toml, package_tables, read_text, sha256_of
 
-__all__ = ["parse", "LOCAL_SOURCES"]
+__all__ = ["LOCAL_SOURCES", "parse"]
 
 #: uv source kinds that point at the user's own source tree.
 LOCAL_SOURCES = frozenset({"virtual", "editable", "directory"})

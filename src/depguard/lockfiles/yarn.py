@@ -30,7 +30,7 @@ from depguard.errors import LockfileError
 from depguard.lockfiles import Location, Package
 from depguard.lockfiles._jslock import YMap, installed_identity, load_yaml, read_bounded, split_spec, sri_sha256
 
-__all__ = ["parse", "parse_classic", "ClassicEntry"]
+__all__ = ["ClassicEntry", "parse", "parse_classic"]
 
 _BERRY = re.compile(r"^__metadata:[ \t]*$", re.MULTILINE)
 _OWN_CODE = ("workspace:", "link:", "portal:")
@@ -67,7 +67,9 @@ def _berry(path: Path, text: str) -> list[Package]:
         resolution = entry.get("resolution")
         split = split_spec(resolution) if isinstance(resolution, str) else None
         if split is None:
-            raise LockfileError(f"{path}:{entry.lines.get('resolution', line)}: entry {key!r} has no usable resolution (name@reference)")
+            raise LockfileError(
+                f"{path}:{entry.lines.get('resolution', line)}: entry {key!r} has no usable resolution (name@reference)"
+            )
         name, reference = split
         if reference.startswith(_OWN_CODE) or entry.get("linkType") == "soft":
             continue
@@ -98,7 +100,9 @@ def _classic_package(path: Path, entry: ClassicEntry) -> Package:
     version = entry.fields.get("version")
     if not isinstance(version, str) or not version:
         raise LockfileError(f"{path}:{header_line}: entry {entry.keys[0]!r} has no version")
-    return Package("npm", name, version, sri_sha256(entry.fields.get("integrity")), Location(path, entry.fields.lines["version"]))
+    return Package(
+        "npm", name, version, sri_sha256(entry.fields.get("integrity")), Location(path, entry.fields.lines["version"])
+    )
 
 
 def parse_classic(path: Path, text: str) -> list[ClassicEntry | None]:
@@ -164,7 +168,9 @@ def _classic_line(path: Path, number: int, content: str) -> tuple[list[str], str
     while position < len(content):
         match = _CLASSIC_TOKEN.match(content, position)
         if match is None or match.end() == position:
-            raise LockfileError(f"{path}:{number}: unexpected character {content[position:position + 1]!r} at column {position + 1}")
+            raise LockfileError(
+                f"{path}:{number}: unexpected character {content[position : position + 1]!r} at column {position + 1}"
+            )
         position = match.end()
         if match[1] is not None:
             try:

@@ -16,7 +16,7 @@ from depguard.records import Record
 if TYPE_CHECKING:
     from depguard.check import CheckReport
 
-__all__ = ["FORMATS", "render", "help_uri", "advisory_label"]
+__all__ = ["FORMATS", "advisory_label", "help_uri", "render"]
 
 #: Format name -> module under ``depguard.reports``.
 FORMATS = {"text": "text", "json": "json", "sarif": "sarif"}

@@ -22,7 +22,7 @@ from depguard.check import ACTION_PACKAGE, ACTION_VERSION, ACTION_WORKFLOW, Chec
 from depguard.records import Record
 from depguard.reports import advisory_label, help_uri
 
-__all__ = ["render", "to_data", "SCHEMA_URI", "INFORMATION_URI", "SECURITY_SEVERITY"]
+__all__ = ["INFORMATION_URI", "SCHEMA_URI", "SECURITY_SEVERITY", "render", "to_data"]
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 #: Where people read about depguard; the project page on the index it is published to.
@@ -58,7 +58,9 @@ def to_data(report: CheckReport) -> dict[str, Any]:
                         "rules": [_rule(record) for record in advisories],
                     }
                 },
-                "invocations": [{"executionSuccessful": not report.errors, "toolExecutionNotifications": notifications}],
+                "invocations": [
+                    {"executionSuccessful": not report.errors, "toolExecutionNotifications": notifications}
+                ],
                 "results": results,
             }
         ],
@@ -91,7 +93,9 @@ def _rule(record: Record) -> dict[str, Any]:
 
 def _help_text(record: Record) -> str:
     action = ACTION_PACKAGE if record.depguard.kind == "malicious-package" else ACTION_VERSION
-    if record.affected and all(a.package is not None and a.package.ecosystem == "GitHub Actions" for a in record.affected):
+    if record.affected and all(
+        a.package is not None and a.package.ecosystem == "GitHub Actions" for a in record.affected
+    ):
         action = ACTION_WORKFLOW
     return f"{record.summary or record.id}\n\nWhat to do: {action}."
 
@@ -135,7 +139,9 @@ def _fingerprint(report: CheckReport, finding: Finding) -> str:
     package = finding.package
     eco = ecosystems.get(package.ecosystem)
     name = eco.normalize_name(package.name) if eco else package.name
-    text = "\0".join([finding.advisory.id, report.relpath(package.location.path), package.ecosystem, name, package.version or ""])
+    text = "\0".join(
+        [finding.advisory.id, report.relpath(package.location.path), package.ecosystem, name, package.version or ""]
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 

@@ -14,9 +14,10 @@ The feed source is shown in :func:`text_lines` (the ``feed:`` line) and in :func
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from depguard.gitsync import GitSyncResult
@@ -68,13 +69,20 @@ def text_lines(
     def out(text: str) -> None:
         lines.append(Line("out", text))
 
-    out(f"feed: {snapshot.source} ({snapshot.kind}, {len(snapshot.records)} records, {len(plan.exclusions)} PyPI exclusion(s))")
+    out(
+        f"feed: {snapshot.source} ({snapshot.kind}, {len(snapshot.records)} records, {len(plan.exclusions)} PyPI exclusion(s))"
+    )
     written_paths = {w.path for w in written}
     for change in plan.changes:
         state = "up to date" if not change.changed else ("would change" if preview else "written")
         if change.changed and change.path not in written_paths and not preview:
             state = "not written"
-        parts = [f"+{len(change.added)} added", f"-{len(change.removed)} removed", f"~{len(change.updated)} updated", f"{len(change.kept)} kept"]
+        parts = [
+            f"+{len(change.added)} added",
+            f"-{len(change.removed)} removed",
+            f"~{len(change.updated)} updated",
+            f"{len(change.kept)} kept",
+        ]
         detail = ", ".join(parts) if change.target != "pip-tools" else "-c line"
         out(f"{rel(change.path, plan.root)} [{change.target}]: {state} ({detail})")
         for label, names in (("added", change.added), ("removed", change.removed), ("updated", change.updated)):
@@ -88,10 +96,21 @@ def text_lines(
     lines += [Line("warning", warning) for warning in plan.warnings]
     lines += [Line("error", f"{rel(refusal.path, plan.root)}: {refusal.reason}") for refusal in plan.refusals]
     for result in relocked:
-        lines.append(Line("out", f"uv lock in {rel(result.project, plan.root)}: {'ok' if result.ok else 'FAILED: ' + result.output}", block=True))
+        lines.append(
+            Line(
+                "out",
+                f"uv lock in {rel(result.project, plan.root)}: {'ok' if result.ok else 'FAILED: ' + result.output}",
+                block=True,
+            )
+        )
     kind: LineKind = "error" if fail_unprotected else "warning"
     for gap in plan.unprotected:
-        lines.append(Line(kind, f"not protected by sync: {rel(gap.project, plan.root)}: {gap.reason}; gate CI with `{gap.instead}`"))
+        lines.append(
+            Line(
+                kind,
+                f"not protected by sync: {rel(gap.project, plan.root)}: {gap.reason}; gate CI with `{gap.instead}`",
+            )
+        )
     if not plan.changes and not plan.refusals and not plan.unprotected and not plan.skipped:
         out("no projects found to protect")
     out(summary_line(plan))
@@ -102,20 +121,31 @@ def summary_line(plan: SyncPlan) -> str:
     """The one line a reviewer reads: what is protected, what cannot be, what was skipped."""
     protected = plan.protected()
     projects = {p for dirs in protected.values() for p in dirs}
-    parts = [f"{len(projects)} projects protected ({', '.join(f'{t}: {len(d)}' for t, d in protected.items()) or 'none'})"]
+    parts = [
+        f"{len(projects)} projects protected ({', '.join(f'{t}: {len(d)}' for t, d in protected.items()) or 'none'})"
+    ]
     if plan.unprotected:
         tools = sorted({t for gap in plan.unprotected for t in gap.tools})
-        by_tool = "; ".join(f"{t}: {', '.join(rel(g.project, plan.root) for g in plan.unprotected if t in g.tools)}" for t in tools)
-        parts.append(f"{len(plan.unprotected)} not protectable ({by_tool}; run depguard check on their lockfiles instead)")
+        by_tool = "; ".join(
+            f"{t}: {', '.join(rel(g.project, plan.root) for g in plan.unprotected if t in g.tools)}" for t in tools
+        )
+        parts.append(
+            f"{len(plan.unprotected)} not protectable ({by_tool}; run depguard check on their lockfiles instead)"
+        )
     else:
         parts.append("0 not protectable")
     folders = plan.skipped_folders()
     where = ", ".join(f"{folder} ({count})" for folder, count in folders.items())
-    parts.append(f"{len(plan.skipped)} skipped" + (f" (test fixtures/templates: {where}; opt in with [tool.depguard] include)" if where else ""))
+    parts.append(
+        f"{len(plan.skipped)} skipped"
+        + (f" (test fixtures/templates: {where}; opt in with [tool.depguard] include)" if where else "")
+    )
     return ", ".join(parts)
 
 
-def to_json(plan: SyncPlan, written: Sequence[FileChange], relocked: Sequence[RelockResult], preview: bool) -> dict[str, Any]:
+def to_json(
+    plan: SyncPlan, written: Sequence[FileChange], relocked: Sequence[RelockResult], preview: bool
+) -> dict[str, Any]:
     """The JSON report of a sync run (``depguard sync --format json``): exact strings."""
     written_paths = {w.path for w in written}
     return {
@@ -123,9 +153,15 @@ def to_json(plan: SyncPlan, written: Sequence[FileChange], relocked: Sequence[Re
         "exclusions": [{"requirement": e.requirement, "advisories": list(e.advisories)} for e in plan.exclusions],
         "files": [
             {
-                "path": rel(c.path, plan.root), "target": c.target, "project": rel(c.project, plan.root),
-                "changed": c.changed, "written": c.path in written_paths,
-                "added": list(c.added), "removed": list(c.removed), "updated": list(c.updated), "kept": list(c.kept),
+                "path": rel(c.path, plan.root),
+                "target": c.target,
+                "project": rel(c.project, plan.root),
+                "changed": c.changed,
+                "written": c.path in written_paths,
+                "added": list(c.added),
+                "removed": list(c.removed),
+                "updated": list(c.updated),
+                "kept": list(c.kept),
                 "hand_edited": c.hand_edited,
             }
             for c in plan.changes
@@ -170,7 +206,9 @@ def commit_lines(result: GitSyncResult, *, show_diff: bool) -> list[Line]:
     """``sync --commit``: the sync report, then what was committed (or why not)."""
     lines = text_lines(result.plan, result.written, result.relocked, show_diff=show_diff, preview=False)
     if result.commit_sha:
-        lines.append(Line("out", f"committed {result.commit_sha[:12]} on {_branch(result)}: {len(result.committed)} file(s)"))
+        lines.append(
+            Line("out", f"committed {result.commit_sha[:12]} on {_branch(result)}: {len(result.committed)} file(s)")
+        )
     elif result.blocked:
         lines.append(Line("error", f"not committed: {result.blocked}"))
     else:
@@ -181,6 +219,11 @@ def commit_lines(result: GitSyncResult, *, show_diff: bool) -> list[Line]:
 def commit_json(result: GitSyncResult) -> dict[str, Any]:
     """``sync --commit --format json``: the sync report plus a ``commit`` object."""
     report = to_json(result.plan, result.written, result.relocked, False)
-    report["commit"] = {"sha": result.commit_sha, "branch": _branch(result), "files": list(result.committed),
-                        "message": result.message if result.commit_sha else None, "blocked": result.blocked}
+    report["commit"] = {
+        "sha": result.commit_sha,
+        "branch": _branch(result),
+        "files": list(result.committed),
+        "message": result.message if result.commit_sha else None,
+        "blocked": result.blocked,
+    }
     return report

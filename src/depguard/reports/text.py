@@ -28,7 +28,9 @@ def render(report: CheckReport) -> str:
     sequences must not set the title, clear the screen or overwrite the verdict."""
     snapshot = report.snapshot
     lines = [f"feed: {printable(snapshot.source)} ({snapshot.kind}, {len(snapshot.records)} records)"]
-    lines += [f"checked: {printable(report.relpath(s.path))} ({s.kind}, {s.packages} package(s))" for s in report.sources]
+    lines += [
+        f"checked: {printable(report.relpath(s.path))} ({s.kind}, {s.packages} package(s))" for s in report.sources
+    ]
     if report.findings:
         lines += ["", *_table(_FINDING_COLUMNS, [_finding_row(report, f) for f in report.findings])]
     if report.ignored:
@@ -45,13 +47,26 @@ def render(report: CheckReport) -> str:
 
 def _finding_row(report: CheckReport, finding: Finding) -> tuple[str, ...]:
     package = finding.package
-    cells = (_where(report, finding), package.name, package.version or "-", advisory_label(finding.advisory), finding.how, finding.action)
+    cells = (
+        _where(report, finding),
+        package.name,
+        package.version or "-",
+        advisory_label(finding.advisory),
+        finding.how,
+        finding.action,
+    )
     return tuple(map(printable, cells))
 
 
 def _ignored_row(report: CheckReport, finding: Finding) -> tuple[str, ...]:
     package = finding.package
-    cells = (_where(report, finding), package.name, package.version or "-", advisory_label(finding.advisory), finding.ignored_reason or "")
+    cells = (
+        _where(report, finding),
+        package.name,
+        package.version or "-",
+        advisory_label(finding.advisory),
+        finding.ignored_reason or "",
+    )
     return tuple(map(printable, cells))
 
 
@@ -64,12 +79,19 @@ def _where(report: CheckReport, finding: Finding) -> str:
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """Left-aligned columns two spaces apart; the last column is never padded."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    return ["  ".join([*(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)), row[-1]]).rstrip() for row in [header, *rows]]
+    return [
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)), row[-1]]).rstrip()
+        for row in [header, *rows]
+    ]
 
 
 def _verdict(report: CheckReport) -> str:
     files = len({f.package.location.path for f in report.findings})
-    parts = [f"{len(report.findings)} compromised package(s) in {files} file(s)" if report.findings else "no compromised packages found"]
+    parts = [
+        f"{len(report.findings)} compromised package(s) in {files} file(s)"
+        if report.findings
+        else "no compromised packages found"
+    ]
     parts.append(f"{report.packages} package(s) checked in {len(report.sources)} source(s)")
     if report.ignored:
         parts.append(f"{len(report.ignored)} ignored")

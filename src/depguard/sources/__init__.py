@@ -95,7 +95,9 @@ def source_for(spec: str | os.PathLike[str] | None, options: FetchOptions | None
         from depguard.sources.static import StaticTreeSource  # lazy: a warm URL run needs neither local kind
 
         return StaticTreeSource(path)
-    from depguard.sources.directory import DirectorySource  # lazy: feed.py and the schemas (~20 ms), for a directory only
+    from depguard.sources.directory import (
+        DirectorySource,  # lazy: feed.py and the schemas (~20 ms), for a directory only
+    )
 
     return DirectorySource(path)
 
@@ -150,7 +152,9 @@ class PublishedFeed(FeedSource):
             return self.remote.fetch(cached)
         except (IntegrityError, InvalidRecordError) as exc:
             if cached is None:
-                raise FeedSourceError(f"{exc}; no verified copy of {base} is cached, so there is no usable feed") from exc
+                raise FeedSourceError(
+                    f"{exc}; no verified copy of {base} is cached, so there is no usable feed"
+                ) from exc
             return _cached_instead(cached, base, f"refused the feed from {base}: {exc}")
         except FeedSourceError as exc:
             if cached is not None:
@@ -164,7 +168,9 @@ def open_url(url: str, options: FetchOptions | None = None) -> FeedSnapshot:
 
 
 def _cached(cached: CachedFeed, base: str, warnings: tuple[str, ...] = (), *, fallback: bool = False) -> FeedSnapshot:
-    snapshot = FeedSnapshot(cached.records, base, "cache", warnings, checked_at=cached.checked_at, cache=str(cached.directory))
+    snapshot = FeedSnapshot(
+        cached.records, base, "cache", warnings, checked_at=cached.checked_at, cache=str(cached.directory)
+    )
     return replace(snapshot, fallback=True) if fallback else snapshot
 
 

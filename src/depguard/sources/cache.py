@@ -61,11 +61,22 @@ class Blobs:
     on_disk: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, index: FeedIndex, all_bytes: bytes, records: Sequence[Record], *, on_disk: frozenset[str] = frozenset()) -> Blobs:
+    def of(
+        cls, index: FeedIndex, all_bytes: bytes, records: Sequence[Record], *, on_disk: frozenset[str] = frozenset()
+    ) -> Blobs:
         """The blobs of a feed that just passed :func:`verify_records`, its map built from ``records``."""
         package_map = PackageMap.build(index.sha256, index.all_sha256, all_bytes, records, index.newest)
         map_raw = package_map.to_bytes()
-        return cls(index.raw, index.sha256, all_bytes, index.all_sha256, map_raw, hashlib.sha256(map_raw).hexdigest(), package_map, on_disk)
+        return cls(
+            index.raw,
+            index.sha256,
+            all_bytes,
+            index.all_sha256,
+            map_raw,
+            hashlib.sha256(map_raw).hexdigest(),
+            package_map,
+            on_disk,
+        )
 
 
 @dataclass(frozen=True)
@@ -154,8 +165,15 @@ class FeedCache:
                 records = verify_records(index, all_bytes, str(self.directory))
                 blobs = Blobs.of(index, all_bytes, records, on_disk=frozenset({"index", "all"}))
             return CachedFeed(
-                self.directory, self.url, blobs, records, state.get("etag"), state.get("last_modified"),
-                _parse_time(state["fetched_at"]), _parse_time(state["checked_at"]), index,
+                self.directory,
+                self.url,
+                blobs,
+                records,
+                state.get("etag"),
+                state.get("last_modified"),
+                _parse_time(state["fetched_at"]),
+                _parse_time(state["checked_at"]),
+                index,
             )
         except (JSONError, KeyError, TypeError, ValueError, OSError) as exc:
             raise FeedSourceError(f"the cache {self.directory} is damaged ({exc}); ignoring it") from None
@@ -166,7 +184,9 @@ class FeedCache:
             raise ValueError(f"{kind} blob does not match its hash")
         return data
 
-    def _stored_blobs(self, map_sha: Any, index_raw: bytes, index_sha: str, all_bytes: bytes, all_sha: str) -> Blobs | None:
+    def _stored_blobs(
+        self, map_sha: Any, index_raw: bytes, index_sha: str, all_bytes: bytes, all_sha: str
+    ) -> Blobs | None:
         """The blobs with the stored map, or None when there is no usable one (it is rebuilt then)."""
         if not isinstance(map_sha, str):
             return None
@@ -174,20 +194,37 @@ class FeedCache:
             map_raw = self._blob("packages", map_sha)
         except (OSError, ValueError):
             return None
-        package_map = PackageMap.from_bytes(map_raw, index_sha256=index_sha, all_sha256=all_sha, all_size=len(all_bytes))
+        package_map = PackageMap.from_bytes(
+            map_raw, index_sha256=index_sha, all_sha256=all_sha, all_size=len(all_bytes)
+        )
         if package_map is None:
             return None
-        return Blobs(index_raw, index_sha, all_bytes, all_sha, map_raw, map_sha, package_map, frozenset({"index", "all", "packages"}))
+        return Blobs(
+            index_raw,
+            index_sha,
+            all_bytes,
+            all_sha,
+            map_raw,
+            map_sha,
+            package_map,
+            frozenset({"index", "all", "packages"}),
+        )
 
     def commit(
-        self, blobs: Blobs, *, etag: str | None, last_modified: str | None,
-        fetched_at: _dt.datetime, checked_at: _dt.datetime,
+        self,
+        blobs: Blobs,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        fetched_at: _dt.datetime,
+        checked_at: _dt.datetime,
     ) -> None:
         """Store a verified copy: blobs first, then the state file that points at them."""
         self.directory.mkdir(parents=True, exist_ok=True)
         keep: set[str] = set()
         for kind, digest, data in (
-            ("index", blobs.index_sha256, blobs.index_raw), ("all", blobs.all_sha256, blobs.all_bytes),
+            ("index", blobs.index_sha256, blobs.index_raw),
+            ("all", blobs.all_sha256, blobs.all_bytes),
             ("packages", blobs.map_sha256, blobs.map_raw),
         ):
             blob = self.directory / f"{kind}-{digest}.json"
@@ -197,9 +234,15 @@ class FeedCache:
             else:
                 write_bytes(blob, data)
         state = {
-            "format": 1, "url": redact_url(self.url), "index_sha256": blobs.index_sha256, "all_sha256": blobs.all_sha256,
-            "packages_sha256": blobs.map_sha256, "etag": etag, "last_modified": last_modified,
-            "fetched_at": _format_time(fetched_at), "checked_at": _format_time(checked_at),
+            "format": 1,
+            "url": redact_url(self.url),
+            "index_sha256": blobs.index_sha256,
+            "all_sha256": blobs.all_sha256,
+            "packages_sha256": blobs.map_sha256,
+            "etag": etag,
+            "last_modified": last_modified,
+            "fetched_at": _format_time(fetched_at),
+            "checked_at": _format_time(checked_at),
         }
         write_bytes(self.state_path, (json.dumps(state, indent=2) + "\n").encode("utf-8"))
         self._remove_stale(keep)
@@ -207,8 +250,11 @@ class FeedCache:
     def touch(self, cached: CachedFeed, checked_at: _dt.datetime) -> None:
         """Record that the server confirmed the cached copy (a 304) just now."""
         self.commit(
-            cached.blobs, etag=cached.etag, last_modified=cached.last_modified,
-            fetched_at=cached.fetched_at, checked_at=checked_at,
+            cached.blobs,
+            etag=cached.etag,
+            last_modified=cached.last_modified,
+            fetched_at=cached.fetched_at,
+            checked_at=checked_at,
         )
 
     def _remove_stale(self, keep: set[str]) -> None:
@@ -236,7 +282,9 @@ def cache_for(base: str, options: FetchOptions) -> FeedCache:
     return FeedCache(options.cache_root, base)
 
 
-def snapshot_of(cached: CachedFeed, base: str, kind: str, *, checked_at: _dt.datetime, warnings: tuple[str, ...] = ()) -> FeedSnapshot:
+def snapshot_of(
+    cached: CachedFeed, base: str, kind: str, *, checked_at: _dt.datetime, warnings: tuple[str, ...] = ()
+) -> FeedSnapshot:
     """A snapshot of the cached copy of ``base``'s feed."""
     return FeedSnapshot(cached.records, base, kind, warnings, checked_at=checked_at, cache=str(cached.directory))
 

@@ -52,7 +52,18 @@ from depguard.sources.verify import FeedIndex, parse_index, verify_records
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["MAX_LIFTED_SHARE", "RemoteSource", "check_redirect", "check_url", "feed_base", "fetch", "is_url", "live_claims", "redacted_error", "redacted_snapshot"]
+__all__ = [
+    "MAX_LIFTED_SHARE",
+    "RemoteSource",
+    "check_redirect",
+    "check_url",
+    "feed_base",
+    "fetch",
+    "is_url",
+    "live_claims",
+    "redacted_error",
+    "redacted_snapshot",
+]
 
 #: The share of the exclusions in force (live claims) one update may lift without
 #: ``--allow-shrink``: more than this is refused, however it is done.
@@ -253,7 +264,13 @@ class _Downloader:
     def _once(self, url: str, headers: dict[str, str]) -> _Response:
         import httpx  # lazy: 60 ms, only for commands that really download
 
-        retryable = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+        retryable = (
+            httpx.ConnectError,
+            httpx.ConnectTimeout,
+            httpx.RemoteProtocolError,
+            httpx.ReadError,
+            httpx.WriteError,
+        )
         try:
             with self._client(url).stream("GET", url, headers=headers) as response:
                 status = response.status_code
@@ -276,7 +293,9 @@ class _Downloader:
         limit = self._options.max_bytes
         declared = response.headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > limit:
-            raise FeedSourceError(f"{url}: response declares {declared} bytes, more than the limit of {limit}; not downloaded")
+            raise FeedSourceError(
+                f"{url}: response declares {declared} bytes, more than the limit of {limit}; not downloaded"
+            )
         body = _BoundedBody(response.headers.get("content-encoding", "").strip().lower(), limit, url)
         deadline = time.monotonic() + self._options.deadline
         for chunk in response.iter_raw(_CHUNK):
@@ -304,7 +323,9 @@ def _conditional_headers(cached: CachedFeed | None) -> dict[str, str]:
     return headers
 
 
-def _against_cache(index: FeedIndex, cached: CachedFeed | None, base: str, options: FetchOptions, moment: _dt.datetime) -> list[str]:
+def _against_cache(
+    index: FeedIndex, cached: CachedFeed | None, base: str, options: FetchOptions, moment: _dt.datetime
+) -> list[str]:
     """Rollback and shrink checks of a new index against the copy verified before."""
     if cached is None:
         return []
@@ -320,7 +341,9 @@ def _against_cache(index: FeedIndex, cached: CachedFeed | None, base: str, optio
         warnings += _rollback(index, old, base, options)
     dropped = sorted(set(old.entries) - set(index.entries))
     if old.entries and 2 * len(dropped) > len(old.entries):
-        message = f"the feed at {base} dropped {len(dropped)} of the {len(old.entries)} records depguard verified before"
+        message = (
+            f"the feed at {base} dropped {len(dropped)} of the {len(old.entries)} records depguard verified before"
+        )
         if not options.allow_shrink:
             raise IntegrityError(message + "; refusing it (pass --allow-shrink if this is intended)")
         warnings.append(f"SHRUNK FEED: {message}; accepted because of --allow-shrink, their constraints are lifted")
@@ -345,10 +368,13 @@ def _future_stamp(index: FeedIndex, moment: _dt.datetime) -> str | None:
 
 def _rollback(index: FeedIndex, old: FeedIndex, base: str, options: FetchOptions) -> list[str]:
     older = sorted(
-        i for i, (modified, _) in index.entries.items()
+        i
+        for i, (modified, _) in index.entries.items()
         if i in old.entries and parse_timestamp(modified) < parse_timestamp(old.entries[i][0])
     )
-    went_back = old.newest is not None and (index.newest is None or parse_timestamp(index.newest) < parse_timestamp(old.newest))
+    went_back = old.newest is not None and (
+        index.newest is None or parse_timestamp(index.newest) < parse_timestamp(old.newest)
+    )
     if not (went_back or older):
         return []
     detail = f"newest record {index.newest} < {old.newest}" if went_back else f"older copies of {', '.join(older[:3])}"
@@ -428,13 +454,18 @@ def _fetch(base: str, options: FetchOptions, cache: FeedCache, cached: CachedFee
             all_bytes = downloader.get(base + ALL_PATH).body
             records = verify_records(index, all_bytes, base, now=moment)
             on_disk = frozenset()
-            if cached is not None and not any(w.startswith("SHRUNK FEED") for w in warnings):  # one consent, one warning
+            if cached is not None and not any(
+                w.startswith("SHRUNK FEED") for w in warnings
+            ):  # one consent, one warning
                 warnings += _lifted(cached.all_bytes, all_bytes, base, options)
     blobs = Blobs.of(index, all_bytes, records, on_disk=on_disk)
     warnings += _store(
         lambda: cache.commit(
-            blobs, etag=response.headers.get("etag"), last_modified=response.headers.get("last-modified"),
-            fetched_at=moment, checked_at=moment,
+            blobs,
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+            fetched_at=moment,
+            checked_at=moment,
         ),
         cache,
     )
@@ -446,7 +477,9 @@ def _store(write: Callable[[], None], cache: FeedCache) -> tuple[str, ...]:
     try:
         write()
     except OSError as exc:
-        return (f"could not write the feed cache {cache.directory}: {exc.strerror or exc}; the next run downloads again",)
+        return (
+            f"could not write the feed cache {cache.directory}: {exc.strerror or exc}; the next run downloads again",
+        )
     return ()
 
 
@@ -495,4 +528,6 @@ def redacted_error(exc: DepguardError) -> DepguardError:
 
 def redacted_snapshot(snapshot: FeedSnapshot) -> FeedSnapshot:
     """``snapshot`` with its source and warnings redacted: what leaves the sources package."""
-    return replace(snapshot, source=redact_url(snapshot.source), warnings=tuple(redact_text(w) for w in snapshot.warnings))
+    return replace(
+        snapshot, source=redact_url(snapshot.source), warnings=tuple(redact_text(w) for w in snapshot.warnings)
+    )

@@ -54,7 +54,9 @@ def parse_index(raw: bytes, source: str) -> FeedIndex:
     errors = sorted(validator(INDEX_SCHEMA).iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "/"
-        raise IntegrityError(f"{source}: not a depguard feed index: {where}: {' '.join(errors[0].message.split())[:200]}")
+        raise IntegrityError(
+            f"{source}: not a depguard feed index: {where}: {' '.join(errors[0].message.split())[:200]}"
+        )
     entries: dict[str, tuple[str, str | None]] = {}
     for item in data["records"]:
         if item["id"] in entries:
@@ -63,8 +65,12 @@ def parse_index(raw: bytes, source: str) -> FeedIndex:
     if data["count"] != len(entries):
         raise IntegrityError(f"{source}: index.json says {data['count']} records but lists {len(entries)}")
     newest = max((m for m, _ in entries.values()), key=parse_timestamp, default=None)
-    if (newest is None) != (data["modified"] is None) or (newest and parse_timestamp(newest) != parse_timestamp(data["modified"])):
-        raise IntegrityError(f"{source}: index.json's modified {data['modified']} is not its newest record's ({newest})")
+    if (newest is None) != (data["modified"] is None) or (
+        newest and parse_timestamp(newest) != parse_timestamp(data["modified"])
+    ):
+        raise IntegrityError(
+            f"{source}: index.json's modified {data['modified']} is not its newest record's ({newest})"
+        )
     return FeedIndex(raw, data["modified"], data["all"]["sha256"], data["all"]["size"], entries)
 
 
@@ -96,7 +102,9 @@ def verify_records(
     records: list[Record] = []
     for number, item in enumerate(data):
         found = record_issues(item, now=moment) if check_schema else []
-        label = printable(item["id"]) if isinstance(item, dict) and isinstance(item.get("id"), str) else f"record {number}"
+        label = (
+            printable(item["id"]) if isinstance(item, dict) and isinstance(item.get("id"), str) else f"record {number}"
+        )
         problems += [f"{label}#{p.pointer}: {p.message}" for p in found]
         if not found:
             try:

@@ -41,14 +41,45 @@ Check = Callable[[Any], bool]
 
 #: Keywords that only annotate (never change a verdict) in Draft 2020-12.
 _ANNOTATIONS = frozenset(
-    {"$schema", "$comment", "title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly", "$defs"}
+    {
+        "$schema",
+        "$comment",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "$defs",
+    }
 )
 #: Keywords this compiler implements; anything else makes the schema :class:`Unsupported`.
 _KEYWORDS = frozenset(
     {
-        "type", "enum", "const", "pattern", "minLength", "maxLength", "minItems", "minimum", "uniqueItems",
-        "required", "properties", "additionalProperties", "items", "contains", "allOf", "oneOf", "not",
-        "if", "then", "else", "dependentSchemas", "$ref", "format",
+        "type",
+        "enum",
+        "const",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "minimum",
+        "uniqueItems",
+        "required",
+        "properties",
+        "additionalProperties",
+        "items",
+        "contains",
+        "allOf",
+        "oneOf",
+        "not",
+        "if",
+        "then",
+        "else",
+        "dependentSchemas",
+        "$ref",
+        "format",
     }
 )
 _TYPE_TESTS = {
@@ -155,8 +186,13 @@ class _Compiler:
         self.names: dict[tuple[int, bool], str] = {}
         self.chunks: list[str] = []
         self.namespace: dict[str, Any] = {
-            "_is_number": _is_number, "_is_integer": _is_integer, "_equal": json_equal, "_unique": json_unique,
-            "_true": lambda x: True, "_false": lambda x: False, "_missing": object(),
+            "_is_number": _is_number,
+            "_is_integer": _is_integer,
+            "_equal": json_equal,
+            "_unique": json_unique,
+            "_true": lambda x: True,
+            "_false": lambda x: False,
+            "_missing": object(),
         }
 
     def constant(self, value: Any) -> str:
@@ -184,7 +220,7 @@ class _Compiler:
 
     def function(self, node: Any, exact: bool) -> str:
         """The name of the function checking ``node``; ``exact`` forbids one-sided checks."""
-        if node is True or node == {} and isinstance(node, Mapping):
+        if node is True or (node == {} and isinstance(node, Mapping)):
             return "_true"
         if node is False:
             return "_false"
@@ -359,7 +395,10 @@ class _Compiler:
             raise Unsupported("dependentSchemas must be an object")
         if not applies("object"):
             return []
-        return [f"if {guard('object')}{name!r} in x and not {self.function(sub, exact)}(x): return False" for name, sub in deps.items()]
+        return [
+            f"if {guard('object')}{name!r} in x and not {self.function(sub, exact)}(x): return False"
+            for name, sub in deps.items()
+        ]
 
     def _kw_ref(self, node: Any, ref: Any, exact: bool, guard: Any, applies: Any) -> list[str]:
         if not isinstance(ref, str):
@@ -384,7 +423,7 @@ class _Compiler:
     def build(self) -> Check:
         entry = self.function(self.root, False)
         source = "\n".join(self.chunks)
-        exec(compile(source, f"<depguard compiled schema {self.label}>", "exec"), self.namespace)  # noqa: S102 - our own generated code
+        exec(compile(source, f"<depguard compiled schema {self.label}>", "exec"), self.namespace)
         check: Check = self.namespace[entry]
         return check
 

@@ -74,7 +74,11 @@ def future_issues(data: Any, now: _dt.datetime) -> list[SchemaIssue]:
             continue  # the schemas report it
         if is_future(moment, now):
             hours = int(MAX_FUTURE_SKEW.total_seconds() // 3600)
-            issues.append(SchemaIssue(f"/{key}", f"{_shown(value)} is in the future (more than {hours} h after {now:%Y-%m-%dT%H:%M:%SZ})"))
+            issues.append(
+                SchemaIssue(
+                    f"/{key}", f"{_shown(value)} is in the future (more than {hours} h after {now:%Y-%m-%dT%H:%M:%SZ})"
+                )
+            )
     return issues
 
 
@@ -97,11 +101,13 @@ def protected_issues(data: Any) -> list[SchemaIssue]:
             continue
         eco, name = ecosystems.get(package["ecosystem"]), package.get("name")
         if eco is not None and isinstance(name, str) and is_protected(eco.name, eco.normalize_name(name)):
-            issues.append(SchemaIssue(
-                f"/affected/{index}/package/name",
-                f"blocks every version of the protected package {_shown(name)} without "
-                "database_specific.depguard.protected_override",
-            ))
+            issues.append(
+                SchemaIssue(
+                    f"/affected/{index}/package/name",
+                    f"blocks every version of the protected package {_shown(name)} without "
+                    "database_specific.depguard.protected_override",
+                )
+            )
     return issues
 
 
@@ -181,7 +187,9 @@ def _walk_text(value: Any, pointer: str, issues: list[SchemaIssue]) -> None:
         for key, item in value.items():
             child = f"{pointer}/{_escape(str(key))}"
             if isinstance(key, str) and _bad_char(key, multiline=False):
-                issues.append(SchemaIssue(_short(child), f"key {_shown(key)} contains {_bad_char(key, multiline=False)}"))
+                issues.append(
+                    SchemaIssue(_short(child), f"key {_shown(key)} contains {_bad_char(key, multiline=False)}")
+                )
             _walk_text(item, child, issues)
     elif isinstance(value, list):
         for index, item in enumerate(value):
@@ -206,7 +214,8 @@ def _affected_issues(entry: dict[str, Any], base: str, issues: list[SchemaIssue]
     package = entry.get("package")
     if not isinstance(package, dict):
         return
-    eco = ecosystems.get(package.get("ecosystem")) if isinstance(package.get("ecosystem"), str) else None
+    ecosystem = package.get("ecosystem")
+    eco = ecosystems.get(ecosystem) if isinstance(ecosystem, str) else None
     if eco is None:
         return
     name = package.get("name")
@@ -219,7 +228,10 @@ def _affected_issues(entry: dict[str, Any], base: str, issues: list[SchemaIssue]
             continue
         if not (version.isascii() and version == version.strip() and eco.version_is_valid(version)):
             issues.append(
-                SchemaIssue(f"{base}/versions/{index}", f"{_shown(version)} is not a valid {syntax} version; refusing requirement syntax from a feed")
+                SchemaIssue(
+                    f"{base}/versions/{index}",
+                    f"{_shown(version)} is not a valid {syntax} version; refusing requirement syntax from a feed",
+                )
             )
 
 

@@ -28,11 +28,11 @@ if TYPE_CHECKING:
 __all__ = [
     "SchemaIssue",
     "SchemaValidator",
-    "load_schema",
-    "validator",
     "fast_check",
+    "load_schema",
     "osv_issues",
     "schema_issues",
+    "validator",
 ]
 
 
@@ -53,7 +53,10 @@ def load_schema(name: str) -> dict[str, Any]:
 @cache
 def fast_check(name: str) -> Callable[[Any], bool] | None:
     """The compiled yes/no check of a bundled schema, or None when it cannot be compiled exactly."""
-    from depguard.validation.fastschema import Unsupported, compile_schema  # lazy: ~15 ms, only once a record is checked
+    from depguard.validation.fastschema import (  # lazy: ~15 ms, only once a record is checked
+        Unsupported,
+        compile_schema,
+    )
 
     try:
         return compile_schema(load_schema(name), name)
@@ -89,7 +92,7 @@ class SchemaValidator:
             return False
         try:
             return self._fast(instance)
-        except Exception:  # noqa: BLE001 - fail towards the reference implementation
+        except Exception:
             return False
 
     def iter_errors(self, instance: Any) -> Iterator[ValidationError]:

@@ -120,7 +120,8 @@ class _Scanner:
         self.comments: list[Comment] = []
 
     def run(self) -> Scan:
-        current, table = -1, ()
+        current, table_path = -1, ()
+        table: tuple[str, ...] = table_path
         while True:
             self._skip_ws()
             if self.i >= self.n:

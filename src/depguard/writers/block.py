@@ -19,15 +19,15 @@ from depguard.exclusions import ADVISORY_ID, Exclusion
 
 __all__ = [
     "BEGIN_MARKER",
-    "END_MARKER",
     "BOM",
+    "END_MARKER",
     "BlockEdit",
     "MarkerPair",
     "entry_parts",
     "is_begin_marker",
     "is_end_marker",
-    "looks_rendered",
     "line_number",
+    "looks_rendered",
     "newline_before",
     "newline_of_line",
     "pair_markers",
@@ -46,7 +46,9 @@ _BEGIN_RE = re.compile(r"^#\s*>>>\s*depguard\b")
 _END_RE = re.compile(r"^#\s*<<<\s*depguard\b")
 # What a rendered requirement may contain: no quote, backslash, ``#`` or newline can reach a
 # file even if an Exclusion was built without make_exclusion.
-_SAFE_REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(?:(?:!=|>=|>|<)[A-Za-z0-9.!]+)(?:,(?:!=|>=|>|<)[A-Za-z0-9.!]+)*$")
+_SAFE_REQUIREMENT = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*(?:(?:!=|>=|>|<)[A-Za-z0-9.!]+)(?:,(?:!=|>=|>|<)[A-Za-z0-9.!]+)*$"
+)
 
 
 @dataclass(frozen=True)
@@ -98,10 +100,14 @@ def pair_markers(kinds: Sequence[tuple[bool, int]], where: str) -> MarkerPair | 
     lines = [line for _, line in kinds]
     if len(begins) > 1:
         found = ", ".join(str(lines[i]) for i in begins)
-        raise UnsafeEditError(f"{where}: more than one depguard begin marker (lines {found}); keep one block and delete the other")
+        raise UnsafeEditError(
+            f"{where}: more than one depguard begin marker (lines {found}); keep one block and delete the other"
+        )
     if len(ends) > 1:
         found = ", ".join(str(lines[i]) for i in ends)
-        raise UnsafeEditError(f"{where}: more than one depguard end marker (lines {found}); keep one block and delete the other")
+        raise UnsafeEditError(
+            f"{where}: more than one depguard end marker (lines {found}); keep one block and delete the other"
+        )
     if not begins:
         raise UnsafeEditError(f"{where}: depguard end marker at line {lines[ends[0]]} has no begin marker")
     if not ends:
@@ -161,7 +167,9 @@ def refuse_lone_cr(text: str, where: str) -> None:
     index = text.find("\r")
     while index != -1:
         if not text.startswith("\r\n", index):
-            raise UnsafeEditError(f"{where}: line {line_number(text, index)} contains a carriage return that does not end a line")
+            raise UnsafeEditError(
+                f"{where}: line {line_number(text, index)} contains a carriage return that does not end a line"
+            )
         index = text.find("\r", index + 2)
 
 

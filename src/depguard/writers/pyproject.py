@@ -72,7 +72,7 @@ from depguard.writers.block import (
     split_bom,
 )
 
-__all__ = ["BlockEdit", "CREATED_MARK", "TARGET", "apply", "read_block", "remove"]
+__all__ = ["CREATED_MARK", "TARGET", "BlockEdit", "apply", "read_block", "remove"]
 
 TABLE = ("tool", "uv")
 KEY = "constraint-dependencies"
@@ -223,9 +223,13 @@ def _locate(body: str, data: dict[str, Any], spans: Scan) -> tuple[KeyValue | No
             problems.append(f"{_WHERE}: tool.uv.{KEY} is a table (line {line_number(body, kv.start)}), not an array")
     for header in spans.headers:
         if header.path in (("tool",), TABLE) and header.is_array:
-            problems.append(f"{_WHERE}: [[{'.'.join(header.path)}]] is an array of tables (line {line_number(body, header.start)})")
+            problems.append(
+                f"{_WHERE}: [[{'.'.join(header.path)}]] is an array of tables (line {line_number(body, header.start)})"
+            )
         elif header.path[: len(TARGET)] == TARGET:
-            problems.append(f"{_WHERE}: tool.uv.{KEY} is a table (line {line_number(body, header.start)}), not an array")
+            problems.append(
+                f"{_WHERE}: tool.uv.{KEY} is a table (line {line_number(body, header.start)}), not an array"
+            )
     if len([h for h in spans.headers if h.path == TABLE]) > 1:
         problems.append(f"{_WHERE}: [tool.uv] is defined more than once")
     targets = [kv for kv in spans.keyvalues if kv.path == TARGET]
@@ -233,7 +237,9 @@ def _locate(body: str, data: dict[str, Any], spans: Scan) -> tuple[KeyValue | No
     if len(targets) > 1:
         problems.append(f"{_WHERE}: tool.uv.{KEY} is defined more than once")
     if target is not None and target.array is None:
-        problems.append(f"{_WHERE}: tool.uv.{KEY} (line {line_number(body, target.start)}) is not an array; fix it by hand")
+        problems.append(
+            f"{_WHERE}: tool.uv.{KEY} (line {line_number(body, target.start)}) is not an array; fix it by hand"
+        )
     present, value = _lookup(data)
     if present != (target is not None) and not problems:
         problems.append(f"{_WHERE}: cannot locate tool.uv.{KEY} unambiguously; not editing")
@@ -300,9 +306,7 @@ def _block_at(body: str, array: ArraySpan, begin: int, end: int) -> _Block:
     inside = [i for i in range(begin + 1, end) if tokens[i].kind == "value"]
     entries = [(_string_value(body, tokens[i]), _trailing_comment(body, tokens, i)) for i in inside]
     requirements = tuple(value for value, _ in entries if value is not None)
-    canonical = _render(
-        [(value or "", comment or "") for value, comment in entries], indent, newline, form=form
-    )
+    canonical = _render([(value or "", comment or "") for value, comment in entries], indent, newline, form=form)
     hand_edited = body[start:stop] != canonical or not all(looks_rendered(v, c) for v, c in entries)
     before = sum(1 for token in tokens[:begin] if token.kind == "value")
     significant = [token for token in tokens[:begin] if token.kind in ("value", "comma")]
@@ -570,6 +574,8 @@ def _creation_site(analysis: _Analysis) -> tuple[int, str] | None:
     """Where a new key goes (after the last statement of the table defining tool.uv) and its
     dotted spelling there; None when no table defines tool.uv and a new one must be appended."""
     spans = analysis.scan
+    if spans is None:  # only the fast analysis leaves it out, and it only accepts documents with a block
+        raise UnsafeEditError(f"{_WHERE}: cannot locate statements precisely; not editing")
     headers = [i for i, header in enumerate(spans.headers) if header.path == TABLE and not header.is_array]
     if headers:
         region, key = headers[0], KEY
@@ -627,7 +633,9 @@ def _removal(analysis: _Analysis) -> tuple[str, dict[str, Any], bool]:
     block = analysis.block
     if block is not None:
         if not _lookup(expected)[0]:
-            raise UnsafeEditError(analysis.problem or f"{_WHERE}: cannot locate tool.uv.{KEY} unambiguously; not editing")
+            raise UnsafeEditError(
+                analysis.problem or f"{_WHERE}: cannot locate tool.uv.{KEY} unambiguously; not editing"
+            )
         stop = block.end
         rest = body[stop:]
         if block.form == "head" and rest.lstrip(" \t")[:1] != "]" and rest.startswith(block.indent):

@@ -85,7 +85,9 @@ def remove_constraint_line(text: str, constraints_relpath: str | None = None) ->
 
 def _checked(path: str) -> str:
     if not isinstance(path, str) or not _SAFE_PATH.fullmatch(path):
-        raise UnsafeEditError(f"{_WHERE}: refusing to write constraints path {path!r} (use a plain relative POSIX path)")
+        raise UnsafeEditError(
+            f"{_WHERE}: refusing to write constraints path {path!r} (use a plain relative POSIX path)"
+        )
     return path
 
 
