@@ -135,7 +135,7 @@ def test_unprotected_fails_sync_check_only_when_asked(tmp_path: Path, feed: Path
     assert proc.returncode == 1, proc.stdout + proc.stderr  # ... and --check fails on the poetry one
     assert "depguard: error: not protected by sync: services/api: poetry" in proc.stderr
     assert "depguard check services/api/poetry.lock" in proc.stderr
-    assert summary(proc).startswith("1 projects protected (uv: 1), 1 not protectable (poetry: services/api;")
+    assert summary(proc).startswith("1 project protected (uv: 1), 1 not protectable (poetry: services/api;")
     (repo / "pyproject.toml").write_text((repo / "pyproject.toml").read_text().replace('"fail"', '"warn"'))
     proc = sync(repo, feed, "--check")
     assert proc.returncode == 0, proc.stderr
@@ -280,7 +280,7 @@ def test_warehouse_layout_every_input_gets_a_working_c_line(tmp_path: Path, feed
         assert "-c ../constraints.txt  # depguard" in (repo / "requirements" / name).read_text(), name
     assert "litellm!=1.82.7,!=1.82.8" in (repo / "constraints.txt").read_text()
     assert (repo / "docs/MANIFEST.in").read_text() == "include *.rst\n"
-    assert summary(proc) == "1 projects protected (pip: 1, pip-tools: 1), 0 not protectable, 0 skipped"
+    assert summary(proc) == "1 project protected (pip: 1, pip-tools: 1), 0 not protectable, 0 skipped"
     assert "[tool.uv]" not in (repo / "pyproject.toml").read_text()  # tool settings only: uv cannot lock it
     # the real pip-compile, run from the repo root and from elsewhere: -c resolves beside the .in file
     for cwd in (repo, tmp_path):
@@ -350,7 +350,7 @@ def test_fixture_and_template_projects_are_skipped_and_counted(tmp_path: Path, f
     }
     text = sync(repo, feed, "--dry-run")
     assert summary(text) == (
-        "1 projects protected (uv: 1), 0 not protectable, 6 skipped (test fixtures/templates: src/app/cli/templates (1), "
+        "1 project protected (uv: 1), 0 not protectable, 6 skipped (test fixtures/templates: src/app/cli/templates (1), "
         "tests/fixtures (3), tests/test_data (1), {{cookiecutter.slug}} (1); opt in with [tool.depguard] include)"
     )
 

@@ -122,7 +122,8 @@ def summary_line(plan: SyncPlan) -> str:
     protected = plan.protected()
     projects = {p for dirs in protected.values() for p in dirs}
     parts = [
-        f"{len(projects)} projects protected ({', '.join(f'{t}: {len(d)}' for t, d in protected.items()) or 'none'})"
+        f"{len(projects)} project{'' if len(projects) == 1 else 's'} protected "
+        f"({', '.join(f'{t}: {len(d)}' for t, d in protected.items()) or 'none'})"
     ]
     if plan.unprotected:
         tools = sorted({t for gap in plan.unprotected for t in gap.tools})
