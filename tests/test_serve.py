@@ -512,8 +512,33 @@ def test_a_reload_that_fell_back_to_an_older_copy_keeps_the_current_feed(feed_di
         provider.snapshot, provider.turn = older, 1
         assert srv.reload() is False and "older copy" in (srv.last_error or "")
         assert srv.snapshot is current and not events[-1].ok
-        provider.snapshot, provider.turn = replace(current, warnings=("served from cache",)), 2
+        newer = tuple(r.model_copy(update={"modified": "2026-05-01T00:00:00Z"}) for r in current.records)
+        provider.snapshot, provider.turn = replace(current, records=newer, warnings=("served from cache",)), 2
         assert srv.reload() is True and events[-1].warnings == ("served from cache",)  # not older: fine
+
+
+def test_a_refetch_that_finds_the_same_feed_swaps_nothing_and_says_nothing(feed_dir: Path) -> None:
+    """Issue 13: a URL feed is fetched again every few minutes; an unchanged one is no reload,
+    and its warnings (say, the server was unreachable and the cache answered) are not repeated."""
+    current = source_for(str(feed_dir)).load()
+
+    class Refetching:
+        def __init__(self) -> None:
+            self.turn = 0
+
+        def load(self) -> FeedSnapshot:
+            return replace(current, warnings=("could not fetch; served from cache",))
+
+        def fingerprint(self) -> int:
+            self.turn += 1  # the refetch timer: a new fingerprint every poll
+            return self.turn
+
+    events: list[ReloadEvent] = []
+    with start_server(Refetching(), port=0, poll_interval=None, on_reload=events.append) as srv:
+        first = srv.snapshot
+        assert [srv.reload() for _ in range(3)] == [False, False, False]
+        assert events == [] and srv.snapshot is first
+        assert srv.reload(force=True) is True and len(events) == 1  # SIGHUP still reloads
 
 
 def test_parse_helpers() -> None:

@@ -745,17 +745,33 @@ class FeedServer:
         return self
 
     def reload(self, *, force: bool = False) -> bool:
-        """Reload now if the feed changed (or always, with ``force``); True when swapped."""
+        """Reload now if the feed changed (or always, with ``force``); True when swapped.
+
+        A refetch that finds the feed being served (a URL is fetched again every few minutes)
+        swaps nothing and says nothing, unless it ends an earlier failed reload.
+        """
         with self._reload_lock:
             old = self.catalog
+            swapped = False
             try:
                 fingerprint = self._provider.fingerprint()
                 if not force and fingerprint == self._fingerprint:
                     return False
                 self._fingerprint = fingerprint  # a broken feed is retried on its next change
                 snapshot = self._provider.load()
-                _refuse_fallback_rollback(snapshot, old.snapshot)
-                catalog = Catalog.build(snapshot, old.generation + 1)
+                if not force and _content_key(snapshot) == _content_key(old.snapshot):
+                    if self.last_error is None:
+                        return False
+                    event = ReloadEvent(True, old.generation, len(old.snapshot.records), old.snapshot.source)
+                else:
+                    _refuse_fallback_rollback(snapshot, old.snapshot)
+                    catalog = Catalog.build(snapshot, old.generation + 1)
+                    self.catalog = catalog  # one reference swap: requests see the old or the new feed
+                    swapped = True
+                    event = ReloadEvent(
+                        True, catalog.generation, len(snapshot.records), snapshot.source, warnings=snapshot.warnings
+                    )
+                self.last_error = None
             except Exception as exc:  # whatever went wrong, the last good feed keeps serving
                 if not isinstance(exc, (DepguardError, OSError)):
                     _log.exception("feed reload failed")
@@ -763,14 +779,8 @@ class FeedServer:
                 event = ReloadEvent(
                     False, old.generation, len(old.snapshot.records), old.snapshot.source, self.last_error
                 )
-            else:
-                self.catalog = catalog  # one reference swap: requests see the old or the new feed
-                self.last_error = None
-                event = ReloadEvent(
-                    True, catalog.generation, len(snapshot.records), snapshot.source, warnings=snapshot.warnings
-                )
         self._notify(event)  # outside the lock: a callback may call reload() itself
-        return event.ok
+        return swapped
 
     def request_reload(self) -> None:
         """Ask the watcher for a forced reload; safe to call from a signal handler (SIGHUP)."""
@@ -818,6 +828,14 @@ class FeedServer:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+
+def _content_key(snapshot: FeedSnapshot) -> tuple[tuple[str, str, str | None], ...]:
+    """What makes two snapshots the same feed for serving: every record's id, ``modified`` and
+    ``withdrawn``. A merged record never changes without a later ``modified`` (the history
+    rules of ``feed validate --changed-since``), so equal keys mean equal content; SIGHUP forces
+    a reload regardless."""
+    return tuple(sorted((r.id, r.modified, r.withdrawn) for r in snapshot.records))
 
 
 def _refuse_fallback_rollback(new: FeedSnapshot, current: FeedSnapshot) -> None:
