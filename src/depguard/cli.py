@@ -68,6 +68,23 @@ class OutputFormat(str, enum.Enum):
 # "depguard: warning: " or "depguard: error: ", on stderr.
 
 
+#: ``--feed`` and ``--offline`` as sync and check take them: one spelling, one help text.
+FeedOption = Annotated[
+    str | None,
+    typer.Option(
+        "--feed",
+        help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot).",
+    ),
+]
+OfflineOption = Annotated[
+    bool,
+    typer.Option(
+        "--offline",
+        help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1.",
+    ),
+]
+
+
 def _say(text: str, *, err: bool = False) -> None:
     """One line of text output, escaped whole (a newline in a path cannot start a fake line)."""
     typer.echo(printable(text), err=err)
@@ -576,20 +593,8 @@ def sync_command(
         ),
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing; exit 0.")] = False,
-    feed: Annotated[
-        str | None,
-        typer.Option(
-            "--feed",
-            help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot).",
-        ),
-    ] = None,
-    offline: Annotated[
-        bool,
-        typer.Option(
-            "--offline",
-            help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1.",
-        ),
-    ] = False,
+    feed: FeedOption = None,
+    offline: OfflineOption = False,
     allow_rollback: Annotated[
         bool,
         typer.Option(
@@ -786,20 +791,8 @@ def check_command(
             help="Check installed distributions: of each interpreter or virtualenv among PATHS (then only those, unless lockfiles are named too), else of the Python running depguard as well as the repo's lockfiles. Their metadata (*.dist-info, *.egg-info) is read as files: the inspected interpreter is never started and nothing in it runs (a hostile pyvenv.cfg or .pth file cannot act).",
         ),
     ] = False,
-    feed: Annotated[
-        str | None,
-        typer.Option(
-            "--feed",
-            help="Feed source: an https URL of a published feed, a built tree or a feed directory. Default: $DEPGUARD_FEED, [tool.depguard] feed, else the published feed (cached; falls back to the cache, then the bundled snapshot).",
-        ),
-    ] = None,
-    offline: Annotated[
-        bool,
-        typer.Option(
-            "--offline",
-            help="Do not download: use the cached copy of the feed (else the bundled snapshot). Also $DEPGUARD_OFFLINE=1.",
-        ),
-    ] = False,
+    feed: FeedOption = None,
+    offline: OfflineOption = False,
     output: Annotated[
         CheckFormat, typer.Option("--format", help="text for people, json for tools, sarif for GitHub code scanning.")
     ] = CheckFormat.text,
