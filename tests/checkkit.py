@@ -357,7 +357,7 @@ def npm_lock(directory: Path, tarballs: dict[str, tuple[str, str]]) -> bool:
         return False
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "package.json").write_text(json.dumps({"name": "web", "version": "1.0.0"}))
-    specs = [_npm_tarball(directory.parent / "tarballs", name, version) for name, version in tarballs.values()]
+    specs = [npm_tarball(directory.parent / "tarballs", name, version) for name, version in tarballs.values()]
     user, system = directory.parent / "npmrc-user", directory.parent / "npmrc-global"  # npm refuses one file for both
     user.write_text("")
     system.write_text("")
@@ -389,7 +389,8 @@ def npm_lock(directory: Path, tarballs: dict[str, tuple[str, str]]) -> bool:
     return True
 
 
-def _npm_tarball(directory: Path, name: str, version: str) -> Path:
+def npm_tarball(directory: Path, name: str, version: str) -> Path:
+    """A minimal npm package tarball (package.json and index.js), as a registry serves one."""
     import io
     import tarfile
 

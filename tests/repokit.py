@@ -18,6 +18,17 @@ GIT_ENV = {
 }
 
 
+PY = f">={sys.version_info.major}.{sys.version_info.minor}"
+
+
+def project(deps: list[str], extra: str = "", name: str = "demo") -> str:
+    """A pyproject.toml that depends on ``deps`` (plus ``extra`` TOML after it)."""
+    listed = "".join(f'    "{d}",\n' for d in deps)
+    return (
+        f'[project]\nname = "{name}"\nversion = "0.1.0"\nrequires-python = "{PY}"\ndependencies = [\n{listed}]\n{extra}'
+    )
+
+
 def git(repo: Path, *args: str) -> str:
     env = {**os.environ, **GIT_ENV}
     return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout

@@ -21,6 +21,7 @@ import pytest
 from depguard.errors import LockfileError
 from depguard.lockfiles import format_for, read_lockfile
 
+from checkkit import npm_tarball
 from feedkit import record, write_feed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "npm-lockfiles"
@@ -447,24 +448,6 @@ def test_one_package_per_classic_entry_from_quoted_multi_range_headers(tmp_path:
 # --- the real tools, when they are on PATH (offline: local tarballs only) ------------------
 
 
-def _tarball(directory: Path, name: str, version: str) -> Path:
-    import io
-    import tarfile
-
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}-{version}.tgz"
-    with tarfile.open(path, "w:gz") as archive:
-        for member, text in (
-            ("package/package.json", json.dumps({"name": name, "version": version})),
-            ("package/index.js", ""),
-        ):
-            data = text.encode()
-            info = tarfile.TarInfo(member)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return path
-
-
 def _tool_version(exe: str) -> str:
     return subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60, check=False).stdout.strip()
 
@@ -499,8 +482,8 @@ def test_lockfile_written_now_by_the_installed_tool(tmp_path: Path, lockfile: st
         pytest.skip(f"{executable} {version} writes another yarn.lock format")
     project = tmp_path / "web"
     project.mkdir()
-    debug = _tarball(tmp_path / "tarballs", "debug", "4.4.2")
-    ms = _tarball(tmp_path / "tarballs", "ms", "2.1.3")
+    debug = npm_tarball(tmp_path / "tarballs", "debug", "4.4.2")
+    ms = npm_tarball(tmp_path / "tarballs", "ms", "2.1.3")
     (project / "package.json").write_text(
         json.dumps(
             {

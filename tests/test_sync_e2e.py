@@ -7,24 +7,15 @@ compromised version, not even on an exact pin, and nothing else in the user's fi
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from feedkit import record, write_feed, write_record
-from repokit import depguard, init_repo, tree_digest
+from repokit import depguard, init_repo, project, tree_digest
 from support import resolvers
 
 pytestmark = pytest.mark.slow
-PY = f">={sys.version_info.major}.{sys.version_info.minor}"
-
-
-def project(deps: list[str], extra: str = "", name: str = "demo") -> str:
-    listed = "".join(f'    "{d}",\n' for d in deps)
-    return (
-        f'[project]\nname = "{name}"\nversion = "0.1.0"\nrequires-python = "{PY}"\ndependencies = [\n{listed}]\n{extra}'
-    )
 
 
 @pytest.fixture

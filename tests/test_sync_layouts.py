@@ -20,7 +20,7 @@ import pytest
 from depguard.projects import detect_resolvers, discover, is_requirements_input
 
 from feedkit import record, write_feed
-from repokit import depguard, init_repo, tree_digest
+from repokit import depguard, init_repo, project, tree_digest
 from support import resolvers
 
 PY = f">={sys.version_info.major}.{sys.version_info.minor}"
@@ -73,13 +73,6 @@ test = ["pytest"]
 requires = ["pdm-backend"]
 build-backend = "pdm.backend"
 """
-
-
-def project(deps: list[str], extra: str = "", name: str = "demo") -> str:
-    listed = "".join(f'    "{d}",\n' for d in deps)
-    return (
-        f'[project]\nname = "{name}"\nversion = "0.1.0"\nrequires-python = "{PY}"\ndependencies = [\n{listed}]\n{extra}'
-    )
 
 
 @pytest.fixture
