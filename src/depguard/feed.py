@@ -27,7 +27,7 @@ from depguard.errors import FeedSourceError, InvalidRecordError, UnsafeValueErro
 from depguard.exclusions import safe_version
 from depguard.jsonio import JSONError, gc_paused, strict_loads
 from depguard.protected import is_protected
-from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
+from depguard.records import OSV_FIELD_ORDER, Record, timestamp_or_none
 from depguard.validation.profile import profile_issues, profile_vouched
 from depguard.validation.safety import future_issues, unsafe_text_issues
 from depguard.validation.schema import osv_issues
@@ -745,13 +745,7 @@ def _list(value: Any) -> list[Any]:
 
 
 def _time(data: dict[str, Any], key: str) -> _dt.datetime | None:
-    value = data.get(key)
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_timestamp(value)
-    except ValueError:
-        return None
+    return timestamp_or_none(data.get(key))
 
 
 def _time_issues(path: str, data: dict[str, Any]) -> Iterator[Issue]:

@@ -18,7 +18,6 @@ used); the work tree is compared as it is, so uncommitted and untracked records 
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -29,7 +28,7 @@ from depguard.errors import GitError
 from depguard.feed import ID_PATTERN, Feed, Issue, lint, load_feed
 from depguard.gitops import blob_id
 from depguard.jsonio import JSONError, strict_loads
-from depguard.records import parse_timestamp
+from depguard.records import timestamp_or_none
 
 __all__ = ["RULES", "HistoryReport", "history_issues", "validate_changed_since"]
 
@@ -186,7 +185,7 @@ def _update_issues(path: PurePosixPath, before: _Old, data: dict[str, Any], ref:
             )
         )
     if _without_modified(old_data) != _without_modified(data):
-        old_time, new_time = _time(old_data.get("modified")), _time(data.get("modified"))
+        old_time, new_time = timestamp_or_none(old_data.get("modified")), timestamp_or_none(data.get("modified"))
         if old_time is not None and new_time is not None and not new_time > old_time:
             found.append(
                 Issue(
@@ -202,15 +201,6 @@ def _update_issues(path: PurePosixPath, before: _Old, data: dict[str, Any], ref:
 
 def _without_modified(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k != "modified"}
-
-
-def _time(value: Any) -> _dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_timestamp(value)
-    except ValueError:
-        return None
 
 
 def _number(advisory_id: str) -> tuple[int, int] | None:

@@ -35,7 +35,7 @@ from depguard import feed as feed_mod
 from depguard.atomic import write_bytes
 from depguard.errors import InvalidRecordError
 from depguard.jsonio import JSONError, strict_loads
-from depguard.records import parse_timestamp
+from depguard.records import timestamp_or_none
 
 __all__ = [
     "MAX_DEPTH",
@@ -297,7 +297,7 @@ def _check_upstream(data: Any, source: str) -> Upstream:
     if not isinstance(data.get("modified"), str):
         raise InvalidRecordError(f'{where}: not an OSV record (no "modified" timestamp)')
     for key in ("published", "modified", "withdrawn"):
-        if data.get(key) is not None and not _timestamp(data[key]):
+        if data.get(key) is not None and not timestamp_or_none(data[key]):
             raise InvalidRecordError(f"{where}: {key} is not an RFC 3339 timestamp: {data[key]!r}")
     if not isinstance(data.get("aliases", []), list) or not isinstance(data.get("references", []), list):
         raise InvalidRecordError(f"{where}: aliases and references must be lists")
@@ -325,15 +325,6 @@ def _check_upstream(data: Any, source: str) -> Upstream:
                 syntax = "PEP 440" if eco is ecosystems.PYPI else "semver"
                 raise InvalidRecordError(f"{where}: {package['name']} {version!r} is not a valid {syntax} version")
     return Upstream(advisory_id, source, data)
-
-
-def _timestamp(value: Any) -> _dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_timestamp(value)
-    except ValueError:
-        return None
 
 
 # --- incidents -----------------------------------------------------------------------------
@@ -589,7 +580,7 @@ def _references(incident: list[Upstream], notes: list[Note], subject: str) -> li
 
 def _published(incident: list[Upstream]) -> str:
     """The earliest publication among the incident's records (``modified`` when none says)."""
-    stamps = [_timestamp(r.data.get("published")) or _timestamp(r.data.get("modified")) for r in incident]
+    stamps = [timestamp_or_none(r.data.get("published")) or timestamp_or_none(r.data.get("modified")) for r in incident]
     return _stamp(min(s for s in stamps if s is not None))
 
 

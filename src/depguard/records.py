@@ -23,6 +23,7 @@ __all__ = [
     "Record",
     "Reference",
     "parse_timestamp",
+    "timestamp_or_none",
 ]
 
 #: The order in which the OSV specification lists the top-level fields; canonical files use it.
@@ -142,3 +143,14 @@ def parse_timestamp(text: str) -> _dt.datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=_dt.timezone.utc)
     return value
+
+
+def timestamp_or_none(value: Any) -> _dt.datetime | None:
+    """:func:`parse_timestamp` of an untrusted field: None for anything but a valid timestamp
+    string (the rules that compare times leave a bad one to the schema's own message)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        return None
