@@ -421,3 +421,23 @@ def test_scan_outside_a_repo_skips_nested_repos_venvs_and_node_modules(tmp_path:
     proc = depguard(home, "check", "--feed", str(feed), "--format", "json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert [s["path"] for s in json.loads(proc.stdout)["checked"]] == ["requirements.txt"]
+
+
+def test_scan_outside_a_repo_honours_gitignore_as_git_would(tmp_path: Path, feed: Path) -> None:
+    """Outside a repo the current folder is scanned as git would see it were it one: an ignored
+    folder's lockfile is not read, a folder that is not ignored is."""
+    home = tmp_path / "home"
+    home.mkdir()
+    if subprocess.run(["git", "rev-parse"], cwd=home, capture_output=True, check=False).returncode == 0:
+        pytest.skip("the temporary folder is inside a git work tree")
+    (home / ".gitignore").write_text("scratch/\n*.bak.txt\n")
+    (home / "scratch").mkdir()
+    (home / "scratch" / "requirements.txt").write_text("litellm==1.82.7\n")
+    (home / "old.bak.txt").write_text("litellm==1.82.7\n")
+    (home / "app").mkdir()
+    (home / "app" / "requirements.txt").write_text("litellm==1.82.8\n")
+    proc = depguard(home, "check", "--feed", str(feed), "--format", "json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert [s["path"] for s in report["checked"]] == ["app/requirements.txt"]
+    assert [(f["path"], f["version"]) for f in report["findings"]] == [("app/requirements.txt", "1.82.8")]

@@ -36,6 +36,7 @@ __all__ = [
     "blob_id",
     "commit_files",
     "dirty_paths",
+    "files_as_git_sees",
     "git_common_dir",
     "git_env",
     "open_repo",
@@ -147,6 +148,42 @@ def git_common_dir(root: Path) -> Path | None:
     except OSError:
         return None
     return common if common.is_dir() else None
+
+
+def files_as_git_sees(directory: Path) -> list[Path] | None:
+    """The files of ``directory`` as ``git status`` would list them were it a repository, or
+    None without git.
+
+    Outside a work tree, ``check`` and ``sync`` scan the current folder, which may be a home
+    directory full of unrelated checkouts: git itself is asked, with an empty throw-away git
+    directory and ``directory`` as the work tree, so ``.gitignore`` files apply exactly as git
+    applies them and a nested repository is one ``dir/`` entry that is never entered.
+    """
+    import subprocess
+
+    git = shutil.which("git")
+    if git is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="depguard-scan-") as scratch:
+        git_dir = os.path.join(scratch, "scan.git")
+        base = [git, *NO_HOOKS, f"--git-dir={git_dir}"]
+        try:
+            subprocess.run([*base, "init", "-q", "--bare"], check=True, capture_output=True, timeout=60, env=git_env())
+            proc = subprocess.run(
+                [*base, f"--work-tree={directory}", "ls-files", "-z", "--others", "--exclude-standard"],
+                cwd=directory,
+                capture_output=True,
+                check=False,
+                timeout=300,
+                env=git_env(),
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+    if proc.returncode != 0:
+        return None
+    names = (os.fsdecode(name) for name in proc.stdout.split(b"\0"))
+    return [directory / name for name in names if name and not name.endswith("/")]
 
 
 def repo_root(path: Path) -> Path | None:

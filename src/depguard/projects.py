@@ -27,6 +27,7 @@ from typing import Any
 from depguard.config import read_toml
 from depguard.display import printable
 from depguard.errors import ProjectError
+from depguard.gitops import files_as_git_sees
 
 __all__ = [
     "FIXTURE_DIRS",
@@ -138,10 +139,21 @@ def _skipped(rel: PurePosixPath) -> bool:
 
 
 def walk_files(directory: Path) -> Iterable[Path]:
-    """Every file under ``directory`` as git would list it if it were a repo, roughly: never
-    into another repository (a folder holding ``.git``), a virtualenv (``pyvenv.cfg``),
-    ``node_modules`` or the other :data:`SKIPPED_DIRS`. Used outside a git work tree, where
-    the current folder may be a home directory full of unrelated checkouts."""
+    """Every file under ``directory`` as git would list it if it were a repo (``.gitignore``
+    honoured, never into another repository: :func:`depguard.gitops.files_as_git_sees`), and
+    never into a virtualenv (``pyvenv.cfg``), ``node_modules`` or the other :data:`SKIPPED_DIRS`.
+    Used outside a git work tree, where the current folder may be a home directory full of
+    unrelated checkouts. Without git, a walk that skips the same folders and nested repos."""
+    seen = files_as_git_sees(directory)
+    if seen is not None:
+        venvs: dict[Path, bool] = {}
+        for path in sorted(seen):
+            folders = path.relative_to(directory).parents
+            if not any(part in SKIPPED_DIRS for part in path.relative_to(directory).parts[:-1]) and not any(
+                _holds_venv(directory / folder, venvs) for folder in folders if str(folder) != "."
+            ):
+                yield path
+        return
     for current, dirs, files in os.walk(directory):
         here = Path(current)
         dirs[:] = sorted(
@@ -151,6 +163,12 @@ def walk_files(directory: Path) -> Iterable[Path]:
         )
         for name in sorted(files):
             yield here / name
+
+
+def _holds_venv(folder: Path, seen: dict[Path, bool]) -> bool:
+    if folder not in seen:
+        seen[folder] = (folder / "pyvenv.cfg").exists()
+    return seen[folder]
 
 
 def _candidate_files(root: Path, tracked: Iterable[Path] | None) -> list[Path]:
