@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -119,25 +120,13 @@ def git_common_dir(root: Path) -> Path | None:
     ``gitdir:`` points at any directory was taken at its word and files were created there.
     git accepts only a real git directory, and ``root`` must be that checkout's top folder.
     """
-    import subprocess
-
-    git = shutil.which("git")
-    if git is None or not os.path.lexists(Path(root) / ".git"):
+    if not os.path.lexists(Path(root) / ".git"):
         return None
-    try:
-        proc = subprocess.run(
-            [git, *NO_HOOKS, "rev-parse", "--show-toplevel", "--git-common-dir"],
-            cwd=root,
-            capture_output=True,
-            check=False,
-            timeout=60,
-            env=git_env(),
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+    out = _plain_git("rev-parse", "--show-toplevel", "--git-common-dir", cwd=root)
+    if out is None:
         return None
-    lines = os.fsdecode(proc.stdout).splitlines()
-    if proc.returncode != 0 or len(lines) != 2:
+    lines = os.fsdecode(out).splitlines()
+    if len(lines) != 2:
         return None
     top, common = Path(lines[0]), Path(lines[1])
     try:
@@ -159,30 +148,23 @@ def files_as_git_sees(directory: Path) -> list[Path] | None:
     directory and ``directory`` as the work tree, so ``.gitignore`` files apply exactly as git
     applies them and a nested repository is one ``dir/`` entry that is never entered.
     """
-    import subprocess
-
-    git = shutil.which("git")
-    if git is None:
-        return None
     with tempfile.TemporaryDirectory(prefix="depguard-scan-") as scratch:
-        git_dir = os.path.join(scratch, "scan.git")
-        base = [git, *NO_HOOKS, f"--git-dir={git_dir}"]
-        try:
-            subprocess.run([*base, "init", "-q", "--bare"], check=True, capture_output=True, timeout=60, env=git_env())
-            proc = subprocess.run(
-                [*base, f"--work-tree={directory}", "ls-files", "-z", "--others", "--exclude-standard"],
-                cwd=directory,
-                capture_output=True,
-                check=False,
-                timeout=300,
-                env=git_env(),
-                stdin=subprocess.DEVNULL,
-            )
-        except (OSError, subprocess.SubprocessError):
+        git_dir = f"--git-dir={os.path.join(scratch, 'scan.git')}"
+        if _plain_git(git_dir, "init", "-q", "--bare", cwd=directory) is None:
             return None
-    if proc.returncode != 0:
+        out = _plain_git(
+            git_dir,
+            f"--work-tree={directory}",
+            "ls-files",
+            "-z",
+            "--others",
+            "--exclude-standard",
+            cwd=directory,
+            timeout=300,
+        )
+    if out is None:
         return None
-    names = (os.fsdecode(name) for name in proc.stdout.split(b"\0"))
+    names = (os.fsdecode(name) for name in out.split(b"\0"))
     return [directory / name for name in names if name and not name.endswith("/")]
 
 
@@ -193,25 +175,30 @@ def repo_root(path: Path) -> Path | None:
     GitPython, whose import alone costs 40-60 ms: ``check`` with explicit lockfiles needs
     nothing else from git, and commands that do need more open the repo once afterwards.
     """
-    import subprocess
+    out = _plain_git("rev-parse", "--show-toplevel", cwd=path)
+    top = os.fsdecode(out.rstrip(b"\n")) if out is not None else ""
+    return Path(top) if top else None
 
+
+def _plain_git(*args: str, cwd: Path | str, timeout: float = 60) -> bytes | None:
+    """stdout of one git command run without GitPython (whose import alone costs 40-60 ms),
+    hooks off; None when git is missing, fails or times out: the callers then know nothing."""
     git = shutil.which("git")
     if git is None:
         return None
     try:
         proc = subprocess.run(
-            [git, *NO_HOOKS, "rev-parse", "--show-toplevel"],
-            cwd=path,
+            [git, *NO_HOOKS, *args],
+            cwd=cwd,
             capture_output=True,
             check=False,
-            timeout=60,
+            timeout=timeout,
             env=git_env(),
             stdin=subprocess.DEVNULL,
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, subprocess.SubprocessError):
         return None
-    top = os.fsdecode(proc.stdout.rstrip(b"\n"))
-    return Path(top) if proc.returncode == 0 and top else None
+    return proc.stdout if proc.returncode == 0 else None
 
 
 def visible_files(repo: Repo, under: Path | None = None) -> list[Path]:
