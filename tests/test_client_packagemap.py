@@ -176,7 +176,7 @@ def test_a_map_that_does_not_point_at_records_is_damage_not_an_answer(tables: di
     snapshot, _ = mapped_snapshot([record(f"x_DEPGUARD-2026-{n:04d}", name=f"pkg{n}") for n in range(3)])
     stored = snapshot.records._map  # type: ignore[attr-defined]
     bogus = PackageMap(stored.index_sha256, stored.all_sha256, stored.all_size, stored.count, None, tables, {})
-    broken = MappedRecords(snapshot.records._bytes, bogus, "/the/cache")  # type: ignore[attr-defined]
+    broken = MappedRecords(snapshot.records._bytes, bogus, "the cache /the/cache")  # type: ignore[attr-defined]
     with pytest.raises(FeedSourceError, match="the cache /the/cache is damaged"):
         broken.select({("PyPI", "pkg1")}, set())
 

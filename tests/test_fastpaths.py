@@ -521,3 +521,54 @@ def test_one_pass_name_checks_agree_with_the_long_forms(text: str) -> None:
     assert _quote(text) == quote(text, safe="")
     if text and "/" not in text and text not in {".", ".."}:
         assert feed_mod._stem(text) == PurePosixPath(text).stem
+
+
+# --------------------------------------------------------------------------------------------
+# the unsafe-text floor read from a file's own bytes
+
+#: Characters the floor cares about (controls, C1, separators, bidi), their neighbours, and the
+#: JSON escape characters, so that escaped backslashes next to letters come up often.
+_TRICKY = "\t\n\r\x00\x0b\x1b\x1f\x7f\x80\x9f\xa0\u061b\u061c\u200d\u200e\u2027\u2028\u202e\u2066\u2069\u206a\\nbu0"
+_text = st.text(alphabet=st.sampled_from(_TRICKY) | st.characters(), max_size=12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    details=_text | st.none(),
+    summary=_text,
+    key=_text,
+    nested=_text,
+    ascii_only=st.booleans(),
+    indent=st.sampled_from([None, 2]),
+)
+def test_unsafe_text_from_raw_bytes_is_the_walk(
+    details: str | None, summary: str, key: str, nested: str, ascii_only: bool, indent: int | None
+) -> None:
+    """The byte-level shortcut never hides an unsafe character the walk over the values finds."""
+    from depguard.jsonio import strict_loads
+    from depguard.validation.safety import unsafe_text_issues
+
+    data: dict[str, Any] = {"id": "x", "summary": summary, "database_specific": {key: [nested, {"details": nested}]}}
+    if details is not None:
+        data["details"] = details
+    raw = json.dumps(data, ensure_ascii=ascii_only, indent=indent).encode("utf-8")
+    parsed = strict_loads(raw)
+    assert unsafe_text_issues(parsed, raw=raw) == unsafe_text_issues(parsed)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"id": "x", "details": "a\\nb", "summary": "c\\u001bd"}',  # one break in details, one ESC elsewhere
+        b'{"id": "x", "details": "a\\n\\u000bb"}',  # a vertical tab is not a break
+        b'{"id": "x", "summary": "\\u202E"}',  # upper-case hex
+        '{"id": "x", "summary": "\u2066"}'.encode(),  # raw bidi isolate
+        b'{"id": "x", "details": "\\\\n", "summary": "a\\tb"}',  # an escaped backslash is not a break
+    ],
+)
+def test_unsafe_text_from_raw_bytes_refuses(raw: bytes) -> None:
+    from depguard.jsonio import strict_loads
+    from depguard.validation.safety import unsafe_text_issues
+
+    parsed = strict_loads(raw)
+    assert unsafe_text_issues(parsed, raw=raw) == unsafe_text_issues(parsed) != []

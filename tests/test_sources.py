@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from depguard.errors import FeedSourceError
+from depguard.errors import FeedSourceError, InvalidRecordError
 from depguard.feedformat import DEFAULT_FEED_URL
 from depguard.publish import build_site
 from depguard.sources import PublishedFeed, choose, resolve, source_for
@@ -107,3 +107,41 @@ def test_serve_reads_the_configured_feed_as_sync_does(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture(scope="module")
+def large_feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A feed large enough for a directory's records to be checked by two processes."""
+    records = [record(f"x_DEPGUARD-2026-{n:04d}", name=f"pkg-{n:04d}", versions=(f"1.{n}.0",)) for n in range(2100)]
+    return write_feed(tmp_path_factory.mktemp("large") / "feed", records)
+
+
+def test_a_large_directory_reads_as_a_small_one(large_feed: Path) -> None:
+    """Shared out or not, a feed directory gives every record, in file order, and lookups by package."""
+    snapshot = DirectorySource(large_feed).load()
+    ids = [r.id for r in snapshot.records]
+    assert ids == [f"x_DEPGUARD-2026-{n:04d}" for n in range(2100)]
+    assert snapshot.newest_modified == max(r.modified for r in snapshot.records)
+    picked = DirectorySource(large_feed).load().select({("PyPI", "pkg-0007"), ("PyPI", "pkg-2099")}, set())
+    assert [(r.id, r.affected[0].versions) for r in picked] == [
+        ("x_DEPGUARD-2026-0007", ("1.7.0",)),
+        ("x_DEPGUARD-2026-2099", ("1.2099.0",)),
+    ]
+
+
+@pytest.mark.parametrize("position", [0, 1050, 2099])
+def test_a_large_directory_with_one_bad_record_is_refused_whole(
+    large_feed: Path, tmp_path: Path, position: int
+) -> None:
+    """Wherever the bad file falls (the worker takes the front, this process the back), it refuses all."""
+    import shutil
+
+    feed = Path(shutil.copytree(large_feed, tmp_path / "feed"))
+    bad = next(feed.glob(f"PyPI/pkg-{position:04d}/*.json"))
+    data = json.loads(bad.read_bytes())
+    data["affected"][0]["versions"] = ["1.0; python_version<'3'"]
+    bad.write_text(json.dumps(data, indent=2) + "\n")
+    with pytest.raises(
+        InvalidRecordError, match=f"refusing all of it: PyPI/pkg-{position:04d}/.*not a valid PEP 440 version"
+    ):
+        DirectorySource(feed).load()

@@ -43,10 +43,14 @@ __all__ = [
     "create_record",
     "format_feed",
     "lint",
+    "list_record_files",
     "load_feed",
     "new_record",
     "next_id",
+    "parse_record_file",
+    "read_record_file",
     "record_relpath",
+    "typed_record",
     "validate",
 ]
 
@@ -125,7 +129,7 @@ class _TypedBatch:
             for ref in entries:
                 entry = ref()
                 if entry is not None and "_record" not in entry.__dict__:
-                    object.__setattr__(entry, "_record", _typed(entry.data))
+                    object.__setattr__(entry, "_record", typed_record(entry.data))
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,11 @@ class FeedEntry:
                 self.typed.build()
                 cached = self.__dict__.get("_record", _LAZY)
             if cached is _LAZY:
-                cached = _typed(self.data) if self.typed is _LAZY or isinstance(self.typed, _TypedBatch) else self.typed
+                cached = (
+                    typed_record(self.data)
+                    if self.typed is _LAZY or isinstance(self.typed, _TypedBatch)
+                    else self.typed
+                )
             object.__setattr__(self, "_record", cached)
         return cached
 
@@ -241,27 +249,60 @@ def load_feed(root: Path | str) -> Feed:
 
 def _read_files(feed: Feed, root: Path) -> list[tuple[str, bytes]]:
     """(relative path, bytes) of every record file; load issues for files that cannot be records."""
+    paths, issues = list_record_files(root)
+    feed.load_issues += issues
     files = []
+    for rel, full in paths:
+        raw = read_record_file(rel, full)
+        if isinstance(raw, Issue):
+            feed.load_issues.append(raw)
+        else:
+            files.append((rel, raw))
+    return files
+
+
+def list_record_files(root: Path) -> tuple[list[tuple[str, str]], list[Issue]]:
+    """The files under ``root`` to read as records, (relative path, full path) in path order,
+    and the issues of the files that are not read: other kinds of file, links out of the folder.
+
+    Listing is separate from reading so that a caller can share the reading out (see
+    :func:`depguard.sources.directory.from_directory`).
+    """
+    paths: list[tuple[str, str]] = []
+    issues: list[Issue] = []
     real_root = os.path.realpath(root)
     for parts, full, link in _record_files(root):
         rel = "/".join(parts)
         if _suffix(parts[-1]) != ".json":
             if parts[-1] not in {"README.md", "README"}:
-                feed.load_issues.append(Issue(rel, "", "layout", "only <id>.json record files belong in the feed"))
+                issues.append(Issue(rel, "", "layout", "only <id>.json record files belong in the feed"))
             continue
         if link and os.path.commonpath([real_root, os.path.realpath(full)]) != real_root:
-            feed.load_issues.append(Issue(rel, "", "readable", "a symlink that leads out of the feed folder; not read"))
+            issues.append(Issue(rel, "", "readable", "a symlink that leads out of the feed folder; not read"))
             continue
-        try:
-            raw = _read(full)
-        except OSError as exc:
-            feed.load_issues.append(Issue(rel, "", "readable", f"cannot read: {exc.strerror or exc}"))
-            continue
-        except ValueError as exc:
-            feed.load_issues.append(Issue(rel, "", "readable", str(exc)))
-            continue
-        files.append((rel, raw))
-    return files
+        paths.append((rel, full))
+    return paths, issues
+
+
+def read_record_file(rel: str, full: str) -> bytes | Issue:
+    """The bytes of one listed record file, or the ``readable`` issue that stopped the read."""
+    try:
+        return _read(full)
+    except OSError as exc:
+        return Issue(rel, "", "readable", f"cannot read: {exc.strerror or exc}")
+    except ValueError as exc:
+        return Issue(rel, "", "readable", str(exc))
+
+
+def parse_record_file(rel: str, raw: bytes) -> dict[str, Any] | Issue:
+    """A record file's JSON object (:func:`~depguard.jsonio.strict_loads`), or its ``json`` issue."""
+    try:
+        data = strict_loads(raw)
+    except JSONError as exc:
+        return Issue(rel, "", "json", f"invalid JSON: {exc}")
+    if not isinstance(data, dict):
+        return Issue(rel, "", "json", "a record must be a JSON object")
+    return data
 
 
 def _read(path: str) -> bytes:
@@ -286,18 +327,16 @@ def _read(path: str) -> bytes:
 def _parse_entry(
     rel: PurePosixPath, raw: bytes, issues: list[Issue], batch: _TypedBatch | None = None
 ) -> FeedEntry | None:
-    try:
-        data = strict_loads(raw)
-    except JSONError as exc:
-        issues.append(Issue(str(rel), "", "json", f"invalid JSON: {exc}"))
-        return None
-    if not isinstance(data, dict):
-        issues.append(Issue(str(rel), "", "json", "a record must be a JSON object"))
+    data = parse_record_file(str(rel), raw)
+    if isinstance(data, Issue):
+        issues.append(data)
         return None
     return FeedEntry(rel, raw, data, _LAZY if batch is None else batch)
 
 
-def _typed(data: dict[str, Any]) -> Record | None:
+def typed_record(data: dict[str, Any]) -> Record | None:
+    """The pydantic view of a record's data, or None when it does not fit the model (which a
+    consumer treats as an invalid record)."""
     from pydantic import ValidationError
 
     try:
@@ -317,7 +356,7 @@ def parse_record(raw: bytes, *, source: str = "record") -> Record:
     if problems:
         first = problems[0]
         raise InvalidRecordError(f"{source}: not a valid OSV record: {first.pointer or '/'}: {first.message}")
-    record = _typed(data)
+    record = typed_record(data)
     if record is None:
         raise InvalidRecordError(f"{source}: not a valid OSV record")
     return record
@@ -690,7 +729,7 @@ def _file_issues(entries: Sequence[FeedEntry]) -> list[Issue]:
             if not profile_vouched(entry.data):
                 issues += [Issue(str(entry.path), p.pointer, "schema", p.message) for p in profile_issues(entry.data)]
         for entry in entries:
-            unsafe = unsafe_text_issues(entry.data)
+            unsafe = unsafe_text_issues(entry.data, raw=entry.raw)
             if unsafe:
                 issues += [Issue(str(entry.path), p.pointer, "unsafe-text", p.message) for p in unsafe]
         for entry in entries:
@@ -714,7 +753,7 @@ def _cross_issues(feed: Feed) -> list[Issue]:
 def check_record(rel: PurePosixPath, data: dict[str, Any]) -> list[Issue]:
     """The issues of one record on its own (as if written canonically at ``rel``)."""
 
-    entry = FeedEntry(rel, canonical_bytes(data), data, _typed(data))
+    entry = FeedEntry(rel, canonical_bytes(data), data, typed_record(data))
     found = [Issue(str(rel), p.pointer, "schema", p.message) for p in profile_issues(data)]
     return sorted(set(found) | set(_entry_issues(entry)))
 

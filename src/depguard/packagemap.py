@@ -29,7 +29,7 @@ from depguard.errors import FeedSourceError
 from depguard.jsonio import JSONError, gc_paused, strict_loads
 from depguard.records import Record
 
-__all__ = ["FORMAT", "MappedRecords", "PackageMap", "record_spans"]
+__all__ = ["FORMAT", "MappedRecords", "PackageMap", "record_keys", "record_spans"]
 
 #: Bumped when the layout or the meaning of a stored map changes.
 FORMAT = 1
@@ -112,26 +112,29 @@ class PackageMap:
         spans = record_spans(all_bytes)
         if len(spans) != len(records):
             raise ValueError(f"all.json has {len(spans)} elements but {len(records)} records")
+        with gc_paused():  # see jsonio.gc_paused
+            placed = [(span, *record_keys(record)) for record, span in zip(records, spans)]
+        return cls.of_spans(index_sha256, all_sha256, len(all_bytes), placed, newest)
+
+    @classmethod
+    def of_spans(
+        cls,
+        index_sha256: str,
+        all_sha256: str,
+        all_size: int,
+        placed: Sequence[tuple[Span, Iterable[tuple[str, str]], Iterable[str]]],
+        newest: str | None,
+    ) -> PackageMap:
+        """The map of records already placed: (span, :func:`record_keys`) for each, in file order."""
         packages: dict[str, dict[str, list[int]]] = {}
         artifacts: dict[str, list[int]] = {}
-        with gc_paused():  # see jsonio.gc_paused
-            for record, (start, end) in zip(records, spans):
-                keys: set[tuple[str, str]] = set()
-                for affected in record.affected:
-                    key = (
-                        package_key(affected.package.ecosystem, affected.package.name)
-                        if affected.package is not None
-                        else None
-                    )
-                    if key is not None:
-                        keys.add(key)
-                for ecosystem, name in sorted(keys):
-                    packages.setdefault(ecosystem, {}).setdefault(name, []).extend((start, end))
-                if may_list_artifacts(record):
-                    for digest in sorted({a.sha256.lower() for a in record.depguard.artifacts}):
-                        artifacts.setdefault(digest, []).extend((start, end))
+        for (start, end), keys, digests in placed:
+            for ecosystem, name in keys:
+                packages.setdefault(ecosystem, {}).setdefault(name, []).extend((start, end))
+            for digest in digests:
+                artifacts.setdefault(digest, []).extend((start, end))
         tables = {ecosystem: _compact(names) for ecosystem, names in packages.items()}
-        return cls(index_sha256, all_sha256, len(all_bytes), len(records), newest, tables, artifacts)
+        return cls(index_sha256, all_sha256, all_size, len(placed), newest, tables, artifacts)
 
     def to_bytes(self) -> bytes:
         return _compact(
@@ -217,6 +220,14 @@ class PackageMap:
             found.add((start, end))
 
 
+def record_keys(record: Record) -> tuple[list[tuple[str, str]], list[str]]:
+    """What a map files ``record`` under: its package keys (see
+    :func:`~depguard.advisoryindex.package_key`) and the sha256 of each artifact it lists, sorted."""
+    keys = {package_key(a.package.ecosystem, a.package.name) for a in record.affected if a.package is not None}
+    digests = {a.sha256.lower() for a in record.depguard.artifacts} if may_list_artifacts(record) else set()
+    return sorted(key for key in keys if key is not None), sorted(digests)
+
+
 def _compact(data: Any) -> str:
     return json.dumps(data, ensure_ascii=True, separators=(",", ":"), sort_keys=True)
 
@@ -224,16 +235,22 @@ def _compact(data: Any) -> str:
 class MappedRecords(Sequence[Record]):
     """The records of a verified ``all.json``: counted by its map, typed only when asked for.
 
-    Used as :attr:`depguard.sources.interface.FeedSnapshot.records` for the cached feed. Anything that
+    Used as :attr:`depguard.sources.interface.FeedSnapshot.records` for the cached feed and for
+    a feed directory, whose checked files are joined into one such array. ``source`` names the
+    bytes in messages ("the cache ...") and ``remedy`` says what to do if they turn out
+    damaged after all. Anything that
     reads the records one by one (sync, serve, ``feed status``) gets all of them, typed at
     once on first use exactly as the verified download was; :meth:`select` types only the
     records that can match a set of packages, which is all a check needs.
     """
 
-    def __init__(self, all_bytes: bytes, package_map: PackageMap, source: str) -> None:
+    def __init__(
+        self, all_bytes: bytes, package_map: PackageMap, source: str, *, remedy: str = "delete it and run again"
+    ) -> None:
         self._bytes = all_bytes
         self._map = package_map
         self._source = source
+        self._remedy = remedy
         self._typed: tuple[Record, ...] | None = None
 
     def __len__(self) -> int:
@@ -286,4 +303,4 @@ class MappedRecords(Sequence[Record]):
             raise self._damaged(f"not JSON: {exc}") from None
 
     def _damaged(self, detail: str) -> FeedSourceError:
-        return FeedSourceError(f"the cache {self._source} is damaged ({detail}); delete it and run again")
+        return FeedSourceError(f"{self._source} is damaged ({detail}); {self._remedy}")

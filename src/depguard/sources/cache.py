@@ -157,7 +157,7 @@ class FeedCache:
             records: Sequence[Record]
             index: FeedIndex | None = None
             if blobs is not None:
-                records = MappedRecords(all_bytes, blobs.package_map, str(self.directory))
+                records = MappedRecords(all_bytes, blobs.package_map, f"the cache {self.directory}")
             else:
                 index = parse_index(index_raw, str(self.directory))
                 # no map this depguard wrote: another version verified these bytes, under its

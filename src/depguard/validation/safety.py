@@ -44,11 +44,13 @@ _WHOLE_PACKAGE_RANGES = [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]
 _TIMESTAMPS = ("published", "modified", "withdrawn")
 
 
-def record_issues(data: Any, *, now: _dt.datetime | None = None) -> list[SchemaIssue]:
+def record_issues(data: Any, *, now: _dt.datetime | None = None, raw: bytes | None = None) -> list[SchemaIssue]:
     """Everything that refuses a record on the consuming side: the schemas, :func:`unsafe_text_issues`,
     :func:`future_issues` (against ``now``, default the current time) and :func:`protected_issues`.
+
+    ``raw``, when given, must be the bytes ``data`` was parsed from (see :func:`unsafe_text_issues`).
     """
-    found = set(profile_issues(data)) | set(unsafe_text_issues(data))
+    found = set(profile_issues(data)) | set(unsafe_text_issues(data, raw=raw))
     found.update(future_issues(data, now if now is not None else _now()))
     found.update(protected_issues(data))
     return sorted(found)
@@ -123,7 +125,7 @@ def _parse(text: str) -> _dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=_dt.timezone.utc)
 
 
-def unsafe_text_issues(data: Any) -> list[SchemaIssue]:
+def unsafe_text_issues(data: Any, *, raw: bytes | None = None) -> list[SchemaIssue]:
     """Values a feed must never carry, whatever the schemas allow.
 
     The schemas describe the format; this is the security floor under it, checked with them
@@ -141,10 +143,15 @@ def unsafe_text_issues(data: Any) -> list[SchemaIssue]:
       with a warning: a hostile feed must not be able to lift one exclusion that way, so
       the whole feed is refused instead and the last verified copy stays in force;
     * every package name is valid in its ecosystem (ASCII only: no confusable letters).
+
+    ``raw``, the UTF-8 bytes ``data`` was parsed from with :func:`depguard.jsonio.strict_loads`
+    (a feed file), only makes the common verdict "no unsafe character" cheaper to reach
+    (:func:`_raw_looks_clean`); the issues found never depend on it.
     """
     issues: list[SchemaIssue] = []
     try:
-        if not _looks_clean(data):
+        clean = _raw_looks_clean(data, raw) if raw is not None else _looks_clean(data)
+        if not clean:
             _walk_text(data, "", issues)
     except RecursionError:
         issues.append(SchemaIssue("", "nested too deeply to check"))
@@ -178,6 +185,36 @@ def _looks_clean(data: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return _DUMPED_UNSAFE.search(text) is None
+
+
+#: In the UTF-8 bytes of a strict JSON document: a JSON escape that may stand for a C0
+#: control (``\\n``, ``\\u001b``, ...; an escaped backslash followed by ``n`` also matches, so
+#: the count can only be too high). Strict JSON has no raw control character inside a string.
+_RAW_C0_ESCAPE = re.compile(rb"\\[btnfr]|\\u00[01][0-9a-fA-F]")
+#: Every other unsafe character, escaped (``\\u202e``, either case) or raw in UTF-8.
+_RAW_OTHER_UNSAFE = re.compile(
+    rb"\\u(?:007[fF]|00[89][0-9a-fA-F]|061[cC]|200[eEfF]|202[89a-eA-E]|206[6-9])"
+    rb"|\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]"
+)
+_DETAILS_BREAKS = ("\t", "\n", "\r")
+
+
+def _raw_looks_clean(data: Any, raw: bytes) -> bool:
+    """:func:`_looks_clean` from the file's own bytes: True only when no string can be unsafe.
+
+    Two byte-regex scans instead of re-serialising the record (about 3 us instead of 20 us
+    a record). ``details`` may hold tabs and line breaks, which the file must escape; every
+    other C0 control, anywhere, is one more escape in the file. So when the file holds no
+    more such escapes than ``details`` holds tabs and breaks, nothing else holds a control
+    (the count errs only high). The other unsafe characters are refused wherever they are.
+    """
+    if not isinstance(data, dict) or _RAW_OTHER_UNSAFE.search(raw):
+        return False
+    escapes = len(_RAW_C0_ESCAPE.findall(raw))
+    if not escapes:
+        return True
+    details = data.get("details")
+    return isinstance(details, str) and escapes == sum(details.count(c) for c in _DETAILS_BREAKS)
 
 
 def _walk_text(value: Any, pointer: str, issues: list[SchemaIssue]) -> None:
