@@ -145,3 +145,27 @@ def test_a_large_directory_with_one_bad_record_is_refused_whole(
         InvalidRecordError, match=f"refusing all of it: PyPI/pkg-{position:04d}/.*not a valid PEP 440 version"
     ):
         DirectorySource(feed).load()
+
+
+def test_sync_compiles_from_the_pypi_records_alone_and_gets_the_same_exclusions(tmp_path: Path) -> None:
+    """``in_ecosystem`` hands sync only the records it compiles from; the exclusions do not change."""
+    from depguard.affected import compile_exclusions
+
+    records = [
+        record("x_DEPGUARD-2026-0001", name="litellm"),
+        record("x_DEPGUARD-2026-0002", name="left-pad", ecosystem="npm", versions=("1.3.1",)),
+        record("x_DEPGUARD-2026-0003", name="ultralytics", versions=("8.3.41",)),
+        record("x_DEPGUARD-2026-0004", name="chalk", ecosystem="npm", versions=("5.6.1",)),
+    ]
+    snapshot = DirectorySource(write_feed(tmp_path / "feed", records)).load()
+    assert [r.id for r in snapshot.in_ecosystem("PyPI")] == ["x_DEPGUARD-2026-0001", "x_DEPGUARD-2026-0003"]
+    assert [r.id for r in snapshot.in_ecosystem("npm")] == [
+        "x_DEPGUARD-2026-0004",
+        "x_DEPGUARD-2026-0002",
+    ]  # file order
+    assert snapshot.in_ecosystem("Go") == []
+    assert compile_exclusions(snapshot.in_ecosystem("PyPI")) == compile_exclusions(snapshot.records)
+    assert [e.requirement for e in compile_exclusions(snapshot.in_ecosystem("PyPI")).exclusions] == [
+        "litellm!=1.82.7,!=1.82.8",
+        "ultralytics!=8.3.41",
+    ]

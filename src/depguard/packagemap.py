@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -196,6 +196,16 @@ class PackageMap:
             self._add(found, self.artifacts.get(digest))
         return sorted(found)
 
+    def ecosystem_spans(self, ecosystem: str) -> list[Span]:
+        """The spans of every record naming a package of ``ecosystem`` (an OSV name), in file order.
+
+        Raises ValueError when the stored map does not describe spans inside ``all.json``.
+        """
+        found: set[Span] = set()
+        for bounds in self._table(ecosystem).values():
+            self._add(found, bounds)
+        return sorted(found)
+
     def _table(self, ecosystem: str) -> dict[str, Any]:
         table = self._parsed.get(ecosystem)
         if table is None:
@@ -280,8 +290,19 @@ class MappedRecords(Sequence[Record]):
         listing one of ``digests``, in feed order: every record a lookup of them can return."""
         if self._typed is not None:
             return list(self._typed)
+        return self._typed_at(lambda: self._map.spans(keys, digests))
+
+    def in_ecosystem(self, ecosystem: str) -> list[Record]:
+        """The records naming a package of ``ecosystem`` (an OSV name), in feed order: all that
+        ``sync`` compiles exclusions from, for PyPI (a few dozen of a feed's thousand)."""
+        if self._typed is not None:
+            return list(self._typed)
+        return self._typed_at(lambda: self._map.ecosystem_spans(ecosystem))
+
+    def _typed_at(self, where: Callable[[], list[Span]]) -> list[Record]:
+        """The records at the spans ``where()`` gives, typed; a map that misleads is damage."""
         try:
-            spans = self._map.spans(keys, digests)
+            spans = where()
         except ValueError as exc:
             raise self._damaged(str(exc)) from None
         with gc_paused():  # and the parsed JSON is freed before it resumes: never traversed

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from depguard import affected
+from depguard import affected, ecosystems
 from depguard.atomic import write_bytes
 from depguard.config import MAX_PROJECT_FILE_BYTES, Config
 from depguard.errors import DepguardError, ProjectError
@@ -145,7 +145,10 @@ def plan(
 ) -> SyncPlan:
     """Compute every file's new contents; reads files, writes nothing."""
     today = today or _dt.date.today()
-    compiled = affected.compile_exclusions(snapshot.records, ignore=config.ignored_ids(today))
+    # compile_exclusions skips every other ecosystem's entries: only PyPI records need typing
+    compiled = affected.compile_exclusions(
+        snapshot.in_ecosystem(ecosystems.PYPI.name), ignore=config.ignored_ids(today)
+    )
     result = SyncPlan(root, snapshot, compiled.exclusions, list(projects))
     result.warnings += list(snapshot.warnings)
     for entry in config.expired(today):

@@ -62,6 +62,16 @@ class FeedSnapshot:
             return self.records.select(keys, digests)
         return self.records
 
+    def in_ecosystem(self, ecosystem: str) -> Sequence[Record]:
+        """At least every record naming a package of ``ecosystem`` (an OSV name, e.g. ``PyPI``).
+
+        What ``sync`` compiles its exclusions from: it writes PyPI constraints only, and typing
+        the npm records of a feed to skip them was most of the work of a warm ``sync``.
+        """
+        if isinstance(self.records, MappedRecords):
+            return self.records.in_ecosystem(ecosystem)
+        return self.records
+
 
 class FeedSource(abc.ABC):
     """One place records can come from. :meth:`load` reads and verifies them, every call anew.
