@@ -1,8 +1,16 @@
-"""Building feeds in tests: a valid record to start from, and writing a feed directory."""
+"""Building feeds in tests: a valid record to start from, and writing a feed directory.
+
+Also what tests of work shared with a forked worker (:func:`depguard.feed.share_jobs`) need:
+whether this machine lets it fork, this process pinned to one core, and its live children.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +67,33 @@ def write_feed(root: Path, records: list[dict[str, Any]]) -> Path:
     for data in records:
         write_record(root, copy.deepcopy(data))
     return root
+
+
+def forking_allowed() -> bool:
+    """Whether ``share_jobs`` may fork here, by its documented rule: Linux and at least two
+    cores for this process (the third condition, no other thread, holds between tests)."""
+    return sys.platform.startswith("linux") and len(os.sched_getaffinity(0)) >= 2
+
+
+@contextlib.contextmanager
+def one_core() -> Iterator[None]:
+    """This thread pinned to one core meanwhile: ``share_jobs`` then runs every job itself, as
+    on a one-core machine; the same work in one process, for a reference."""
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cores)
+
+
+def child_processes() -> list[int]:
+    """Live child processes of this one (zombies reaped by a pool do not count)."""
+    found = []
+    for task in os.listdir(f"/proc/{os.getpid()}/task"):
+        try:
+            with open(f"/proc/{os.getpid()}/task/{task}/children") as children:
+                found += [int(pid) for pid in children.read().split()]
+        except FileNotFoundError:
+            pass
+    return found

@@ -5,15 +5,23 @@ every lookup exactly as an index of the whole feed (generated feeds and lockfile
 spellings, several affected packages, withdrawn records, artifact digests), the records
 typed on demand are the verified records, and a cache whose map is missing, damaged or
 from another depguard is verified in full as before and gets a new map. Also: a plain-http
-mirror on the loopback sets up no TLS.
+mirror on the loopback sets up no TLS, and https checks certificates (a real TLS server on
+127.0.0.1 with self-signed certificates).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import hashlib
+import http.server
 import json
+import re
 import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +37,7 @@ from depguard.lockfiles import Location, Package
 from depguard.packagemap import MappedRecords, PackageMap, record_spans
 from depguard.publish import build_site
 from depguard.records import Record
-from depguard.sources import FetchOptions, open_url, remote
+from depguard.sources import FetchOptions, open_url
 from depguard.sources.cache import FeedCache
 from depguard.sources.interface import FeedSnapshot
 
@@ -115,14 +123,20 @@ def lock_packages(draw: st.DrawFn) -> list[Package]:
     return packages
 
 
-def mapped_snapshot(data: list[dict[str, Any]]) -> tuple[FeedSnapshot, tuple[Record, ...]]:
-    """A snapshot over ``data`` as the cache keeps it (map stored and read back), and the typed records."""
+def stored_map(data: list[dict[str, Any]]) -> tuple[bytes, PackageMap, tuple[Record, ...]]:
+    """``all.json`` of ``data``, its map as the cache keeps it (stored and read back), and the typed records."""
     all_bytes = (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
     records = tuple(Record.model_validate(item) for item in data)
     digest = hashlib.sha256(all_bytes).hexdigest()
     built = PackageMap.build(INDEX_SHA, digest, all_bytes, records, None)
     stored = PackageMap.from_bytes(built.to_bytes(), index_sha256=INDEX_SHA, all_sha256=digest, all_size=len(all_bytes))
     assert stored is not None
+    return all_bytes, stored, records
+
+
+def mapped_snapshot(data: list[dict[str, Any]]) -> tuple[FeedSnapshot, tuple[Record, ...]]:
+    """A snapshot over ``data`` as the cache keeps it (map stored and read back), and the typed records."""
+    all_bytes, stored, records = stored_map(data)
     return FeedSnapshot(MappedRecords(all_bytes, stored, "cache"), "https://feed.example/", "url"), records
 
 
@@ -173,10 +187,9 @@ def test_records_are_counted_without_typing_and_selected_typing_only_those(monke
     ],
 )
 def test_a_map_that_does_not_point_at_records_is_damage_not_an_answer(tables: dict[str, str]) -> None:
-    snapshot, _ = mapped_snapshot([record(f"x_DEPGUARD-2026-{n:04d}", name=f"pkg{n}") for n in range(3)])
-    stored = snapshot.records._map  # type: ignore[attr-defined]
+    all_bytes, stored, _ = stored_map([record(f"x_DEPGUARD-2026-{n:04d}", name=f"pkg{n}") for n in range(3)])
     bogus = PackageMap(stored.index_sha256, stored.all_sha256, stored.all_size, stored.count, None, tables, {})
-    broken = MappedRecords(snapshot.records._bytes, bogus, "the cache /the/cache")  # type: ignore[attr-defined]
+    broken = MappedRecords(all_bytes, bogus, "the cache /the/cache")
     with pytest.raises(FeedSourceError, match="the cache /the/cache is damaged"):
         broken.select({("PyPI", "pkg1")}, set())
 
@@ -321,15 +334,99 @@ def test_offline_and_fallback_use_the_map_and_name_the_newest_record(
 # --------------------------------------------------------------------------- TLS only when needed
 
 
-def test_a_plain_http_mirror_sets_up_no_tls_and_https_gets_a_verifying_client(served: tuple[str, FetchOptions]) -> None:
+@contextlib.contextmanager
+def tls_contexts() -> Iterator[list[ssl.SSLContext]]:
+    """Every TLS context made meanwhile, whoever makes it (a spy on ``ssl.SSLContext`` itself)."""
+    made: list[ssl.SSLContext] = []
+    real = ssl.SSLContext.__new__
+
+    def new(cls: type[ssl.SSLContext], *args: Any, **kwargs: Any) -> ssl.SSLContext:
+        context = real(cls, *args, **kwargs)
+        made.append(context)
+        return context
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ssl.SSLContext, "__new__", staticmethod(new))
+        yield made
+
+
+def self_signed(folder: Path, ip: str) -> tuple[Path, Path]:
+    """A self-signed certificate (and its key) for the IP address ``ip``, made by openssl."""
+    cert, key = folder / f"{ip}.pem", folder / f"{ip}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ip}"]
+        + ["-addext", f"subjectAltName=IP:{ip}", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def tls_server(root: Path, cert: Path, key: Path) -> Iterator[str]:
+    """``root`` served over https on 127.0.0.1 with ``cert``; yields the base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietFiles, directory=str(root)))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def refused_because(snapshot: FeedSnapshot) -> str:
+    """Why the server's certificate was refused, from the warning of the fallback that follows."""
+    (warning,) = snapshot.warnings
+    assert snapshot.fallback and snapshot.kind != "url", warning
+    found = re.search(r"\[SSL: CERTIFICATE_VERIFY_FAILED\] certificate verify failed: ([^(]*?) \(_ssl", warning)
+    assert found, warning
+    return found[1]
+
+
+@pytest.fixture
+def tls_feed(tmp_path: Path) -> Path:
+    site = tmp_path / "site"
+    build_site(write_feed(tmp_path / "feed", feed_records_on_disk()), site)
+    return site
+
+
+def test_https_checks_the_certificate_and_the_address_against_a_real_tls_server(
+    tls_feed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = self_signed(tmp_path, "127.0.0.1")
+    wrong_cert, wrong_key = self_signed(tmp_path, "127.0.0.2")
+    with tls_server(tls_feed, cert, key) as url:
+        options = FetchOptions(cache_dir=tmp_path / "cache", attempts=1)
+        because = refused_because(open_url(url, options))
+        assert "self" in because and "signed" in because, because
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the same server, now trusted: it was the certificate
+        trusted = open_url(url, options)
+        assert not trusted.fallback and len(trusted.records) == len(feed_records_on_disk())
+    monkeypatch.setenv("SSL_CERT_FILE", str(wrong_cert))
+    with tls_server(tls_feed, wrong_cert, wrong_key) as url:  # trusted, but issued to another address
+        because = refused_because(open_url(url, FetchOptions(cache_dir=tmp_path / "other", attempts=1)))
+        assert because.startswith("IP address mismatch"), because
+
+
+def test_a_plain_http_mirror_sets_up_no_tls_and_https_loads_the_ca_bundle(
+    served: tuple[str, FetchOptions], tls_feed: Path, tmp_path: Path
+) -> None:
     url, options = served
-    with remote._Downloader(options) as downloader:
-        assert downloader.get(url + "index.json").status == 200
-        assert set(downloader._clients) == {"http"}
-        plain = downloader._clients["http"]._transport._pool._ssl_context  # type: ignore[attr-defined]
-        assert plain.verify_mode == ssl.CERT_REQUIRED and plain.check_hostname
-        assert plain.cert_store_stats()["x509_ca"] == 0  # trusts no certificate: it could never complete TLS
-        secure = downloader._client("https://feed.example/")._transport._pool._ssl_context  # type: ignore[attr-defined]
-        assert secure.verify_mode == ssl.CERT_REQUIRED and secure.check_hostname
-        assert secure.cert_store_stats()["x509_ca"] > 0
-        assert set(downloader._clients) == {"http", "https"}
+    with tls_contexts() as made:
+        assert len(open_url(url, options).records) == len(feed_records_on_disk())
+    for context in made:  # none trusts any certificate: it could never complete a TLS handshake
+        assert context.cert_store_stats()["x509_ca"] == 0 and not context.get_ca_certs()
+        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    with tls_server(tls_feed, *self_signed(tmp_path, "127.0.0.1")) as secure, tls_contexts() as made:
+        assert refused_because(open_url(secure, FetchOptions(cache_dir=tmp_path / "tls-cache", attempts=1)))
+    assert any(context.cert_store_stats()["x509_ca"] > 0 for context in made), "the spy sees the https client's"

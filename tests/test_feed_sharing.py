@@ -19,7 +19,9 @@ import pytest
 
 from depguard import feed
 
-pytestmark = pytest.mark.skipif(feed._fork_context() is None, reason="no fork here: every job runs in this process")
+from feedkit import child_processes, forking_allowed, one_core
+
+pytestmark = pytest.mark.skipif(not forking_allowed(), reason="no fork here: every job runs in this process")
 
 
 def _slow(value: Any, seconds: float = 0.05) -> Callable[[], tuple[int, Any]]:
@@ -30,18 +32,6 @@ def _slow(value: Any, seconds: float = 0.05) -> Callable[[], tuple[int, Any]]:
     return job
 
 
-def _children() -> list[int]:
-    """Live child processes of this one (zombies reaped by the pool do not count)."""
-    found = []
-    for task in os.listdir(f"/proc/{os.getpid()}/task"):
-        try:
-            with open(f"/proc/{os.getpid()}/task/{task}/children") as children:
-                found += [int(pid) for pid in children.read().split()]
-        except FileNotFoundError:
-            pass
-    return found
-
-
 def test_jobs_are_shared_and_results_come_in_job_order() -> None:
     arrived: list[int] = []
     results = feed.share_jobs([_slow(n) for n in range(12)], fork=True, done=arrived.append)
@@ -49,7 +39,7 @@ def test_jobs_are_shared_and_results_come_in_job_order() -> None:
     pids = {pid for pid, _ in results}
     assert os.getpid() in pids and len(pids) == 2, "both processes took jobs"
     assert sorted(arrived) == list(range(12))
-    assert _children() == []
+    assert child_processes() == []
     assert gc.get_freeze_count() == 0
 
 
@@ -76,7 +66,7 @@ def test_a_job_failing_everywhere_raises_here() -> None:
 
     with pytest.raises(ValueError, match=f"failed in {os.getpid()}"):
         feed.share_jobs([failing, _slow(1), _slow(2), _slow(3)], fork=True)
-    assert _children() == []
+    assert child_processes() == []
 
 
 def test_a_dying_worker_changes_nothing() -> None:
@@ -88,7 +78,7 @@ def test_a_dying_worker_changes_nothing() -> None:
         return "here"
 
     assert feed.share_jobs([dies] * 6, fork=True) == ["here"] * 6
-    assert _children() == []
+    assert child_processes() == []
 
 
 def test_a_parent_that_gives_up_does_not_wait_for_the_worker() -> None:
@@ -106,7 +96,7 @@ def test_a_parent_that_gives_up_does_not_wait_for_the_worker() -> None:
     with pytest.raises(KeyboardInterrupt):
         feed.share_jobs([job, job, job, job], fork=True)
     assert time.monotonic() - start < 20
-    assert _children() == []
+    assert child_processes() == []
     assert gc.get_freeze_count() == 0
 
 
@@ -115,12 +105,16 @@ def test_no_fork_while_another_thread_runs() -> None:
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        assert feed._fork_context() is None
         assert {pid for pid, _ in feed.share_jobs([_slow(n) for n in range(4)], fork=True)} == {os.getpid()}
     finally:
         stop.set()
         thread.join()
-    assert feed._fork_context() is not None
+    assert len({pid for pid, _ in feed.share_jobs([_slow(n) for n in range(12)], fork=True)}) == 2, "shared again"
+
+
+def test_no_fork_on_one_core() -> None:
+    with one_core():
+        assert {pid for pid, _ in feed.share_jobs([_slow(n) for n in range(4)], fork=True)} == {os.getpid()}
 
 
 def test_the_parent_is_frozen_out_of_the_collector_only_while_sharing() -> None:

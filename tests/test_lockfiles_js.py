@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -379,12 +380,15 @@ def test_non_utf8_lockfile_names_the_line(tmp_path: Path, tool: str) -> None:
 
 @pytest.mark.parametrize("name", ["pnpm-lock.yaml", "yarn.lock", "bun.lock"])
 def test_oversized_lockfile_is_refused_before_it_is_read(tmp_path: Path, name: str) -> None:
-    from depguard.lockfiles._jslock import MAX_LOCKFILE_BYTES
-
     path = tmp_path / name
     with path.open("wb") as handle:  # sparse: nothing is written but the size
-        handle.truncate(MAX_LOCKFILE_BYTES + 1)
-    with pytest.raises(LockfileError, match=rf"^{path}:1: \d+ bytes is more than"):
+        handle.truncate(1 << 32)
+    with pytest.raises(LockfileError, match=rf"^{path}:1: {1 << 32} bytes is more than the (\d+) bytes") as caught:
+        read_lockfile(path, tmp_path)
+    limit = int(re.search(r"more than the (\d+) bytes", str(caught.value))[1])  # type: ignore[index]
+    with path.open("wb") as handle:  # the limit the message names is the one applied
+        handle.truncate(limit + 1)
+    with pytest.raises(LockfileError, match=rf"^{path}:1: {limit + 1} bytes is more than the {limit} bytes"):
         read_lockfile(path, tmp_path)
 
 

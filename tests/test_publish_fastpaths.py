@@ -8,14 +8,13 @@ also when the child fails.
 
 from __future__ import annotations
 
-import functools
 import html
 import io
 import json
 import os
+import signal
 import urllib.parse
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from depguard import feed as feed_mod
 from depguard import publish, ziparchive
 from depguard.feed import load_feed
 
-from feedkit import record, write_feed
+from feedkit import child_processes, forking_allowed, record, write_feed
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -229,28 +227,38 @@ def test_escapes_are_html_escape(text: str) -> None:
 # --------------------------------------------------------------------------- the build, in one process or two
 
 
-@pytest.fixture
-def forks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[], set[int]]:
-    """Shares the build with a worker even for small feeds; tells which other processes ran jobs."""
-    log = tmp_path / "job-pids"
-    real = feed_mod._run_job
-
-    @functools.wraps(real)  # same module and name: the pool pickles it by reference
-    def run_job(index: int) -> Any:
-        with open(log, "a") as out:
-            out.write(f"{os.getpid()}\n")
-        return real(index)
-
-    monkeypatch.setattr(feed_mod, "_run_job", run_job)
-    monkeypatch.setattr(publish, "_FORK_MIN_RECORDS", 0)
-    return lambda: {int(pid) for pid in log.read_text().split()} - {os.getpid()} if log.exists() else set()
+#: A feed this large is built with a forked worker sharing the work (smaller ones in one process).
+LARGE = 2000
 
 
-@pytest.mark.skipif(feed_mod._fork_context() is None, reason="no fork here: the build always runs in one process")
-def test_build_shared_with_a_child_is_the_one_process_rendering(tmp_path: Path, forks: Callable[[], set[int]]) -> None:
-    root = _feed(tmp_path / "feed", 40)
-    result = publish.build_site(root, tmp_path / "out", base_url="https://example.org/feed")
-    assert forks(), "a forked worker took jobs"
+class Workers:
+    """A build's progress callback that notes the forked workers alive as the files are written
+    (the callback runs here, as each share of the work arrives); ``kill`` kills them there."""
+
+    def __init__(self, *, kill: bool = False) -> None:
+        self.seen: set[int] = set()
+        self.killed: set[int] = set()
+        self.kill = kill
+        self.calls: list[tuple[int, int]] = []
+
+    def __call__(self, done: int, total: int) -> None:
+        self.calls.append((done, total))
+        if done <= total // 2:  # the lint, first half of the progress
+            return
+        children = child_processes()
+        self.seen.update(children)
+        if self.kill and children and not self.killed:
+            for pid in children:
+                os.kill(pid, signal.SIGKILL)
+            self.killed.update(children)
+
+
+@pytest.mark.skipif(not forking_allowed(), reason="no fork here: the build always runs in one process")
+def test_build_shared_with_a_child_is_the_one_process_rendering(tmp_path: Path) -> None:
+    root = _feed(tmp_path / "feed", LARGE)
+    workers = Workers()
+    result = publish.build_site(root, tmp_path / "out", base_url="https://example.org/feed", progress=workers)
+    assert workers.seen, "a forked worker shared the writing"
     expected = publish.render_site(load_feed(root), base_url="https://example.org/feed")
     assert _tree(tmp_path / "out") == expected
     assert list(result.files) == sorted(expected)
@@ -259,29 +267,21 @@ def test_build_shared_with_a_child_is_the_one_process_rendering(tmp_path: Path, 
     assert _tree(tmp_path / "reference") == expected and _modes(tmp_path / "reference") == _modes(tmp_path / "out")
 
 
-@pytest.mark.skipif(feed_mod._fork_context() is None, reason="no fork here: the build always runs in one process")
-def test_a_failing_child_changes_nothing(
-    tmp_path: Path, forks: Callable[[], set[int]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The child dies as it writes its first file: the parent does every job itself."""
-    root = _feed(tmp_path / "feed", 20)
-    parent = os.getpid()
-    real_write = publish._Staging.write
-
-    def write(staging: publish._Staging, rel: str, data: bytes) -> str:
-        if os.getpid() != parent:
-            os._exit(3)
-        return real_write(staging, rel, data)
-
-    monkeypatch.setattr(publish._Staging, "write", write)
-    publish.build_site(root, tmp_path / "out")
-    assert forks()
+@pytest.mark.skipif(not forking_allowed(), reason="no fork here: the build always runs in one process")
+def test_a_child_killed_while_writing_changes_nothing(tmp_path: Path) -> None:
+    """The worker is killed as soon as the first written share arrives: the parent does the rest."""
+    root = _feed(tmp_path / "feed", LARGE)
+    workers = Workers(kill=True)
+    publish.build_site(root, tmp_path / "out", progress=workers)
+    assert workers.killed, "a forked worker was there to kill"
     assert _tree(tmp_path / "out") == publish.render_site(load_feed(root))
+    assert child_processes() == []
 
 
-def test_build_progress_reaches_the_total(tmp_path: Path, forks: Callable[[], set[int]]) -> None:
-    root = _feed(tmp_path / "feed", 30)
-    seen: list[tuple[int, int]] = []
-    publish.build_site(root, tmp_path / "out", progress=lambda done, total: seen.append((done, total)))
-    assert seen[-1] == (60, 60) and all(total == 60 for _, total in seen)
+def test_build_progress_reaches_the_total(tmp_path: Path) -> None:
+    root = _feed(tmp_path / "feed", LARGE)
+    workers = Workers()
+    publish.build_site(root, tmp_path / "out", progress=workers)
+    seen = workers.calls
+    assert seen[-1] == (2 * LARGE, 2 * LARGE) and all(total == 2 * LARGE for _, total in seen)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)

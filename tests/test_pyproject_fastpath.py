@@ -1,8 +1,8 @@
 """The pyproject writer's fast analysis is held to the full one (tomlkit over the whole document).
 
-``_fast_analysis`` either returns exactly what ``_full_analysis`` returns for the same text, or
-None; and ``apply``/``remove``/``read_block`` give the same text or the same refusal with the fast
-path as without it. Documents come from the writer's property strategies, from the upstream
+``apply``/``remove``/``read_block`` give the same text or the same refusal with the fast path as
+without it, and a document the writer produced is read without handing its block to tomlkit
+(the fast path's whole point, seen through a spy on ``tomlkit.parse``). Documents come from the writer's property strategies, from the upstream
 corpus, from edits of every kind around and inside a block, and from hand-written traps (a block
 inside a multi-line string, a string shaped like the sentinel, a second block, a scanner that
 misreads the array).
@@ -18,26 +18,53 @@ from typing import Any
 
 import pytest
 import tomlkit
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from test_writers_pyproject import PROPERTY_SETTINGS, TWO, _same, exclusion_lists, pyprojects
+from tomlkit.exceptions import TOMLKitError
 
 from depguard.errors import ProjectError
 from depguard.exclusions import Exclusion, make_exclusion
 from depguard.writers import pyproject
-from depguard.writers._tomlspan import Scan, Token
+from depguard.writers._tomlspan import Scan, Token  # private on purpose: to inject scanner mistakes
 from depguard.writers.block import BEGIN_MARKER, END_MARKER
 
 
 @contextlib.contextmanager
 def _full_only() -> Iterator[None]:
     """Run the writer with the fast analysis switched off: the reference behaviour."""
-    saved = pyproject._fast_analysis
-    pyproject._fast_analysis = lambda body: None
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        # private on purpose: the two analyses differ only in speed, so no public call picks one
+        patch.setattr(pyproject, "_fast_analysis", lambda body: None)
         yield
-    finally:
-        pyproject._fast_analysis = saved
+
+
+@contextlib.contextmanager
+def _tomlkit_parses() -> Iterator[list[str]]:
+    """Every text handed to ``tomlkit.parse`` meanwhile (a spy on tomlkit's public function)."""
+    seen: list[str] = []
+    real = tomlkit.parse
+
+    def parse(text: str) -> Any:
+        seen.append(text)
+        return real(text)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tomlkit, "parse", parse)
+        yield seen
+
+
+def analyzed_fast(text: str) -> bool:
+    """Whether ``apply`` analyzed ``text`` without tomlkit parsing the whole of it: the fast path.
+
+    The fast analysis hands tomlkit the document with its block cut down to one line; the full
+    one hands it the document itself (and so does a fast analysis that steps aside).
+    """
+    body = text.removeprefix("\ufeff")
+    with _tomlkit_parses() as seen, contextlib.suppress(ProjectError):
+        pyproject.apply(text, TWO)
+    assert seen, "the spy saw no tomlkit.parse: it no longer sees the writer's parses"
+    return body not in seen
 
 
 def _outcome(call: Callable[[], Any]) -> tuple[str, Any]:
@@ -50,6 +77,8 @@ def _outcome(call: Callable[[], Any]) -> tuple[str, Any]:
 def assert_same_as_full(text: str, exclusions: list[Exclusion]) -> None:
     """Every public call, and the analysis itself, agrees with the full analysis on ``text``."""
     body = text[1:] if text.startswith("\ufeff") else text
+    # private on purpose: the analysis' document value and block counts only feed the writer's
+    # re-check of its own edit, which no public call shows apart from the edit itself
     fast = pyproject._fast_analysis(body)
     if fast is not None:
         full = pyproject._full_analysis(body)
@@ -89,38 +118,28 @@ def _many(count: int) -> list[Exclusion]:
 )
 def test_a_canonical_block_is_analyzed_fast_and_equals_the_full_analysis(text: str) -> None:
     edited = pyproject.apply(text, _many(50)).text
-    body = edited.removeprefix("\ufeff")
-    fast = pyproject._fast_analysis(body)
-    assert fast is not None and fast.block is not None
-    full = pyproject._full_analysis(body)
-    assert fast.block == full.block and _same(fast.data, full.data)
+    assert analyzed_fast(edited)
     assert_same_as_full(edited, _many(49))
     assert_same_as_full(edited, _many(50))
 
 
-def test_the_large_block_case_never_parses_the_block_with_tomlkit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_large_block_case_never_parses_the_block_with_tomlkit() -> None:
     text = pyproject.apply('[project]\nname = "x"\n', _many(2000)).text
-    parsed: list[int] = []
-    original = pyproject._parse
-
-    def counting(body: str) -> dict[str, Any]:
-        parsed.append(len(body))
-        return original(body)
-
-    monkeypatch.setattr(pyproject, "_parse", counting)
-    assert pyproject.apply(text, _many(2000)).text == text
-    changed = pyproject.apply(text, _many(1999)).text
-    assert parsed and max(parsed) < 500  # only the document with one sentinel line in the block
+    with _tomlkit_parses() as parsed:
+        assert pyproject.apply(text, _many(2000)).text == text
+        changed = pyproject.apply(text, _many(1999)).text
+        assert pyproject.read_block(changed) == tuple(e.requirement for e in _many(1999))
+    assert parsed and max(map(len, parsed)) < 500  # only the document with one sentinel line in the block
     with _full_only():
         assert pyproject.apply(text, _many(1999)).text == changed
 
 
 def test_without_a_block_or_with_a_hand_edited_one_the_full_analysis_decides() -> None:
-    assert pyproject._fast_analysis('[project]\nname = "x"\n') is None
+    assert not analyzed_fast('[project]\nname = "x"\n')
     text = pyproject.apply("", TWO).text
-    assert pyproject._fast_analysis(text) is not None
-    assert pyproject._fast_analysis(text.replace('",  # x_', '", # x_', 1)) is None
-    assert pyproject._fast_analysis(text.replace("    " + END_MARKER, "   " + END_MARKER)) is None
+    assert analyzed_fast(text)
+    assert not analyzed_fast(text.replace('",  # x_', '", # x_', 1))
+    assert not analyzed_fast(text.replace("    " + END_MARKER, "   " + END_MARKER))
 
 
 # -- traps ---------------------------------------------------------------------------------
@@ -166,7 +185,7 @@ def test_traps(text: str) -> None:
 
 def test_a_block_in_a_string_is_not_taken_for_the_array() -> None:
     text = f'[tool.uv]\nconstraint-dependencies = []\nnote = """\n{BLOCK}"""\n'
-    assert pyproject._fast_analysis(text) is None
+    assert not analyzed_fast(text)
 
 
 # -- a scanner that disagrees with tomlkit ---------------------------------------------------
@@ -211,7 +230,7 @@ def test_a_scanner_mistake_is_a_refusal_on_both_paths(
     written = pyproject.apply(text, TWO).text
     original = pyproject.scan
     monkeypatch.setattr(pyproject, "scan", lambda body: mistake(original(body)))
-    assert pyproject._fast_analysis(written) is None
+    assert not analyzed_fast(written)
     assert_same_as_full(written, TWO[:1])
 
 
@@ -276,7 +295,7 @@ def test_edited_documents_give_the_same_result_as_the_full_analysis(text: str, e
 @given(text=pyprojects(), first=exclusion_lists(min_size=1), second=exclusion_lists())
 def test_written_documents_are_analyzed_fast(text: str, first: list[Exclusion], second: list[Exclusion]) -> None:
     edited = pyproject.apply(text, first).text
-    assert pyproject._fast_analysis(edited.removeprefix("\ufeff")) is not None
+    assert analyzed_fast(edited)
     assert_same_as_full(edited, second)
 
 
@@ -291,7 +310,7 @@ def test_corpus_documents_with_a_block(upstream_corpus: Path, shard: int) -> Non
             edited = pyproject.apply(text, TWO).text
         except ProjectError:
             continue
-        assert pyproject._fast_analysis(edited.removeprefix("\ufeff")) is not None, path
+        assert analyzed_fast(edited), path
         assert_same_as_full(edited, _many(30))
         lines = edited.splitlines(keepends=True)
         begin = next(i for i, line in enumerate(lines) if BEGIN_MARKER in line)
@@ -299,10 +318,29 @@ def test_corpus_documents_with_a_block(upstream_corpus: Path, shard: int) -> Non
             assert_same_as_full("".join(lines[:cut] + lines[cut + 1 :]), TWO)
 
 
+STRING_PIECES = st.lists(
+    st.sampled_from(
+        ["a", " ", "#", "'", '"', "\\", "\\t", '\\"', "\\\\", "\\u0041", "\\U0001F600", "\\x41", "é", "\t", "]"]
+    ),
+    max_size=4,
+).map("".join)
+
+
 @PROPERTY_SETTINGS
-@given(raw=st.text(st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=20) | st.text(max_size=5))
-def test_plain_strings_are_read_as_tomlkit_reads_them(raw: str) -> None:
+@given(
+    raw=st.text(st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=20) | st.text(max_size=5) | STRING_PIECES
+)
+@example(raw="a\\tb")
+def test_entries_are_read_as_tomlkit_reads_them(raw: str) -> None:
+    """A block's strings, escapes and all, read back as tomlkit's values (the writer reads the
+    plain ones without tomlkit)."""
     for quoted in (f'"{raw}"', f"'{raw}'"):
-        if pyproject._PLAIN_STRING.fullmatch(quoted):
-            assert tomlkit.value(quoted) == quoted[1:-1]
-            assert type(tomlkit.value(quoted).unwrap()) is str
+        try:
+            value = tomlkit.value(quoted).unwrap()
+        except TOMLKitError:
+            continue
+        if type(value) is not str or "\n" in raw or "\r" in raw:
+            continue
+        for comment in ("x_DEPGUARD-2026-0001", "hand-written"):
+            text = f"[tool.uv]\nconstraint-dependencies = [\n    {BEGIN_MARKER}\n    {quoted},  # {comment}\n    {END_MARKER}\n]\n"
+            assert pyproject.read_block(text) == (value,), text

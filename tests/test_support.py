@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from depguard import tomlread
+
 from support import httpserver, pkgindex, resolvers
 from support.httpserver import LocalHTTPServer, Route
 
@@ -144,7 +146,7 @@ def test_write_project_and_locked_versions(tmp_path: Path) -> None:
     path = resolvers.write_project(
         tmp_path, ['litellm>=1.82; python_version >= "3"'], constraints=[LITELLM_BAD], tool_uv="no-index = true"
     )
-    data = resolvers._load_toml(path)
+    data = tomlread.loads(path.read_text(encoding="utf-8"))
     assert data["project"]["dependencies"] == ['litellm>=1.82; python_version >= "3"']
     assert data["tool"]["uv"] == {"constraint-dependencies": [LITELLM_BAD], "no-index": True}
     assert data["project"]["requires-python"] == f">={sys.version_info.major}.{sys.version_info.minor}"
@@ -538,8 +540,10 @@ def test_nginx_runs_from_its_own_directory(nginx, tmp_path: Path) -> None:
         r = c.get(server.url("/hello.txt"), headers={"Accept-Encoding": "identity"})
     assert r.status_code == 200 and r.text == "hello from nginx " * 10
     assert server.wait_for_requests(1)[0].body_bytes == len(r.content)
+    master = int((server.workdir / "nginx.pid").read_text())
     server.stop()
-    assert server._proc is None
+    with pytest.raises(ProcessLookupError):  # nginx is gone, and reaped
+        os.kill(master, 0)
     with pytest.raises(httpx.ConnectError), client() as c:
         c.get(server.url("/hello.txt"))
 

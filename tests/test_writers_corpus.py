@@ -7,10 +7,13 @@ returned; refusals must stay rare (at most one in ten) and are listed with their
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import tomlkit
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import AoT, Array, String
 
 from depguard.errors import ProjectError
 from depguard.exclusions import make_exclusion
@@ -123,24 +126,32 @@ def test_corpus_pyprojects(upstream_corpus: Path) -> None:
 
 def _array_shapes(corpus: Path) -> dict[str, str]:
     """Every array of strings written in the corpus (any key), by its exact text: the shapes
-    real people write (one line, hanging, trailing commas, comments), to try as the target."""
-    from depguard.writers._tomlspan import ScanError, scan
-
+    real people write (one line, hanging, trailing commas, comments), to try as the target.
+    tomlkit keeps each array's text as written."""
     shapes: dict[str, str] = {}
     for path in sorted((corpus / "pyprojects").glob("*/pyproject.toml")):
         text = path.read_bytes().decode("utf-8").lstrip("\ufeff")
         try:
-            spans = scan(text)
-        except ScanError:
+            document = tomlkit.parse(text)
+        except TOMLKitError:
             continue
-        for kv in spans.keyvalues:
-            if kv.array is None:
-                continue
-            raw = text[kv.value_start : kv.value_end]
-            values = [text[t.start : t.end] for t in kv.array.tokens if t.kind == "value"]
-            if values and all(v[:1] in "\"'" for v in values):
-                shapes.setdefault(raw, f"{path.parent.name}:{'.'.join(kv.path)}")
+        for where, array in _arrays(document, ()):
+            if len(array) and all(isinstance(value, String) for value in array):
+                shapes.setdefault(array.as_string(), f"{path.parent.name}:{'.'.join(where)}")
     return shapes
+
+
+def _arrays(table: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Array]]:
+    """Every array in ``table`` and in the tables (inline, arrays of tables) inside it."""
+    for key, item in table.items():
+        where = (*path, key)
+        if isinstance(item, Array):
+            yield where, item
+        elif isinstance(item, dict):
+            yield from _arrays(item, where)
+        elif isinstance(item, AoT):
+            for inner in item:
+                yield from _arrays(inner, where)
 
 
 def test_every_array_shape_of_the_corpus_as_the_target(upstream_corpus: Path) -> None:
