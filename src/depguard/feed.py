@@ -595,11 +595,39 @@ _MAX_JOBS = 256
 #: The jobs of the :func:`share_jobs` call under way. A forked worker inherits this list, so a
 #: job crosses to it as its index: closures over a parsed feed cannot be pickled, nor need to be.
 _JOBS: list[Callable[[], Any]] = []
+#: The jobs nobody has taken yet, as ``[first, end)`` in shared memory with its lock (a
+#: ``multiprocessing`` Array the worker inherits): the worker takes from the front, this
+#: process from the back, each without waiting on the other.
+_LEFT: list[Any] = []
 
 
-def _run_job(index: int) -> Any:
-    """Run in the forked worker: job ``index`` of the call under way."""
-    return _JOBS[index]()
+def _take(*, front: bool) -> int | None:
+    """The next job to run, from the front (the worker) or the back (this process), or None."""
+    left = _LEFT[0]
+    with left.get_lock():
+        first, end = left[0], left[1]
+        if first >= end:
+            return None
+        if front:
+            left[0] = first + 1
+            return int(first)
+        left[1] = end - 1
+        return int(end - 1)
+
+
+def _work_from_front() -> dict[int, Any]:
+    """Run in the forked worker: take jobs from the front until none is left; their results.
+
+    A job that raises is left out: this process runs it again and raises it with its own
+    traceback (the worker's cannot cross).
+    """
+    finished = {}
+    while (index := _take(front=True)) is not None:
+        try:
+            finished[index] = _JOBS[index]()
+        except Exception:
+            continue
+    return finished
 
 
 def share_jobs(
@@ -610,12 +638,14 @@ def share_jobs(
     Why fork: ``feed validate`` and ``feed build`` spend seconds on pure computation over a
     parsed feed, and a forked worker sees that feed without re-reading or pickling it (spawn
     would redo the very work to save). The worker takes jobs from the front (list long jobs
-    first; one at a time, each finished one fetches the next), this process from the back,
-    so neither core idles. A job that fails in the worker, or a worker that dies, is run
-    again here: errors are raised in this process with its traceback (jobs must be
-    repeatable, as pure computations and writes of the same bytes are). ``done(index)`` is
-    called here as each job's result arrives. Serial when forking is unsafe or useless
-    (:func:`_fork_context`).
+    first), this process from the back, both from one pair of counters in shared memory, so
+    neither waits for the other between jobs (handing the worker one job at a time through
+    the pool's threads left it idle a tenth of a second per job while this process held the
+    interpreter). The worker's results cross in one piece when it runs out of jobs. A job
+    that fails in the worker, or a worker that dies, is run again here: errors are raised in
+    this process with its traceback (jobs must be repeatable, as pure computations and writes
+    of the same bytes are). ``done(index)`` is called here as each result is in (the worker's
+    all at once, at its end). Serial when forking is unsafe or useless (:func:`_fork_context`).
     """
     results: dict[int, Any] = {}
 
@@ -629,58 +659,38 @@ def share_jobs(
         for index in range(len(jobs)):
             run_here(index)
         return [results[index] for index in range(len(jobs))]
-    import collections
     import gc
-    import threading
-    from concurrent.futures import Future, ProcessPoolExecutor, wait
+    from concurrent.futures import ProcessPoolExecutor
 
     _JOBS[:] = jobs
-    left = collections.deque(range(len(jobs)))  # jobs nobody has taken yet
-    sent: dict[Future[Any], int] = {}
-    lock = threading.Lock()
-
-    def send_next(_finished: Future[Any] | None = None) -> None:
-        """Give the worker the first job left (also the callback of each job it finishes)."""
-        with lock:
-            if not left:
-                return
-            index = left.popleft()
-            try:
-                future = pool.submit(_run_job, index)
-            except Exception:
-                left.appendleft(index)
-                return
-            sent[future] = index
-        future.add_done_callback(send_next)
-
-    def take_last() -> int | None:
-        with lock:
-            return left.pop() if left else None
-
+    _LEFT[:] = [context.Array("q", [0, len(jobs)])]
     froze = gc.get_freeze_count() == 0  # a collection in either process would copy every shared page
     if froze:
         gc.freeze()
     pool = ProcessPoolExecutor(1, mp_context=context, initializer=gc.disable)
     try:
-        send_next()  # one job in flight: a long job queued behind another would idle this process
-        while (mine_next := take_last()) is not None:
-            run_here(mine_next)
-        with lock:
-            mine = dict(sent)  # nothing is sent any more: ``left`` is empty
-        for future in wait(mine).done:
-            index = mine[future]
-            try:
-                results[index] = future.result()
-            except Exception:
-                run_here(index)
-            else:
+        theirs = pool.submit(_work_from_front)
+        while (index := _take(front=False)) is not None:
+            run_here(index)
+        try:
+            finished: dict[int, Any] = theirs.result()
+        except Exception:  # the worker died (BrokenProcessPool) or its results could not cross
+            finished = {}
+        for index in range(len(jobs)):
+            if index in results:
+                continue
+            if index in finished:
+                results[index] = finished[index]
                 if done is not None:
                     done(index)
+            else:
+                run_here(index)
     except BaseException:  # this process gives up (an error here, ^C): do not wait for a long job
         _stop_workers(pool)
         raise
     finally:
         _JOBS.clear()
+        _LEFT.clear()
         pool.shutdown(wait=True)  # nothing is pending by now, or the pool is broken
         if froze:
             gc.unfreeze()
