@@ -670,8 +670,8 @@ def share_jobs(
     pool = ProcessPoolExecutor(1, mp_context=context, initializer=gc.disable)
     try:
         theirs = pool.submit(_work_from_front)
-        while (index := _take(front=False)) is not None:
-            run_here(index)
+        while (mine := _take(front=False)) is not None:
+            run_here(mine)
         try:
             finished: dict[int, Any] = theirs.result()
         except Exception:  # the worker died (BrokenProcessPool) or its results could not cross
