@@ -247,3 +247,9 @@ def test_the_deadline_counts_from_the_first_byte_of_each_request(impatient: serv
             while not reply.endswith(b"]}"):
                 reply += conn.recv(65536)
             assert reply.startswith(b"HTTP/1.1 200 OK"), reply
+
+
+def test_an_http11_request_without_host_is_refused(server: serve.FeedServer) -> None:
+    """RFC 9112 section 3.2: a server must answer 400 to an HTTP/1.1 request that lacks Host."""
+    reply = exchange(server, b"GET /v1/vulns/" + LITELLM.encode() + b" HTTP/1.1\r\n\r\n")
+    assert_one_400(reply, "Host")
