@@ -6,7 +6,9 @@ them at depguard's curated records without another integration. Three endpoints,
 osv.dev's request and response shapes:
 
 * ``POST /v1/query``: one package version -> ``{"vulns": [full records]}``, or ``{}`` when
-  nothing matches (pip-audit relies on the empty object).
+  nothing matches (pip-audit relies on the empty object). A query may name a commit instead
+  (``{"commit": "<full 40-hex id>"}``): it matches the GitHub Actions records that list that
+  commit as known-bad.
 * ``POST /v1/querybatch``: up to 1,000 queries -> ``{"results": [...]}`` in input order, each
   ``{"vulns": [{"id", "modified"}]}`` or ``{}``; clients then fetch records by id (uv does).
 * ``GET /v1/vulns/{id}``: one full record; ids are case-sensitive, as on osv.dev.
@@ -39,7 +41,7 @@ import socketserver
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from pathlib import Path
@@ -50,6 +52,7 @@ import h11
 
 from depguard import __version__, ecosystems
 from depguard.advisoryindex import AdvisoryIndex
+from depguard.affected import bad_commits
 from depguard.errors import ConfigError, DepguardError, FeedSourceError
 from depguard.jsonio import gc_paused
 from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
@@ -157,7 +160,8 @@ class ApiError(Exception):
 class Query:
     """One OSV query reduced to what the index answers. ``ecosystem`` None means every one
     depguard covers (osv.dev accepts a bare name), ``""`` one it does not cover (a purl of
-    another type: no matches); ``version`` None means every version."""
+    another type: no matches); ``version`` None means every version. ``commit`` is a full
+    commit id in lower case; a commit query names no package."""
 
     ecosystem: str | None = None
     name: str | None = None
@@ -204,6 +208,10 @@ def parse_query(data: Any, where: str = "") -> Query:
     _field(data, "page_token", where)  # type-checked only: every answer here is complete, never paged
     if commit is not None and version is not None:
         raise ApiError(400, f"{where or 'the query'} sets both commit and version; use one")
+    if commit is not None:
+        if not ecosystems.is_full_sha(commit):  # a prefix could match commits nobody meant
+            raise ApiError(400, f"{where}commit must be a full 40-hex commit id, not {commit[:80]!r}")
+        commit = commit.lower()
     package = data.get("package")
     if package is None:
         if commit is None:
@@ -266,6 +274,8 @@ class Catalog:
     generation: int
     records: dict[str, bytes]
     summaries: dict[str, bytes]
+    #: Known-bad commit (lowercase) -> ids of the live records that list it, sorted.
+    commits: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, snapshot: FeedSnapshot, generation: int = 1) -> Catalog:
@@ -273,11 +283,14 @@ class Catalog:
         with gc_paused():  # 20,000 records dumped and encoded: see jsonio.gc_paused
             records = {r.id: _dumps(_osv_order(r.to_json())) for r in snapshot.records}
             summaries = {r.id: _dumps({"id": r.id, "modified": r.modified}) for r in snapshot.records}
-        return cls(snapshot, index, generation, records, summaries)
+        return cls(snapshot, index, generation, records, summaries, _bad_commits(snapshot.records))
 
     def find(self, query: Query) -> list[Record]:
-        """Live records matching ``query``, by id. Commit queries match nothing: the feed has
-        no GIT ranges. An unknown ecosystem matches nothing, as on osv.dev."""
+        """Live records matching ``query``, by id. A commit query matches the GitHub Actions
+        records that list that commit as known-bad (``bad_commits``). An unknown ecosystem
+        matches nothing, as on osv.dev."""
+        if query.commit is not None:
+            return [self.index.by_id[i] for i in self.commits.get(query.commit, ())]
         if query.name is None:
             return []
         if query.ecosystem is None:
@@ -306,6 +319,24 @@ class Catalog:
             ids = [r.id for r in self.find(query)]
             parts.append(b'{"vulns":[' + b",".join(self.summaries[i] for i in ids) + b"]}" if ids else b"{}")
         return b'{"results":[' + b",".join(parts) + b"]}"
+
+
+def _bad_commits(records: Iterable[Record]) -> dict[str, tuple[str, ...]]:
+    """Every known-bad commit of the live GitHub Actions records, with the ids that list it.
+
+    The feed files them under ``affected[].database_specific.depguard.bad_commits`` (read by
+    :func:`depguard.affected.bad_commits`, as ``check`` does); withdrawn records are left out,
+    as from every query.
+    """
+    found: dict[str, set[str]] = {}
+    for record in records:
+        if record.is_withdrawn:
+            continue
+        for entry in record.affected:
+            if entry.package is not None and ecosystems.get(entry.package.ecosystem) is ecosystems.GITHUB_ACTIONS:
+                for sha in bad_commits(entry):
+                    found.setdefault(sha, set()).add(record.id)
+    return {sha: tuple(sorted(ids)) for sha, ids in found.items()}
 
 
 # --- where snapshots come from -------------------------------------------------------------
