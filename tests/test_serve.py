@@ -163,8 +163,8 @@ def test_query_returns_full_records_and_an_empty_object_when_nothing_matches(
         (pkg("@ctrl/tinycolor", "4.1.3", ecosystem="npm"), []),
         ({"package": {"purl": "pkg:golang/github.com/x/y@1.0.0"}}, []),  # an ecosystem not covered
         (pkg("litellm", "1.82.7", ecosystem="npm"), []),
-        ({"commit": "6879efc2c1596d11a6a6ad296f80063b558d5e0f"}, []),  # the feed has no GIT ranges
-        ({"commit": "6879efc2", "package": {"name": "litellm", "ecosystem": "PyPI"}}, []),
+        ({"commit": "6879efc2c1596d11a6a6ad296f80063b558d5e0f"}, []),  # no record lists this commit
+        ({"commit": "6879efc2c1596d11a6a6ad296f80063b558d5e0f", "package": {"name": "litellm"}}, []),
         (pkg("tinylib", "1.0"), []),  # withdrawn: never reported
     ],
 )
@@ -180,6 +180,50 @@ def test_withdrawn_records_are_not_reported_but_are_served_by_id(server: FeedSer
     assert batch.json == {"results": [{}]}
     by_id = call(server.url, "GET", f"/v1/vulns/{WITHDRAWN}")
     assert by_id.status == 200 and by_id.json["withdrawn"] == "2026-04-01T00:00:00Z"
+
+
+BAD_SHA = "0e58ed8671d6b60d0890c21b07f8835ace038e67"  # a known-bad commit of the action below
+ACTION = "x_DEPGUARD-2026-0200"
+GONE = "x_DEPGUARD-2026-0201"  # withdrawn: its bad commit matches nothing
+
+
+def _action(advisory_id: str, name: str, shas: list[str], withdrawn: str | None = None) -> dict[str, Any]:
+    """A GitHub Actions record whose entry lists ``shas`` as known-bad commits of tag v44."""
+    data = record(advisory_id, name=name, ecosystem="GitHub Actions", versions=("v44",), withdrawn=withdrawn)
+    entry = data["affected"][0]
+    entry["package"]["purl"] = f"pkg:github/{name}"
+    entry["database_specific"] = {"depguard": {"bad_commits": [{"sha": sha, "tags": ["v44"]} for sha in shas]}}
+    return data
+
+
+@pytest.fixture
+def action_server(tmp_path: Path) -> Iterator[FeedServer]:
+    other = "a" * 40
+    records = [
+        *_records(),
+        _action(ACTION, "tj-actions/changed-files", [BAD_SHA, other]),
+        _action(GONE, "reviewdog/action-setup", [BAD_SHA], withdrawn="2026-04-01T00:00:00Z"),
+        _action("x_DEPGUARD-2026-0202", "aquasecurity/trivy-action", [other]),
+    ]
+    with start_server(write_feed(tmp_path / "feed", records), port=0, poll_interval=None) as srv:
+        yield srv
+
+
+def test_a_commit_query_finds_the_records_that_list_it_as_known_bad(action_server: FeedServer) -> None:
+    url = action_server.url
+    reply = call(url, "POST", "/v1/query", {"commit": BAD_SHA})
+    assert ids(reply) == [ACTION] and reply.json["vulns"][0]["affected"][0]["package"]["ecosystem"] == "GitHub Actions"
+    assert ids(call(url, "POST", "/v1/query", {"commit": BAD_SHA.upper()})) == [ACTION]  # git reads hex either way
+    assert ids(call(url, "POST", "/v1/query", {"commit": "a" * 40})) == [ACTION, "x_DEPGUARD-2026-0202"]
+    assert call(url, "POST", "/v1/query", {"commit": "b" * 40}).body == b"{}"
+    with_package = {"commit": BAD_SHA, "package": {"name": "tj-actions/changed-files", "ecosystem": "GitHub Actions"}}
+    assert ids(call(url, "POST", "/v1/query", with_package)) == [ACTION]
+    assert ids(call(url, "POST", "/v1/query", pkg("tj-actions/changed-files", "v44", "GitHub Actions"))) == [ACTION]
+
+    batch = call(url, "POST", "/v1/querybatch", {"queries": [{"commit": BAD_SHA}, {"commit": "b" * 40}, pkg("x", "1")]})
+    assert batch.json == {"results": [{"vulns": [{"id": ACTION, "modified": "2026-03-25T12:00:00Z"}]}, {}, {}]}
+    refused = call(url, "POST", "/v1/querybatch", {"queries": [{"commit": BAD_SHA}, {"commit": BAD_SHA[:12]}]})
+    assert_error(refused, 400, 3, "queries[1].commit must be a full 40-hex commit id")
 
 
 # --- POST /v1/querybatch -------------------------------------------------------------------
@@ -275,6 +319,9 @@ def test_vulns_by_id_and_unknown_id(server: FeedServer) -> None:
         (json.dumps({"package": {"purl": "pkg:pypi/a", "name": "a"}}).encode(), "purl together with"),
         (json.dumps({"package": {"purl": "litellm"}}).encode(), "invalid purl"),
         (json.dumps({"commit": "abc", "version": "1"}).encode(), "both commit and version"),
+        (json.dumps({"commit": "6879efc2"}).encode(), "full 40-hex commit"),  # a prefix could match others
+        (json.dumps({"commit": "6879efc2c1596d11a6a6ad296f80063b558d5e0g"}).encode(), "full 40-hex commit"),
+        (json.dumps({"commit": "6879efc2c1596d11a6a6ad296f80063b558d5e0f\n"}).encode(), "full 40-hex commit"),
     ],
 )
 def test_bad_query_bodies_get_a_400_json_error(server: FeedServer, raw: bytes, needle: str) -> None:

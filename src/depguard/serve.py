@@ -6,7 +6,9 @@ them at depguard's curated records without another integration. Three endpoints,
 osv.dev's request and response shapes:
 
 * ``POST /v1/query``: one package version -> ``{"vulns": [full records]}``, or ``{}`` when
-  nothing matches (pip-audit relies on the empty object).
+  nothing matches (pip-audit relies on the empty object). A query may name a commit instead
+  (``{"commit": "<full 40-hex id>"}``): it matches the GitHub Actions records that list that
+  commit as known-bad.
 * ``POST /v1/querybatch``: up to 1,000 queries -> ``{"results": [...]}`` in input order, each
   ``{"vulns": [{"id", "modified"}]}`` or ``{}``; clients then fetch records by id (uv does).
 * ``GET /v1/vulns/{id}``: one full record; ids are case-sensitive, as on osv.dev.
@@ -17,12 +19,14 @@ gateway uses, never an HTML page or a traceback.
 Withdrawn records follow osv.dev: they never match a query (osv.dev marks them invalid for
 queries) but are still served by id, so a client that cached the id can learn why it went away.
 
-Stack: the standard library's ``ThreadingHTTPServer``. depguard stays dependency-free for this,
-and the work per request is a few dictionary hits against an index built once per feed load,
-so a thread per connection is never the bottleneck for the local or CI use this is for (at most
-:data:`MAX_CONNECTIONS` of them; a request whose framing two parsers could read differently
-is refused with 400 and its connection closed, see ``_Handler._check_framing``). The
-index lives in an immutable :class:`Catalog`; a reload builds a new one and swaps a single
+Stack: the standard library's ``ThreadingTCPServer``, with h11 (already installed with httpx)
+reading and writing HTTP/1.1: request framing is where hand-written servers go wrong
+(request smuggling), and h11 is a strict, maintained parser of it. The work per request is a
+few dictionary hits against an index built once per feed load, so a thread per connection is
+never the bottleneck for the local or CI use this is for (at most :data:`MAX_CONNECTIONS` of
+them, each request due whole within :data:`REQUEST_DEADLINE`; a request whose framing two
+parsers could read differently is refused with 400 and its connection closed, see
+``_check_framing``). The index lives in an immutable :class:`Catalog`; a reload builds a new one and swaps a single
 reference, so a request sees either the old feed or the new one, never a mix.
 """
 
@@ -32,20 +36,23 @@ import ipaddress
 import json
 import logging
 import os
-import re
 import socket
 import socketserver
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Protocol, Union
 from urllib.parse import unquote, urlsplit
 
+import h11
+
 from depguard import __version__, ecosystems
 from depguard.advisoryindex import AdvisoryIndex
+from depguard.affected import bad_commits
 from depguard.errors import ConfigError, DepguardError, FeedSourceError
 from depguard.jsonio import gc_paused
 from depguard.records import OSV_FIELD_ORDER, Record, parse_timestamp
@@ -59,6 +66,8 @@ __all__ = [
     "DEFAULT_REFETCH_INTERVAL",
     "MAX_BATCH_QUERIES",
     "MAX_BODY_BYTES",
+    "READ_TIMEOUT",
+    "REQUEST_DEADLINE",
     "ApiError",
     "Catalog",
     "FeedServer",
@@ -86,23 +95,36 @@ MAX_BATCH_QUERIES = 1000
 #: Bodies over the limit are read and dropped up to here, so the client sees the 413 instead
 #: of a connection reset; beyond it the connection is simply closed.
 _DRAIN_LIMIT = 16 * MAX_BODY_BYTES
-#: A client that stalls mid-request this long loses its connection (and its thread).
-_SOCKET_TIMEOUT = 30.0
+#: A connection that sends nothing this long, between requests or in the middle of one, is
+#: closed (and its thread freed); also the limit for a client to take each part of an answer.
+READ_TIMEOUT = 30.0
+#: A whole request, head and body, must arrive within this many seconds of its first byte. The
+#: read timeout alone lets a client that sends a byte every 29 seconds (slowloris) hold a thread
+#: and one of the MAX_CONNECTIONS slots for ever; with this, 64 of them must reconnect every
+#: 30 s, and each gets a 408. Thirty seconds carries a full 1 MiB body at 35 KB/s, far slower
+#: than any link a CI runner or a developer machine has to this server.
+REQUEST_DEADLINE = 30.0
+#: Request line plus headers; as http.server allowed (64 KiB lines), well over what clients send.
+_MAX_HEAD_BYTES = 64 * 1024
+_RECV_BYTES = 64 * 1024
+#: After an answer that closes the connection, read what the client still sends this long (at
+#: most _RECV_BYTES), so the kernel does not reset the connection over unread bytes.
+_LINGER_SECONDS = 1.0
 #: Connections served at once (a thread each); one more is answered 503 and closed, so a
 #: client that opens connections and idles cannot exhaust threads or descriptors.
 MAX_CONNECTIONS = 64
-#: RFC 9112: a Content-Length is digits only (no sign, no spaces, no second value); a chunk
-#: size is hex digits, optionally followed by extensions. ``int()`` alone takes ``+2``,
-#: ``1_0`` and ``0x10``, readings a proxy in front may not share (request smuggling).
-_DIGITS = re.compile(rb"[0-9]{1,18}")
-_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r\n")
+#: Methods routed (to an answer or a 405); any other gets 501, as RFC 9110 section 9.1 asks.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+_SERVER = f"depguard/{__version__}"
 
 # gRPC status codes, which osv.dev's gateway puts in "code".
-_INVALID_ARGUMENT, _NOT_FOUND, _RESOURCE_EXHAUSTED, _UNIMPLEMENTED, _INTERNAL, _UNAVAILABLE = 3, 5, 8, 12, 13, 14
+_INVALID_ARGUMENT, _DEADLINE_EXCEEDED, _NOT_FOUND, _RESOURCE_EXHAUSTED = 3, 4, 5, 8
+_UNIMPLEMENTED, _INTERNAL, _UNAVAILABLE = 12, 13, 14
 _GRPC_CODE = {
     400: _INVALID_ARGUMENT,
     404: _NOT_FOUND,
     405: _UNIMPLEMENTED,
+    408: _DEADLINE_EXCEEDED,
     411: _INVALID_ARGUMENT,
     413: _RESOURCE_EXHAUSTED,
     414: _INVALID_ARGUMENT,
@@ -138,7 +160,8 @@ class ApiError(Exception):
 class Query:
     """One OSV query reduced to what the index answers. ``ecosystem`` None means every one
     depguard covers (osv.dev accepts a bare name), ``""`` one it does not cover (a purl of
-    another type: no matches); ``version`` None means every version."""
+    another type: no matches); ``version`` None means every version. ``commit`` is a full
+    commit id in lower case; a commit query names no package."""
 
     ecosystem: str | None = None
     name: str | None = None
@@ -185,6 +208,10 @@ def parse_query(data: Any, where: str = "") -> Query:
     _field(data, "page_token", where)  # type-checked only: every answer here is complete, never paged
     if commit is not None and version is not None:
         raise ApiError(400, f"{where or 'the query'} sets both commit and version; use one")
+    if commit is not None:
+        if not ecosystems.is_full_sha(commit):  # a prefix could match commits nobody meant
+            raise ApiError(400, f"{where}commit must be a full 40-hex commit id, not {commit[:80]!r}")
+        commit = commit.lower()
     package = data.get("package")
     if package is None:
         if commit is None:
@@ -247,6 +274,8 @@ class Catalog:
     generation: int
     records: dict[str, bytes]
     summaries: dict[str, bytes]
+    #: Known-bad commit (lowercase) -> ids of the live records that list it, sorted.
+    commits: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, snapshot: FeedSnapshot, generation: int = 1) -> Catalog:
@@ -254,11 +283,14 @@ class Catalog:
         with gc_paused():  # 20,000 records dumped and encoded: see jsonio.gc_paused
             records = {r.id: _dumps(_osv_order(r.to_json())) for r in snapshot.records}
             summaries = {r.id: _dumps({"id": r.id, "modified": r.modified}) for r in snapshot.records}
-        return cls(snapshot, index, generation, records, summaries)
+        return cls(snapshot, index, generation, records, summaries, _bad_commits(snapshot.records))
 
     def find(self, query: Query) -> list[Record]:
-        """Live records matching ``query``, by id. Commit queries match nothing: the feed has
-        no GIT ranges. An unknown ecosystem matches nothing, as on osv.dev."""
+        """Live records matching ``query``, by id. A commit query matches the GitHub Actions
+        records that list that commit as known-bad (``bad_commits``). An unknown ecosystem
+        matches nothing, as on osv.dev."""
+        if query.commit is not None:
+            return [self.index.by_id[i] for i in self.commits.get(query.commit, ())]
         if query.name is None:
             return []
         if query.ecosystem is None:
@@ -287,6 +319,24 @@ class Catalog:
             ids = [r.id for r in self.find(query)]
             parts.append(b'{"vulns":[' + b",".join(self.summaries[i] for i in ids) + b"]}" if ids else b"{}")
         return b'{"results":[' + b",".join(parts) + b"]}"
+
+
+def _bad_commits(records: Iterable[Record]) -> dict[str, tuple[str, ...]]:
+    """Every known-bad commit of the live GitHub Actions records, with the ids that list it.
+
+    The feed files them under ``affected[].database_specific.depguard.bad_commits`` (read by
+    :func:`depguard.affected.bad_commits`, as ``check`` does); withdrawn records are left out,
+    as from every query.
+    """
+    found: dict[str, set[str]] = {}
+    for record in records:
+        if record.is_withdrawn:
+            continue
+        for entry in record.affected:
+            if entry.package is not None and ecosystems.get(entry.package.ecosystem) is ecosystems.GITHUB_ACTIONS:
+                for sha in bad_commits(entry):
+                    found.setdefault(sha, set()).add(record.id)
+    return {sha: tuple(sorted(ids)) for sha, ids in found.items()}
 
 
 # --- where snapshots come from -------------------------------------------------------------
@@ -410,47 +460,224 @@ def is_loopback_host(host: str) -> bool:
     return bool(infos) and all(ipaddress.ip_address(str(i[4][0]).split("%")[0]).is_loopback for i in infos)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """Routes, body limits and JSON errors. Reads the catalog reference once per request."""
+class _IdleTimeout(Exception):
+    """No byte of a next request arrived within the read timeout: close quietly."""
 
-    protocol_version = "HTTP/1.1"  # keep-alive: uv fetches records over a pooled connection
-    server_version = f"depguard/{__version__}"
-    sys_version = ""
-    timeout = _SOCKET_TIMEOUT
-    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
-    _body_read = False
-    server: _HTTPServer
 
-    def do_GET(self) -> None:
-        self._dispatch()
+class _RequestTimeout(Exception):
+    """A request started but did not arrive whole in time: answer 408 and close."""
 
-    def do_POST(self) -> None:
-        self._dispatch()
 
-    def do_HEAD(self) -> None:
-        self._dispatch()
+class _Connection:
+    """One client connection: bytes from the socket into h11, events out, answers back.
 
-    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST  # answered with 405 (or 404)
+    h11 does all the HTTP/1.1 framing (request line, headers, Content-Length and chunked
+    bodies, ``Expect: 100-continue``, keep-alive); this class owns only the socket side of it:
+    the read timeout, the whole-request deadline and the lingering close.
+    """
 
-    def _dispatch(self) -> None:
-        self._body_read = False  # the handler lives as long as the keep-alive connection
+    def __init__(self, sock: socket.socket, *, read_timeout: float, request_deadline: float) -> None:
+        self.sock = sock
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD_BYTES)
+        self.read_timeout = read_timeout
+        self.request_deadline = request_deadline
+        self._deadline: float | None = None
+
+    def next_request(self) -> h11.Request | None:
+        """The head of the next request, or None when the client closed the connection.
+
+        The deadline starts with the request's first byte, so an idle keep-alive connection is
+        bounded by the read timeout alone (it raises :class:`_IdleTimeout`), a request in
+        progress by both.
+        """
+        self._deadline = None
+        if self.h11.trailing_data[0]:  # a pipelined request is already (partly) here
+            self._deadline = time.monotonic() + self.request_deadline
+        event = self.next_event()
+        return event if isinstance(event, h11.Request) else None  # else ConnectionClosed
+
+    def next_event(self) -> Any:
+        """The next h11 event of the client, reading the socket while h11 needs more bytes."""
+        while True:
+            event = self.h11.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            self._receive()
+
+    def _receive(self) -> None:
+        timeout = self.read_timeout
+        if self._deadline is not None:
+            timeout = min(timeout, self._deadline - time.monotonic())
+            if timeout <= 0:
+                raise _RequestTimeout
+        self.sock.settimeout(timeout)
         try:
-            self._check_framing()
+            data = self.sock.recv(_RECV_BYTES)
+        except TimeoutError:
+            raise (_IdleTimeout if self._deadline is None else _RequestTimeout) from None
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.request_deadline
+        self.h11.receive_data(data)  # b"" is the client's end of stream
+
+    def read_body(self, limit: int) -> bytes | None:
+        """The current request's body, or None when it is over ``limit`` bytes.
+
+        A body over the limit is read on and dropped up to :data:`_DRAIN_LIMIT`, so the client
+        sees the 413 instead of a reset connection. A client waiting for ``100 Continue``
+        gets it here, only once the server has decided to read the body.
+        """
+        if self.h11.they_are_waiting_for_100_continue:
+            self.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue"))
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            event = self.next_event()
+            if isinstance(event, h11.EndOfMessage):
+                return b"".join(parts) if total <= limit else None
+            if isinstance(event, h11.Data):
+                total += len(event.data)
+                if total <= limit:
+                    parts.append(bytes(event.data))
+                else:
+                    parts.clear()
+                    if total > _DRAIN_LIMIT:
+                        return None
+
+    def request_complete(self) -> bool:
+        """Take what is left of the request out of the bytes already received, without waiting;
+        True when the whole request is in. A body left unread (a 404 or 405 to a POST, a
+        client still waiting for 100 Continue) would be parsed as the next request: close."""
+        try:
+            while self.h11.their_state is h11.SEND_BODY:
+                if self.h11.next_event() is h11.NEED_DATA:
+                    return False
+        except h11.RemoteProtocolError:
+            return False
+        return self.h11.their_state is h11.DONE
+
+    def send(self, *events: Any) -> None:
+        """Encode ``events`` with h11 and write them in one go (no small-write stalls)."""
+        data = b"".join(self.h11.send(event) or b"" for event in events)
+        self.sock.settimeout(self.read_timeout)
+        self.sock.sendall(data)
+
+    def reusable(self) -> bool:
+        """True when both sides finished their message and keep-alive holds: start the next one."""
+        if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
+            self.h11.start_next_cycle()
+            return True
+        return False
+
+    def linger(self) -> None:
+        """End our side, then read and drop what the client still sends, briefly.
+
+        Closing a socket with unread bytes makes the kernel send a reset, which can destroy the
+        answer (a 400, 408 or 413) before the client reads it; a client that has read it
+        closes too, which ends this at once.
+        """
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+            end = time.monotonic() + _LINGER_SECONDS
+            budget = _RECV_BYTES
+            while budget > 0 and (left := end - time.monotonic()) > 0:
+                self.sock.settimeout(left)
+                data = self.sock.recv(_RECV_BYTES)
+                if not data:
+                    return
+                budget -= len(data)
+        except OSError:
+            pass
+
+
+def _header(request: h11.Request, name: bytes) -> bytes | None:
+    """The value of header ``name`` (lower case), as h11 validated and normalized it."""
+    return next((value for key, value in request.headers if key == name), None)
+
+
+def _check_framing(request: h11.Request) -> None:
+    """Refuse a request with both Content-Length and Transfer-Encoding (400, close).
+
+    h11 frames such a body by Transfer-Encoding alone, as RFC 9112 section 6.1 allows, but a
+    proxy in front might frame it by Content-Length, and the leftover bytes would be read as a
+    second, smuggled request. Everything else about framing (one valid Content-Length, only
+    ``chunked``, well-formed chunks) h11 already enforces.
+    """
+    if _header(request, b"content-length") is not None and _header(request, b"transfer-encoding") is not None:
+        raise ApiError(400, "both Content-Length and Transfer-Encoding: ambiguous framing", close=True)
+
+
+def _protocol_error(exc: h11.RemoteProtocolError, what: str = "request") -> ApiError:
+    """h11's refusal of a malformed ``what`` as an API error; the connection closes after it.
+
+    h11 hints 501 for a Transfer-Encoding it does not support; this answers 400 instead: RFC
+    9112 section 6.3 requires 400 when ``chunked`` is not the final coding of a request, and
+    for a request this server refuses either way one status is simpler to rely on. h11 quotes
+    the offending line, which can be long: the message keeps its start.
+    """
+    status = 431 if exc.error_status_hint == 431 else 400
+    detail = str(exc)
+    if len(detail) > 200:
+        detail = detail[:200] + "..."
+    return ApiError(status, f"malformed {what}: {detail}", close=True)
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    """One connection's requests, answered in turn: routes, body limits and JSON errors.
+
+    Reads the catalog reference once per request.
+    """
+
+    server: _HTTPServer
+    command = ""
+    path = ""
+
+    def handle(self) -> None:
+        owner = self.server.owner
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a 100 Continue is its own write
+        self.conn = _Connection(self.request, read_timeout=owner.read_timeout, request_deadline=owner.request_deadline)
+        try:
+            while self._answer_one():
+                pass
+        except (OSError, _IdleTimeout):  # the client went away, or idled past the read timeout
+            pass
+        finally:
+            self.conn.linger()
+
+    def _answer_one(self) -> bool:
+        """Read one request and answer it; True when the connection can carry another."""
+        self.command = self.path = ""
+        try:
+            request = self.conn.next_request()
+            if request is None:
+                return False
+            self._request = request
+            self.command = request.method.decode("ascii")
+            self.path = request.target.decode("ascii")
+            _check_framing(request)
             status, body, headers = self._route()
             close = False
         except ApiError as err:
             status, body, headers, close = err.status, err.body(), err.headers, err.close
-        except OSError:  # the client went away or stalled past the timeout mid-body
-            self.close_connection = True
-            return
+        except h11.RemoteProtocolError as exc:
+            refusal = _protocol_error(exc)
+            status, body, headers, close = refusal.status, refusal.body(), {}, True
+        except _RequestTimeout:
+            message = f"the request did not arrive whole within {self.conn.request_deadline:g} seconds"
+            status, body, headers, close = 408, ApiError(408, message).body(), {}, True
+        except (OSError, _IdleTimeout):  # nobody to answer: handle() closes the connection
+            raise
         except Exception:  # a bug: log it, answer like osv.dev, never show a traceback
             _log.exception("error answering %s %s", self.command, self.path)
             status, body, headers, close = 500, ApiError(500, "internal error").body(), {}, True
-        if not close and self._unread_body():
+        if not close and not self.conn.request_complete():
             close = True
         self._send(status, body, headers, close=close)
+        _log.debug("%s %s %s -> %d", self.client_address[0], self.command, self.path, status)
+        return self.conn.reusable()
 
     def _route(self) -> tuple[int, bytes, dict[str, str]]:
+        if self.command not in _METHODS:
+            raise ApiError(501, f"unsupported method {self.command!r}")
         path = urlsplit(self.path).path
         catalog = self.server.owner.catalog
         if path in ("/v1/query", "/v1/querybatch"):
@@ -476,41 +703,6 @@ class _Handler(BaseHTTPRequestHandler):
                 headers={"Allow": ", ".join(methods)},
             )
 
-    def _check_framing(self) -> None:
-        """Refuse a request whose body length two parsers could read differently (400, close).
-
-        Both Content-Length and Transfer-Encoding, two Content-Length headers, two
-        Transfer-Encoding headers or any coding but ``chunked``, a Content-Length that is not
-        plain digits: a proxy in front might frame the body one way and this server another,
-        and the leftover bytes would be read as a second, smuggled request.
-        """
-        lengths = self.headers.get_all("Content-Length") or []
-        encodings = self.headers.get_all("Transfer-Encoding") or []
-        if lengths and encodings:
-            raise ApiError(400, "both Content-Length and Transfer-Encoding: ambiguous framing", close=True)
-        if len(lengths) > 1:
-            raise ApiError(400, "more than one Content-Length header", close=True)
-        if len(encodings) > 1 or (encodings and encodings[0].strip().lower() != "chunked"):
-            raise ApiError(400, f"unsupported Transfer-Encoding: {', '.join(encodings)!r} (only chunked)", close=True)
-        self._declared_length()
-
-    def _declared_length(self) -> int | None:
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            return None
-        if not _DIGITS.fullmatch(raw.strip(" \t").encode("latin-1", "replace")):
-            raise ApiError(400, f"invalid Content-Length: {raw!r}", close=True)
-        return int(raw)
-
-    def _unread_body(self) -> bool:
-        """A body we did not read would be parsed as the next request: close instead."""
-        if self._body_read:
-            return False
-        try:
-            return bool(self._declared_length()) or "Transfer-Encoding" in self.headers
-        except ApiError:
-            return True
-
     def _read_json(self) -> Any:
         body = self._read_body()
         try:
@@ -519,99 +711,51 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, f"the body is not valid JSON: {exc}") from None
 
     def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding") is not None:  # "chunked": see _check_framing
-            return self._read_chunked()
-        length = self._declared_length()
-        if length is None:
+        """The body, within :data:`MAX_BODY_BYTES`; h11 frames it, this only sets the limits."""
+        raw_length = _header(self._request, b"content-length")
+        if raw_length is None and _header(self._request, b"transfer-encoding") is None:
             raise ApiError(411, "a Content-Length header (or a chunked body) is required", close=True)
-        if length > MAX_BODY_BYTES:
-            self._drain(length)
-            raise ApiError(413, f"request body of {length} bytes is over the {MAX_BODY_BYTES}-byte limit", close=True)
-        body = self.rfile.read(length)
-        self._body_read = True
-        if len(body) < length:
-            raise ConnectionAbortedError("client closed the connection mid-body")
+        length = None if raw_length is None else int(raw_length)  # h11 checked: digits only
+        if length is None:
+            too_large = f"request body of over {MAX_BODY_BYTES} bytes is over the limit"
+        else:
+            too_large = f"request body of {length} bytes is over the {MAX_BODY_BYTES}-byte limit"
+            if length > MAX_BODY_BYTES and self.conn.h11.they_are_waiting_for_100_continue:
+                raise ApiError(413, too_large, close=True)  # refused before the client sends it (curl asks first)
+        try:
+            body = self.conn.read_body(MAX_BODY_BYTES)
+        except h11.RemoteProtocolError as exc:
+            raise _protocol_error(exc, "body" if length is not None else "chunked body") from None
+        if body is None:
+            raise ApiError(413, too_large, close=True)
         return body
 
-    def _read_chunked(self) -> bytes:
-        """A chunked body, kept up to the limit; an oversized one is read on (to the drain cap)
-        and dropped, so the client gets its 413 instead of a reset connection."""
-        malformed = ApiError(400, "malformed chunked body", close=True)
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            match = _CHUNK_SIZE.fullmatch(self.rfile.readline(1026))
-            if match is None:
-                raise malformed
-            size = int(match[1], 16)
-            if size == 0:
-                break
-            total += size
-            if total > _DRAIN_LIMIT:
-                break
-            chunk = self.rfile.read(size)
-            if len(chunk) < size:
-                raise ConnectionAbortedError("client closed the connection mid-body")
-            if total <= MAX_BODY_BYTES:
-                parts.append(chunk)
-            if self.rfile.readline(3) != b"\r\n":
-                raise malformed
-        if total > MAX_BODY_BYTES:
-            raise ApiError(413, f"request body of over {MAX_BODY_BYTES} bytes is over the limit", close=True)
-        while self.rfile.readline(65537).strip():  # trailers, ignored
-            pass
-        self._body_read = True
-        return b"".join(parts)
-
-    def _drain(self, length: int) -> None:
-        """Read and drop an oversized body (up to a cap) so the 413 reaches the client."""
-        self._body_read = True
-        left = min(length, _DRAIN_LIMIT)
-        while left > 0:
-            chunk = self.rfile.read(min(left, 65536))
-            if not chunk:
-                return
-            left -= len(chunk)
-
-    def handle_expect_100(self) -> bool:
-        """Refuse an oversized or ambiguously framed body before the client sends it (curl asks first)."""
-        try:
-            self._check_framing()
-            length = self._declared_length()
-        except ApiError as err:
-            self._send(err.status, err.body(), {}, close=True)
-            return False
-        if length is not None and length > MAX_BODY_BYTES:
-            too_large = ApiError(413, f"request body of {length} bytes is over the {MAX_BODY_BYTES}-byte limit")
-            self._send(413, too_large.body(), {}, close=True)
-            return False
-        return super().handle_expect_100()
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Protocol-level errors (bad request line, unknown method) in the same JSON shape."""
-        self._send(code, ApiError(code, message or self.responses.get(code, ("error",))[0]).body(), {}, close=True)
-
     def _send(self, status: int, body: bytes, headers: dict[str, str], *, close: bool) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in headers.items():
-            self.send_header(key, value)
+        """One answer; the headers are written even for HEAD, the body then left out."""
+        fields = [
+            ("Server", _SERVER),
+            ("Date", formatdate(usegmt=True)),
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            *headers.items(),
+        ]
         if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
+            fields.append(("Connection", "close"))
+        events: list[Any] = [h11.Response(status_code=status, headers=fields, reason=HTTPStatus(status).phrase)]
         if self.command != "HEAD":
-            self.wfile.write(body)
+            events.append(h11.Data(data=body))
+        events.append(h11.EndOfMessage())
+        try:
+            self.conn.send(*events)
+        except h11.LocalProtocolError:  # h11 sees no answer possible in this state: the connection closes
+            _log.debug("no answer possible to %s %s", self.command, self.path, exc_info=True)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        _log.debug("%s - %s", self.address_string(), format % args)
 
-
-class _HTTPServer(ThreadingHTTPServer):
+class _HTTPServer(socketserver.ThreadingTCPServer):
     """One thread per connection; remembers open connections so shutdown can end them."""
 
     daemon_threads = True
+    allow_reuse_address = True  # a restart binds the port again at once (as http.server does)
     request_queue_size = 128  # the default 5 drops SYNs when 20 clients connect at once
 
     def __init__(self, address: tuple[Any, ...], family: socket.AddressFamily, owner: FeedServer) -> None:
@@ -620,10 +764,6 @@ class _HTTPServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)  # skips HTTPServer's reverse DNS lookup
-        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -684,7 +824,8 @@ class FeedServer:
     Create it with :func:`start_server`. ``url`` is the base URL (give it to ``uv audit
     --service-url``; pip-audit wants ``url + "/v1/query"``). A failed reload (say, a record
     saved half-way) keeps the previous feed serving and is reported through ``on_reload``
-    and ``last_error``; the next change is tried again.
+    and ``last_error``; the next change is tried again. ``read_timeout`` and
+    ``request_deadline`` (seconds) default to :data:`READ_TIMEOUT` and :data:`REQUEST_DEADLINE`.
     """
 
     def __init__(
@@ -696,6 +837,8 @@ class FeedServer:
         allow_remote: bool = False,
         poll_interval: float | None = DEFAULT_POLL_INTERVAL,
         on_reload: Callable[[ReloadEvent], None] | None = None,
+        read_timeout: float = READ_TIMEOUT,
+        request_deadline: float = REQUEST_DEADLINE,
     ) -> None:
         if not allow_remote and not is_loopback_host(host):
             raise ConfigError(
@@ -703,6 +846,8 @@ class FeedServer:
                 "pass allow_remote (--allow-remote) to serve the feed to other machines"
             )
         self._provider = _provider(feed)
+        self.read_timeout = read_timeout
+        self.request_deadline = request_deadline
         self._poll_interval = poll_interval if poll_interval and poll_interval > 0 else None
         self._on_reload = on_reload
         self._reload_lock = threading.Lock()
@@ -868,6 +1013,8 @@ def start_server(
     allow_remote: bool = False,
     poll_interval: float | None = DEFAULT_POLL_INTERVAL,
     on_reload: Callable[[ReloadEvent], None] | None = None,
+    read_timeout: float = READ_TIMEOUT,
+    request_deadline: float = REQUEST_DEADLINE,
 ) -> FeedServer:
     """Load ``feed`` and serve it over the OSV API; returns the running :class:`FeedServer`.
 
@@ -876,11 +1023,19 @@ def start_server(
     tree, a URL; None for the published feed, with its cache and bundled fallbacks), a fixed
     :class:`FeedSnapshot`, or any :class:`SnapshotProvider`. ``port`` 0 picks a free port (read ``.url``).
     ``poll_interval`` seconds between change checks (None: only :meth:`FeedServer.reload` and
-    :meth:`FeedServer.request_reload`). Raises :class:`ConfigError` for a non-loopback host
+    :meth:`FeedServer.request_reload`). ``read_timeout``: seconds a connection may stay silent;
+    ``request_deadline``: seconds a whole request may take to arrive. Raises :class:`ConfigError` for a non-loopback host
     without ``allow_remote``, a feed error when the first load fails, OSError when the port
     is taken.
     """
     server = FeedServer(
-        feed, host=host, port=port, allow_remote=allow_remote, poll_interval=poll_interval, on_reload=on_reload
+        feed,
+        host=host,
+        port=port,
+        allow_remote=allow_remote,
+        poll_interval=poll_interval,
+        on_reload=on_reload,
+        read_timeout=read_timeout,
+        request_deadline=request_deadline,
     )
     return server.start()
