@@ -532,7 +532,7 @@ def feed_status(
     counts its records in force per ecosystem and per year and lists the 10 newest incidents.
     """
     from depguard.feedstatus import status  # lazy: pydantic and the feed sources, not needed by --help
-    from depguard.sync import find_root  # lazy: the compiler and writers, not needed by --help
+    from depguard.gitops import find_root  # lazy: git's subprocess helpers, not needed by --help
 
     try:
         report = status(feed, root=find_root(Path.cwd()), offline=offline)
@@ -663,9 +663,10 @@ def sync_command(
     """
     from depguard import sync as sync_mod  # lazy: the compiler and writers, not needed by --help
     from depguard.config import load_config  # lazy: tomllib and the config model, not needed by --help
+    from depguard.gitops import find_root  # lazy: git's subprocess helpers, not needed by --help
     from depguard.sources import FetchOptions, resolve  # lazy: pydantic and the schemas, not needed by --help
 
-    root = sync_mod.find_root(Path.cwd())
+    root = find_root(Path.cwd())
     commit = commit or branch is not None
     # --diff previews, as black and ruff do (exit 1 when stale); --dry-run keeps its exit 0, --commit shows what it commits
     check = check or (diff and not commit and not dry_run)
@@ -815,9 +816,9 @@ def check_command(
     """
     from depguard import check as check_mod  # lazy: lockfile readers and matching, for check only
     from depguard.config import load_config  # lazy: tomllib and the config model, not needed by --help
+    from depguard.gitops import find_root  # lazy: git's subprocess helpers, not needed by --help
     from depguard.reports import render  # lazy: report renderers, for check only
     from depguard.sources import FetchOptions, resolve  # lazy: pydantic and the schemas, not needed by --help
-    from depguard.sync import find_root  # lazy: the compiler and writers, not needed by --help
 
     root = find_root(Path.cwd())
     lockfile_paths, environments = check_mod.split_environments(paths or [], env=env)
@@ -884,9 +885,9 @@ def serve_command(
     import signal
 
     from depguard.config import load_config  # lazy: tomllib and the config model, not needed by --help
+    from depguard.gitops import find_root  # lazy: git's subprocess helpers, not needed by --help
     from depguard.serve import start_server  # lazy: the HTTP server, for serve only
     from depguard.sources import resolve  # lazy: pydantic and the schemas, not needed by --help
-    from depguard.sync import find_root  # lazy: the compiler and writers, not needed by --help
 
     def report(event) -> None:
         for warning in event.warnings:

@@ -38,6 +38,7 @@ __all__ = [
     "commit_files",
     "dirty_paths",
     "files_as_git_sees",
+    "find_root",
     "git_common_dir",
     "git_env",
     "open_repo",
@@ -166,6 +167,11 @@ def files_as_git_sees(directory: Path) -> list[Path] | None:
         return None
     names = (os.fsdecode(name) for name in out.split(b"\0"))
     return [directory / name for name in names if name and not name.endswith("/")]
+
+
+def find_root(start: Path) -> Path:
+    """The folder a command works on: the repo's top (git), or ``start`` itself outside a repo."""
+    return repo_root(start) or start.resolve()
 
 
 def repo_root(path: Path) -> Path | None:

@@ -21,7 +21,7 @@ from depguard.atomic import write_bytes
 from depguard.config import MAX_PROJECT_FILE_BYTES, Config
 from depguard.errors import DepguardError, ProjectError
 from depguard.exclusions import Exclusion
-from depguard.gitops import open_repo, repo_root, visible_files
+from depguard.gitops import open_repo, visible_files
 from depguard.projects import UNPROTECTABLE, Project, Role, discover, require_inside
 from depguard.sources.interface import FeedSnapshot
 from depguard.writers import constraints, requirements_in
@@ -375,11 +375,6 @@ def relock(changes: Sequence[FileChange], *, uv: str | None = None) -> list[Relo
         proc = subprocess.run([uv, "lock"], cwd=directory, capture_output=True, text=True, check=False)
         results.append(RelockResult(directory, proc.returncode == 0, (proc.stderr or proc.stdout).strip()))
     return results
-
-
-def find_root(start: Path) -> Path:
-    """The repo's top (git) or ``start`` itself when it is not in a git repo."""
-    return repo_root(start) or start.resolve()
 
 
 def load_projects(

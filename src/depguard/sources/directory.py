@@ -66,7 +66,8 @@ def from_directory(root: Path, *, kind: str = "directory") -> FeedSnapshot:
     if fatal:
         shown = "; ".join(fatal[:3]) + (f" (and {len(fatal) - 3} more)" if len(fatal) > 3 else "")
         raise InvalidRecordError(f"feed {root} has invalid records, refusing all of it: {shown}")
-    all_bytes, package_map = _joined(chunks)
+    with gc_paused():  # tens of thousands of spans and keys, no cycle among them
+        all_bytes, package_map = _joined(chunks)
     records = MappedRecords(all_bytes, package_map, f"the feed {root}", remedy="report this as a depguard bug")
     return FeedSnapshot(records, str(root), kind)
 
