@@ -602,9 +602,16 @@ _LEFT: list[Any] = []
 
 
 def _take(*, front: bool) -> int | None:
-    """The next job to run, from the front (the worker) or the back (this process), or None."""
+    """The next job to run, from the front (the worker) or the back (this process), or None.
+
+    None also when the lock stays taken: only a process killed inside the few lines below
+    keeps it, and then the jobs nobody finished are run here anyway (see :func:`share_jobs`).
+    """
     left = _LEFT[0]
-    with left.get_lock():
+    lock = left.get_lock()
+    if not lock.acquire(timeout=5.0):
+        return None
+    try:
         first, end = left[0], left[1]
         if first >= end:
             return None
@@ -613,6 +620,8 @@ def _take(*, front: bool) -> int | None:
             return int(first)
         left[1] = end - 1
         return int(end - 1)
+    finally:
+        lock.release()
 
 
 def _work_from_front() -> dict[int, Any]:
