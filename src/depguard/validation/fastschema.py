@@ -105,6 +105,14 @@ _SURE_URI = (
 _ALIAS = re.compile(r"if not (_s[0-9]+|_true|_false)\(x\): return False")
 
 
+#: What may be inlined (:meth:`_Compiler.call`): bodies of at most this many lines, each a
+#: ``if <test of x>: return False`` whose test names no other local and opens no scope.
+_INLINE_TESTS = 4
+_LEAF_TEST = re.compile(r"if (.+): return False")
+_NOT_INLINED = re.compile(r"\b(?:v|k|for|lambda)\b|:")
+_VARIABLE = re.compile(r"\bx\b")
+
+
 class Unsupported(ValueError):
     """The schema uses something this compiler does not implement exactly."""
 
@@ -190,6 +198,8 @@ class _Compiler:
         self.label = label
         self.names: dict[tuple[int, bool], str] = {}
         self.chunks: list[str] = []
+        #: The finished body of each function, for inlining short leaves at their call sites.
+        self.bodies: dict[str, list[str]] = {}
         #: Functions whose whole body is another function's verdict (``allOf`` of one schema,
         #: a ``$ref`` and nothing else): bound to that function after ``exec``.
         self.aliases: dict[str, str] = {}
@@ -237,12 +247,32 @@ class _Compiler:
         key = (id(node), exact)
         if key not in self.names:
             self.names[key] = name = f"_s{len(self.names)}"
-            body = self.body(node, exact)
+            body = self.bodies[name] = self.body(node, exact)
             alias = _ALIAS.fullmatch(body[0]) if len(body) == 1 else None
             if alias is not None:
                 self.aliases[name] = alias.group(1)
             self.chunks.append(f"def {name}(x):\n" + "".join(f"    {line}\n" for line in body) + "    return True\n")
         return self.names[key]
+
+    def call(self, fn: str, var: str) -> str:
+        """An expression with the value of ``fn(var)``: the callee's own tests when it is a short
+        leaf (a type, a pattern, a length, a constant), else the call.
+
+        Why: a Python call costs about as much as the test inside it, and a record meets a few
+        hundred of these leaves; inlining them made the compiled checks a third faster. A
+        function whose body is still being built (a ``$ref`` cycle) is always called.
+        """
+        body = self.bodies.get(fn)
+        if fn in ("_true", "_false"):
+            return "True" if fn == "_true" else "False"
+        if body is None or len(body) > _INLINE_TESTS:
+            return f"{fn}({var})"
+        tests = [_LEAF_TEST.fullmatch(line) for line in body]
+        if not all(test is not None and not _NOT_INLINED.search(test.group(1)) for test in tests):
+            return f"{fn}({var})"
+        return (
+            "(" + " and ".join(f"not ({_VARIABLE.sub(var, t.group(1))})" for t in tests if t) + ")" if tests else "True"
+        )
 
     def _target(self, name: str) -> str:
         """The function an alias stands for, through chains of aliases (a cycle stays itself)."""
@@ -364,7 +394,7 @@ class _Compiler:
         lines = [f"if {guard('object')}True:"] if guard("object") else ["if True:"]
         for name, fn in checks:
             lines.append(f"    v = x.get({name!r}, _missing)")
-            lines.append(f"    if v is not _missing and not {fn}(v): return False")
+            lines.append(f"    if v is not _missing and not {self.call(fn, 'v')}: return False")
         return lines
 
     def _kw_additionalProperties(self, node: Any, extra: Any, exact: bool, guard: Any, applies: Any) -> list[str]:
@@ -396,18 +426,19 @@ class _Compiler:
         return [f"if {guard('array')}not any(map({self.function(sub, exact)}, x)): return False"]
 
     def _kw_allOf(self, node: Any, subs: Any, exact: bool, guard: Any, applies: Any) -> list[str]:
-        return [f"if not {fn}(x): return False" for fn in self._list(subs, exact) if fn != "_true"]
+        return [f"if not {self.call(fn, 'x')}: return False" for fn in self._list(subs, exact) if fn != "_true"]
 
     def _kw_oneOf(self, node: Any, subs: Any, exact: bool, guard: Any, applies: Any) -> list[str]:
         return ["if (" + " + ".join(f"{fn}(x)" for fn in self._list(subs, True)) + ") != 1: return False"]
 
     def _kw_not(self, node: Any, sub: Any, exact: bool, guard: Any, applies: Any) -> list[str]:
-        return [f"if {self.function(sub, True)}(x): return False"]
+        return [f"if {self.call(self.function(sub, True), 'x')}: return False"]
 
     def _kw_if(self, node: Any, sub: Any, exact: bool, guard: Any, applies: Any) -> list[str]:
         then = self.function(node.get("then", True), exact)
         otherwise = self.function(node.get("else", True), exact)
-        return [f"if not ({then}(x) if {self.function(sub, True)}(x) else {otherwise}(x)): return False"]
+        test = self.call(self.function(sub, True), "x")
+        return [f"if not ({self.call(then, 'x')} if {test} else {self.call(otherwise, 'x')}): return False"]
 
     def _kw_dependentSchemas(self, node: Any, deps: Any, exact: bool, guard: Any, applies: Any) -> list[str]:
         if not isinstance(deps, Mapping):
@@ -415,7 +446,7 @@ class _Compiler:
         if not applies("object"):
             return []
         return [
-            f"if {guard('object')}{name!r} in x and not {self.function(sub, exact)}(x): return False"
+            f"if {guard('object')}{name!r} in x and not {self.call(self.function(sub, exact), 'x')}: return False"
             for name, sub in deps.items()
         ]
 
@@ -423,7 +454,7 @@ class _Compiler:
         if not isinstance(ref, str):
             raise Unsupported("$ref must be a string")
         fn = self.function(self.resolve(ref), exact)
-        return [] if fn == "_true" else [f"if not {fn}(x): return False"]
+        return [] if fn == "_true" else [f"if not {self.call(fn, 'x')}: return False"]
 
     def _kw_format(self, node: Any, name: Any, exact: bool, guard: Any, applies: Any) -> list[str]:
         if not applies("string"):
