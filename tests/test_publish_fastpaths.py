@@ -14,7 +14,6 @@ import io
 import json
 import os
 import re
-import signal
 import urllib.parse
 import zipfile
 from pathlib import Path
@@ -268,24 +267,16 @@ LARGE = 2000
 
 class Workers:
     """A build's progress callback that notes the forked workers alive as the files are written
-    (the callback runs here, as each share of the work arrives); ``kill`` kills them there."""
+    (the callback runs here, as each share of the work arrives)."""
 
-    def __init__(self, *, kill: bool = False) -> None:
+    def __init__(self) -> None:
         self.seen: set[int] = set()
-        self.killed: set[int] = set()
-        self.kill = kill
         self.calls: list[tuple[int, int]] = []
 
     def __call__(self, done: int, total: int) -> None:
         self.calls.append((done, total))
-        if done <= total // 2:  # the lint, first half of the progress
-            return
-        children = child_processes()
-        self.seen.update(children)
-        if self.kill and children and not self.killed:
-            for pid in children:
-                os.kill(pid, signal.SIGKILL)
-            self.killed.update(children)
+        if done > total // 2:  # past the lint, the first half of the progress
+            self.seen.update(child_processes())
 
 
 @pytest.mark.skipif(not forking_allowed(), reason="no fork here: the build always runs in one process")
@@ -303,12 +294,24 @@ def test_build_shared_with_a_child_is_the_one_process_rendering(tmp_path: Path) 
 
 
 @pytest.mark.skipif(not forking_allowed(), reason="no fork here: the build always runs in one process")
-def test_a_child_killed_while_writing_changes_nothing(tmp_path: Path) -> None:
-    """The worker is killed as soon as the first written share arrives: the parent does the rest."""
+def test_a_failing_child_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child dies as it writes its first file: the parent does every job itself."""
     root = _feed(tmp_path / "feed", LARGE)
-    workers = Workers(kill=True)
-    publish.build_site(root, tmp_path / "out", progress=workers)
-    assert workers.killed, "a forked worker was there to kill"
+    parent, died = os.getpid(), tmp_path / "worker-died"
+    # private on purpose: the worker must die inside a job, as a crash would. A SIGKILL sent from
+    # the progress callback can land while the pool hands the worker its next job, and that hung
+    # Python 3.11's ProcessPoolExecutor (once in about a dozen runs)
+    real_write = publish._Staging.write
+
+    def write(staging: Any, rel: str, data: bytes) -> str:
+        if os.getpid() != parent:
+            died.touch()
+            os._exit(3)
+        return real_write(staging, rel, data)
+
+    monkeypatch.setattr(publish._Staging, "write", write)
+    publish.build_site(root, tmp_path / "out")
+    assert died.exists(), "a forked worker took a share of the writing"
     assert _tree(tmp_path / "out") == publish.render_site(load_feed(root))
     assert child_processes() == []
 
