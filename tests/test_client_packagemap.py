@@ -18,6 +18,7 @@ import hashlib
 import http.server
 import json
 import re
+import shutil
 import ssl
 import subprocess
 import threading
@@ -352,6 +353,8 @@ def tls_contexts() -> Iterator[list[ssl.SSLContext]]:
 
 def self_signed(folder: Path, ip: str) -> tuple[Path, Path]:
     """A self-signed certificate (and its key) for the IP address ``ip``, made by openssl."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not on PATH: no certificate for a local TLS server")
     cert, key = folder / f"{ip}.pem", folder / f"{ip}.key"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ip}"]

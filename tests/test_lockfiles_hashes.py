@@ -1,4 +1,4 @@
-"""``sha256_of``: its shortcut for ``sha256:<lowercase hex>`` is held to the spelling rules.
+"""Lockfile hashes (``sha256_of`` behind every reader): its shortcut for ``sha256:<lowercase hex>`` is held to the spelling rules.
 
 Lockfiles write ``sha256:HEX``, ``sha256=HEX`` or ``{"sha256": HEX}``, any case, with or
 without surrounding space; other algorithms are dropped. The rules are restated here as a
@@ -8,13 +8,16 @@ same digests.
 
 from __future__ import annotations
 
+import json
 import re
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from depguard.lockfiles._common import sha256_of
+from depguard.lockfiles import read_lockfile
 
 _HEX = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -54,4 +57,31 @@ def test_digests_follow_the_spelling_rules(values: list[Any]) -> None:
         digest = oracle(value)
         if digest is not None and digest not in expected:
             expected.append(digest)
-    assert sha256_of(values) == tuple(expected)
+    assert locked_hashes(values) == tuple(expected)
+
+
+def _toml(value: Any) -> str:
+    """``value`` as a TOML value (JSON's string escapes are TOML's too)."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {_toml(item)}" for key, item in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_toml, value)) + "]"
+    return json.dumps(value)
+
+
+def locked_hashes(values: list[Any]) -> tuple[str, ...]:
+    """The hashes ``read_lockfile`` gives a uv.lock package whose wheels carry ``values`` as
+    their ``hash`` (None: a wheel without one)."""
+    wheels = "".join(
+        f'    {{ url = "https://example.org/{n}.whl"{"" if v is None else ", hash = " + _toml(v)} }},\n'
+        for n, v in enumerate(values)
+    )
+    text = (
+        'version = 1\nrequires-python = ">=3.10"\n\n[[package]]\nname = "demo"\nversion = "1.0"\n'
+        f'source = {{ registry = "https://pypi.org/simple" }}\nwheels = [\n{wheels}]\n'
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "uv.lock"
+        path.write_text(text, encoding="utf-8")
+        (package,) = read_lockfile(path, Path(folder))
+    return package.hashes

@@ -15,8 +15,11 @@ on hostile documents and on random edits of real lockfiles.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -325,16 +328,39 @@ def test_random_edits_of_real_lockfiles_read_as_tomllib_reads_them(name: str, da
     assert_held_to_tomllib(text)
 
 
-def test_the_tomllib_fallback_bounds_depth_too(monkeypatch: pytest.MonkeyPatch) -> None:
+def without_rtoml(tmp_path: Path, code: str, **values: Any) -> Any:
+    """What ``code`` puts in ``result``, run by a fresh interpreter that cannot import rtoml (as
+    where its wheel is missing); ``values`` are given to it as variables (JSON)."""
+    inputs = tmp_path / "inputs.json"
+    inputs.write_text(json.dumps(values), encoding="utf-8")
+    script = (
+        "import json, sys\n"
+        "sys.modules['rtoml'] = None  # import rtoml raises ImportError\n"
+        f"globals().update(json.loads(open({str(inputs)!r}, encoding='utf-8').read()))\n"
+        f"{textwrap.dedent(code)}\n"
+        "print(json.dumps(result))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_the_tomllib_fallback_bounds_depth_too(tmp_path: Path) -> None:
     """Where rtoml's wheel is missing, tomllib reads: its RecursionError is a one-line refusal."""
-    monkeypatch.setattr(tomlread, "_module", None)
-    assert tomlread.backend() == "tomllib"
-    with pytest.raises(TOMLReadError, match="nested too deeply") as caught:
-        loads(nested(100_000))
-    assert "\n" not in str(caught.value)
-    with pytest.raises(TOMLReadError, match=r"at line 5") as caught:
-        loads('version = 1\n\n[[package]]\nname = "litellm"\nname = "again"\n')
-    assert loads(UV_LOCK) == tomllib.loads(UV_LOCK)
+    code = """
+        import tomllib
+        from depguard import tomlread
+        result = {"backend": tomlread.backend(), "same": tomlread.loads(uv_lock) == tomllib.loads(uv_lock)}
+        for name, text in (("deep", deep), ("twice", twice)):
+            try:
+                tomlread.loads(text)
+            except tomlread.TOMLReadError as error:
+                result[name] = str(error)
+    """
+    twice = 'version = 1\n\n[[package]]\nname = "litellm"\nname = "again"\n'
+    result = without_rtoml(tmp_path, code, uv_lock=UV_LOCK, deep=nested(100_000), twice=twice)
+    assert result["backend"] == "tomllib" and result["same"]
+    assert "nested too deeply" in result["deep"] and "\n" not in result["deep"]
+    assert re.search(r"at line 5", result["twice"]) and "\n" not in result["twice"]
 
 
 def test_rtoml_is_what_runs_where_its_wheel_exists() -> None:
@@ -353,14 +379,22 @@ def test_a_broken_lockfile_is_one_line_naming_file_and_line(tmp_path: Path) -> N
     assert "\n" not in str(caught.value)
 
 
-def test_uv_lock_packages_and_lines_are_the_same_through_either_parser(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_uv_lock_packages_and_lines_are_the_same_through_either_parser(tmp_path: Path) -> None:
     path = tmp_path / "uv.lock"
     path.write_text(UV_LOCK, encoding="utf-8")
     compiled = read_lockfile(path, tmp_path)
-    monkeypatch.setattr(tomlread, "_module", None)
-    assert read_lockfile(path, tmp_path) == compiled
+    code = """
+        from pathlib import Path
+        from depguard.lockfiles import read_lockfile
+        from depguard.tomlread import backend
+        packages = read_lockfile(Path(path), Path(root))
+        result = [backend(), [[p.ecosystem, p.name, p.version, list(p.hashes), str(p.location.path), p.location.line] for p in packages]]
+    """
+    backend, packages = without_rtoml(tmp_path, code, path=str(path), root=str(tmp_path))
+    assert backend == "tomllib"
+    assert packages == [
+        [p.ecosystem, p.name, p.version, list(p.hashes), str(p.location.path), p.location.line] for p in compiled
+    ]
     lines = UV_LOCK.splitlines()
     expected = [
         (name, version, lines.index(f'name = "{name}"') + 1)

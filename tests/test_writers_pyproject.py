@@ -430,6 +430,8 @@ def test_unsafe_exclusion_is_refused_even_if_built_by_hand() -> None:
 
 
 def test_failed_verification_returns_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # private on purpose: the re-check only refuses an edit the splice got wrong, and no input
+    # makes the real splice wrong; a corrupting splice is the only way to see it refuse
     original = pyproject._splice
 
     def corrupting(*args: Any, **kwargs: Any) -> Any:
