@@ -10,7 +10,9 @@ range algebra, the lazily typed feed entries against eager ones. The corpus vari
 from __future__ import annotations
 
 import copy
+import itertools
 import json
+import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -596,3 +598,137 @@ def test_unsafe_text_from_raw_bytes_refuses(raw: bytes) -> None:
 
     parsed = strict_loads(raw)
     assert unsafe_text_issues(parsed, raw=raw) == unsafe_text_issues(parsed) != []
+
+
+# --------------------------------------------------------------------------------------------
+# a feed directory: listed in groups, filed without typing
+
+
+def _tree(root: Path) -> Path:
+    """Every shape a feed folder can take: packages, npm scopes, GitHub owners, stray files and
+    folders at every depth, names that sort differently as paths and as text, hidden entries
+    and links."""
+    for rel in (
+        "PyPI/a/x.json",
+        "PyPI/a/sub/deeper/y.json",
+        "PyPI/a-b/x.json",
+        "PyPI/a.b/x.json",
+        "PyPI/stray.json",
+        "PyPI/.hidden/x.json",
+        "PyPI/b/.x.json",
+        "npm/@scope/left-pad/x.json",
+        "npm/@scope/right-pad/x.json",
+        "npm/@scope/stray.json",
+        "npm/@scope-two/p/x.json",
+        "npm/plain/x.json",
+        "npm/plain/notes.txt",
+        "GitHub Actions/owner/repo/x.json",
+        "GitHub Actions/owner/repo/path/y.json",
+        "GitHub Actions/owner-2/repo/x.json",
+        "README.md",
+        "top.json",
+    ):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("{}")
+    (root / "PyPI" / "linked").symlink_to(root / "npm", target_is_directory=True)
+    (root / "PyPI" / "a" / "inside.json").symlink_to(root / "npm" / "plain" / "x.json")
+    (root / "PyPI" / "a" / "outside.json").symlink_to(root.parent / "elsewhere.json")
+    (root / "npm" / "@scope" / "left-pad" / "dangling.json").symlink_to(root / "gone.json")
+    return root
+
+
+def _walked(root: Path) -> list[str]:
+    """The reference listing: every visible file or file link under ``root``, in path order."""
+    found: list[tuple[str, ...]] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel = Path(folder).relative_to(root).parts
+        found += [(*rel, name) for name in files if not name.startswith(".")]
+    return ["/".join(parts) for parts in sorted(found)]
+
+
+@pytest.fixture(scope="module")
+def feed_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("tree")
+    (base / "elsewhere.json").write_text("{}")
+    return _tree(base / "feed")
+
+
+def test_the_listing_is_every_visible_file_in_path_order(feed_tree: Path) -> None:
+    paths, issues = feed_mod.list_record_files(feed_tree)
+    listed = [rel for rel, _ in paths] + [i.path for i in issues] + ["README.md"]  # a README is no issue
+    assert sorted(listed, key=lambda rel: tuple(rel.split("/"))) == _walked(feed_tree)
+    assert [rel for rel, _ in paths] == [
+        r for r in _walked(feed_tree) if r.endswith(".json") and r != "PyPI/a/outside.json"
+    ]
+    assert {(i.path, i.rule) for i in issues} == {
+        ("PyPI/a/outside.json", "readable"),
+        ("npm/plain/notes.txt", "layout"),
+    }
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.integers(0, 40), max_size=6))
+def test_groups_listed_slice_by_slice_are_the_whole_listing(feed_tree: Path, cuts: list[int]) -> None:
+    """Consecutive slices of the groups, listed apart (as a directory's jobs do), concatenate
+    to the listing of the whole folder: same files, same order, same issues."""
+    groups = feed_mod.list_record_groups(feed_tree)
+    assert ("npm", "@scope", "left-pad") in [g[0] for g in groups], "npm scopes are entered"
+    bounds = sorted({0, len(groups), *(min(c, len(groups)) for c in cuts)})
+    paths: list[tuple[str, str]] = []
+    issues: list[str] = []
+    for start, end in itertools.pairwise(bounds):
+        some, found = feed_mod.list_record_files_in(feed_tree, groups[start:end])
+        paths += some
+        issues += [str(i) for i in found]
+    whole, whole_issues = feed_mod.list_record_files(feed_tree)
+    assert (paths, issues) == (whole, [str(i) for i in whole_issues])
+
+
+def _records_to_edit(repo_root: Path) -> list[dict[str, Any]]:
+    """Real records of every shape the feed holds: artifacts, bad commits, whole packages, scopes."""
+    picked = [
+        "PyPI/ensmallen/x_DEPGUARD-2026-0016.json",
+        "GitHub Actions/tj-actions/changed-files/x_DEPGUARD-2026-0200.json",
+    ]
+    found = [json.loads((repo_root / "feed" / rel).read_text()) for rel in picked]
+    return [*found, record(), record(whole_package=True, ecosystem="npm", name="@scope/x")]
+
+
+def test_data_keys_are_record_keys_on_the_bundled_feed(repo_root: Path) -> None:
+    from depguard.packagemap import data_keys, record_keys
+
+    loaded = feed_mod.load_feed(repo_root / "feed")
+    assert len(loaded.entries) > 900
+    with_artifacts = 0
+    for entry in loaded.entries:
+        assert entry.record is not None, entry.path
+        assert data_keys(entry.data) == record_keys(entry.record), entry.path
+        with_artifacts += bool(data_keys(entry.data)[1])
+    assert with_artifacts >= 3, "records that list artifacts are part of the comparison"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), new=json_values | st.sampled_from(["drop"]))
+def test_what_the_consumer_checks_admit_is_typed(repo_root: Path, data: st.DataObject, new: Any) -> None:
+    """A record that passes ``record_issues`` (both schemas and the safety floor) always fits the
+    model, and files under the same keys typed or not: a feed directory relies on both to
+    skip typing its records at load (:mod:`depguard.sources.directory`)."""
+    from depguard.packagemap import data_keys, record_keys
+    from depguard.validation.safety import record_issues
+
+    base = data.draw(st.sampled_from(_records_to_edit(repo_root)))
+    path = data.draw(st.sampled_from(_paths(base)[1:]))
+    if new == "drop":
+        instance = copy.deepcopy(base)
+        target = instance
+        for part in path[:-1]:
+            target = target[part]
+        del target[path[-1]]
+    else:
+        instance = _replace(base, path, new)
+    if record_issues(instance):
+        return
+    typed = feed_mod.typed_record(instance)
+    assert typed is not None, f"{path} = {new!r} passes the checks but does not fit the model"
+    assert data_keys(instance) == record_keys(typed)
