@@ -559,6 +559,14 @@ def main() -> None:
     except DepguardError as exc:  # a library refusal that a command did not translate
         _error(str(exc))
         sys.exit(EXIT_ERROR)
+    finally:
+        # The command is done. Python's shutdown would now run a full collection over every
+        # object still alive (each module, pydantic's schemas, the feed): 45 ms of a 270 ms
+        # warm sync, to free memory the OS takes back anyway. Frozen objects are left out of
+        # it. Only garbage in reference cycles goes uncollected, and nothing of depguard's
+        # waits on that: files are written and closed explicitly (atomic.py), standard
+        # streams are flushed by the shutdown itself, and atexit handlers still run.
+        gc.freeze()
 
 
 # --- depguard sync -------------------------------------------------------------------------
