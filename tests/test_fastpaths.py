@@ -555,7 +555,9 @@ def test_one_pass_name_checks_agree_with_the_long_forms(text: str) -> None:
 #: Characters the floor cares about (controls, C1, separators, bidi), their neighbours, and the
 #: JSON escape characters, so that escaped backslashes next to letters come up often.
 _TRICKY = "\t\n\r\x00\x0b\x1b\x1f\x7f\x80\x9f\xa0\u061b\u061c\u200d\u200e\u2027\u2028\u202e\u2066\u2069\u206a\\nbu0"
-_text = st.text(alphabet=st.sampled_from(_TRICKY) | st.characters(), max_size=12)
+#: No lone surrogates: the test encodes the record to UTF-8, which cannot hold one (and a
+#: feed file is UTF-8).
+_text = st.text(alphabet=st.sampled_from(_TRICKY) | st.characters(exclude_categories=["Cs"]), max_size=12)
 
 
 @settings(max_examples=500, deadline=None)

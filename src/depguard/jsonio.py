@@ -80,6 +80,8 @@ def strict_loads(data: str | bytes) -> Any:
     if text.startswith("\ufeff"):
         raise JSONError("starts with a byte order mark")
     try:
+        if not gc.isenabled():  # a caller paused it for a whole batch: no context manager per file
+            return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
         with gc_paused():
             return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:

@@ -25,6 +25,7 @@ from depguard.jsonio import gc_paused
 from depguard.packagemap import Filing, MappedRecords, PackageMap, data_keys
 from depguard.records import parse_timestamp
 from depguard.sources.interface import FeedSnapshot, FeedSource
+from depguard.validation.profile import prepare_profile
 from depguard.validation.safety import record_issues
 
 __all__ = ["DirectorySource", "from_directory"]
@@ -70,6 +71,7 @@ def from_directory(root: Path, *, kind: str = "directory") -> FeedSnapshot:
     """
     groups = list_record_groups(root)
     moment, real_root = now(), os.path.realpath(root)
+    prepare_profile()  # compiled once, here, before the worker forks
     size = -(-len(groups) // _JOBS)
     jobs = [partial(_check_files, real_root, groups[at : at + size], moment) for at in range(0, len(groups), size)]
     chunks: list[_Chunk] = share_jobs(jobs, fork=len(groups) >= _SHARE_FROM)

@@ -19,7 +19,7 @@ from depguard.clock import MAX_FUTURE_SKEW, is_future
 from depguard.clock import now as _now
 from depguard.display import printable
 from depguard.protected import is_protected
-from depguard.validation.profile import profile_issues
+from depguard.validation.profile import profile_issues, profile_vouched
 from depguard.validation.schema import SchemaIssue
 
 __all__ = ["future_issues", "protected_issues", "record_issues", "unsafe_text_issues"]
@@ -50,10 +50,11 @@ def record_issues(data: Any, *, now: _dt.datetime | None = None, raw: bytes | No
 
     ``raw``, when given, must be the bytes ``data`` was parsed from (see :func:`unsafe_text_issues`).
     """
-    found = set(profile_issues(data)) | set(unsafe_text_issues(data, raw=raw))
-    found.update(future_issues(data, now if now is not None else _now()))
-    found.update(protected_issues(data))
-    return sorted(found)
+    found = [] if profile_vouched(data) else profile_issues(data)
+    found += unsafe_text_issues(data, raw=raw)
+    found += future_issues(data, now if now is not None else _now())
+    found += protected_issues(data)
+    return sorted(set(found)) if found else found
 
 
 def future_issues(data: Any, now: _dt.datetime) -> list[SchemaIssue]:
