@@ -734,3 +734,46 @@ def test_what_the_consumer_checks_admit_is_typed(repo_root: Path, data: st.DataO
     typed = feed_mod.typed_record(instance)
     assert typed is not None, f"{path} = {new!r} passes the checks but does not fit the model"
     assert data_keys(instance) == record_keys(typed)
+
+
+_TIMESTAMP_TEXT = st.text(alphabet="0123456789-:.TtZz+ \n", min_size=10, max_size=30)
+_TIMESTAMPS = st.datetimes(min_value=__import__("datetime").datetime(1, 1, 1)).map(
+    lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%S") + ("" if moment.microsecond % 3 else f".{moment.microsecond}")
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    text=_TIMESTAMP_TEXT
+    | _TIMESTAMPS.map(lambda text: text + "Z")
+    | st.tuples(_TIMESTAMPS, st.sampled_from(["Z", "z", "+00:00", "-23:59", "Z\n", "", " Z", "+24:00"])).map("".join)
+)
+def test_date_time_is_what_jsonschemas_checker_says(text: str) -> None:
+    """The regex in front of ``validate_rfc3339`` never says yes where the function says no:
+    29 February, 31 April, year 0, lower-case letters, offsets, a final newline."""
+    from rfc3339_validator import validate_rfc3339
+
+    from depguard.validation.fastschema import date_time
+
+    assert date_time(text) == bool(validate_rfc3339(text.upper())), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-02-29T00:00:00Z",
+        "2023-02-29T00:00:00Z",
+        "2024-04-31T00:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "2024-01-01T00:00:00Z\n",
+        "2024-01-01t00:00:00z",
+        "2024-01-01T24:00:00Z",
+        "2024-01-01T00:00:60Z",
+    ],
+)
+def test_date_time_edge_cases(text: str) -> None:
+    from rfc3339_validator import validate_rfc3339
+
+    from depguard.validation.fastschema import date_time
+
+    assert date_time(text) == bool(validate_rfc3339(text.upper()))

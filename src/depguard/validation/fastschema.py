@@ -16,8 +16,8 @@ Soundness is the point, speed the bonus:
   ``True != 1`` in ``const``/``enum``/``uniqueItems``, ``format`` only where jsonschema's
   format checker has a checker). Any other keyword, a remote ``$ref`` or a nested ``$id``
   raises :class:`Unsupported` and the caller keeps using jsonschema for that schema.
-* ``format: date-time`` calls the very function jsonschema's checker calls
-  (``rfc3339_validator``). ``format: uri`` depends on optional packages jsonschema may or may
+* ``format: date-time`` is the very function jsonschema's checker calls
+  (``rfc3339_validator``), behind a regex that only accepts what it accepts. ``format: uri`` depends on optional packages jsonschema may or may
   not find, so it is checked one-sidedly: a URI in a conservative subset of RFC 3986 passes,
   anything else is "not vouched for" and goes to jsonschema. One-sided checks are only allowed
   where a ``False`` cannot turn into a ``True`` (not under ``not``, ``oneOf`` or ``if``).
@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["Unsupported", "compile_schema", "json_equal", "json_unique"]
+__all__ = ["Unsupported", "compile_schema", "date_time", "json_equal", "json_unique"]
 
 Check = Callable[[Any], bool]
 
@@ -179,10 +179,31 @@ def _is_integer(value: Any) -> bool:
     return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
-def _date_time() -> Check:
+#: A timestamp ``validate_rfc3339`` accepts whatever the month: year 0001-9999, a day no
+#: month lacks (01-28), UTC. Nearly every OSV timestamp is one; anything else is asked of
+#: ``validate_rfc3339`` itself.
+_SURE_TIMESTAMP = re.compile(
+    r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?Z"
+)
+
+
+def date_time(text: str) -> bool:
+    """``format: date-time`` as jsonschema's checker decides it: ``validate_rfc3339(text.upper())``.
+
+    One regex answers for the common case (a fifth of the time: 3 timestamps in each of
+    20,000 records); the rest goes to the function itself (test_fastpaths holds the two to
+    each other).
+    """
+    if _SURE_TIMESTAMP.fullmatch(text):
+        return True
     from rfc3339_validator import validate_rfc3339  # what jsonschema's format checker calls
 
-    return lambda text: bool(validate_rfc3339(text.upper()))
+    return bool(validate_rfc3339(text.upper()))
+
+
+def _date_time() -> Check:
+    return date_time
 
 
 # --- the compiler --------------------------------------------------------------------------
