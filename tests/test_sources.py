@@ -109,6 +109,16 @@ def test_serve_reads_the_configured_feed_as_sync_does(tmp_path: Path) -> None:
         proc.wait()
 
 
+@pytest.mark.parametrize("files", [{}, {"README.md": "# advisories\n"}])
+def test_a_feed_directory_with_no_records_is_refused(tmp_path: Path, files: dict[str, str]) -> None:
+    """An empty folder (a submodule not checked out, a wrong path) would lift every exclusion."""
+    (tmp_path / "feed").mkdir()
+    for name, text in files.items():
+        (tmp_path / "feed" / name).write_text(text)
+    with pytest.raises(FeedSourceError, match="holds no records"):
+        DirectorySource(tmp_path / "feed").load()
+
+
 @pytest.fixture(scope="module")
 def large_feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A feed large enough for a directory's records to be checked by two processes."""

@@ -283,3 +283,17 @@ def test_a_stand_in_feed_never_lifts_exclusions(tmp_path: Path, feed: Path) -> N
     proc = depguard(fresh, "sync", "--feed", "http://127.0.0.1:9/", env={"DEPGUARD_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr  # adding exclusions from the stand-in is fine
     assert "litellm!=1.82.7" in (fresh / "pyproject.toml").read_text()
+
+
+def test_an_empty_feed_folder_lifts_nothing(tmp_path: Path, feed: Path) -> None:
+    """``--feed`` naming an empty folder (a submodule not checked out) is an error, not a feed
+    with no advisories: sync and check exit 2 and the block stays as it was."""
+    repo = init_repo(tmp_path / "repo", {"pyproject.toml": project(["litellm"])})
+    assert sync(repo, feed).returncode == 0
+    synced = (repo / "pyproject.toml").read_bytes()
+    (tmp_path / "empty").mkdir()
+    for args in (("sync",), ("sync", "--check"), ("check",)):
+        proc = depguard(repo, *args, "--feed", str(tmp_path / "empty"))
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert "holds no records" in proc.stderr and "Traceback" not in proc.stderr
+    assert (repo / "pyproject.toml").read_bytes() == synced

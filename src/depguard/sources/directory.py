@@ -11,7 +11,7 @@ from pathlib import Path
 
 from depguard.clock import now
 from depguard.display import printable
-from depguard.errors import InvalidRecordError
+from depguard.errors import FeedSourceError, InvalidRecordError
 from depguard.feed import (
     Issue,
     Listed,
@@ -72,7 +72,7 @@ def from_directory(root: Path, *, kind: str = "directory") -> FeedSnapshot:
     groups = list_record_groups(root)
     moment, real_root = now(), os.path.realpath(root)
     prepare_profile()  # compiled once, here, before the worker forks
-    size = -(-len(groups) // _JOBS)
+    size = max(1, -(-len(groups) // _JOBS))
     jobs = [partial(_check_files, real_root, groups[at : at + size], moment) for at in range(0, len(groups), size)]
     chunks: list[_Chunk] = share_jobs(jobs, fork=len(groups) >= _SHARE_FROM)
     fatal = [problem for chunk in chunks for problem in chunk.unlisted]
@@ -81,6 +81,11 @@ def from_directory(root: Path, *, kind: str = "directory") -> FeedSnapshot:
     if fatal:
         shown = "; ".join(fatal[:3]) + (f" (and {len(fatal) - 3} more)" if len(fatal) > 3 else "")
         raise InvalidRecordError(f"feed {root} has invalid records, refusing all of it: {shown}")
+    if not any(chunk.records for chunk in chunks):
+        raise FeedSourceError(
+            f"feed {root} holds no records (a submodule not checked out, or the wrong folder?); "
+            "refusing it: a feed with no advisories would lift every exclusion"
+        )
     with gc_paused():  # tens of thousands of bounds and keys, no cycle among them
         all_bytes, package_map = _joined(chunks)
     records = MappedRecords(all_bytes, package_map, f"the feed {root}", remedy="report this as a depguard bug")
