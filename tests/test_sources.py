@@ -23,7 +23,7 @@ from depguard.sources.directory import DirectorySource
 from depguard.sources.interface import FeedSource
 from depguard.sources.static import StaticTreeSource
 
-from feedkit import record, write_feed
+from feedkit import record, write_feed, write_record
 from repokit import depguard, init_repo
 
 NO_ENV: dict[str, str] = {}
@@ -137,6 +137,24 @@ def test_a_large_directory_reads_as_a_small_one(large_feed: Path) -> None:
         ("x_DEPGUARD-2026-0007", ("1.7.0",)),
         ("x_DEPGUARD-2026-2099", ("1.2099.0",)),
     ]
+
+
+def test_a_package_filed_by_both_processes_is_found_whole(large_feed: Path, tmp_path: Path) -> None:
+    """Records of one package (and one artifact) in folders at both ends of a large feed, so the
+    worker files one and this process the other: a lookup gets both, in file order."""
+    import shutil
+
+    feed = Path(shutil.copytree(large_feed, tmp_path / "feed"))
+    digest = "ab" * 32
+    for advisory_id, folder in (("x_DEPGUARD-2026-9001", "PyPI/aaa"), ("x_DEPGUARD-2026-9002", "PyPI/zzz")):
+        data = record(advisory_id, name="shared-pkg", versions=("2.0",))
+        data["database_specific"]["depguard"]["artifacts"] = [{"filename": "shared-2.0.tar.gz", "sha256": digest}]
+        write_record(feed, data, rel=f"{folder}/{advisory_id}.json")
+    snapshot = DirectorySource(feed).load()
+    assert len(snapshot.records) == 2102
+    both = ["x_DEPGUARD-2026-9001", "x_DEPGUARD-2026-9002"]
+    assert [r.id for r in snapshot.select({("PyPI", "shared-pkg")}, set())] == both
+    assert [r.id for r in DirectorySource(feed).load().select(set(), {digest})] == both
 
 
 @pytest.mark.parametrize("position", [0, 1050, 2099])
