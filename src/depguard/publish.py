@@ -46,7 +46,7 @@ from typing import Any
 from depguard import affected, renovate, ziparchive
 from depguard.affected import blocks_every_version
 from depguard.errors import ConfigError, InvalidRecordError
-from depguard.feed import Feed, FeedEntry, Issue, lint, load_feed, share_jobs
+from depguard.feed import Feed, FeedEntry, Issue, lint, load_feed, settle_objects, share_jobs
 from depguard.feedformat import ALL_PATH, DEFAULT_FEED_URL, FORMAT, FORMAT_VERSION, INDEX_PATH
 from depguard.feedstats import FeedStats, compute, newest_first_key
 from depguard.jsonio import gc_paused
@@ -190,6 +190,7 @@ def build_site(
         except BaseException:
             staging.discard()
             raise
+        settle_objects()  # the items live until the command ends: see feed.settle_objects
     return BuildResult(Path(out), len(site.items), tuple(sorted(files)), site.newest_in_feed_order)
 
 
