@@ -246,12 +246,17 @@ def _rendered(rel: str, render: Callable[[], bytes]) -> list[tuple[str, bytes]]:
 def _write_site(site: _Site, staging: _Staging, *, progress: Callable[[int], None] | None) -> list[str]:
     """Render and write every file of ``site`` into ``staging``; returns their paths.
 
-    Jobs shared with a forked worker on a large feed (:func:`depguard.feed.share_jobs`),
-    longest first: the records' own files, one job per ecosystem folder (creating files in
-    one folder is serialized by the file system, in different folders it is not), the
-    archives and CSVs, ``all.json`` with ``index.json`` (which carries its hash), the page,
-    the Atom feed and the constraints. Each job writes its own files, so a job run twice
-    writes the same bytes twice.
+    Jobs shared with a forked worker on a large feed (:func:`depguard.feed.share_jobs`):
+    one job per ecosystem folder for the records' own files (creating files in one folder is
+    serialized by the file system, in different folders it is not), one for the archives and
+    CSVs, one for ``all.json`` with ``index.json`` (which carries its hash), one per page.
+    The worker takes jobs from the front, this process from the back, so the list is long
+    jobs at both ends and short ones in the middle, taken last, for the two to end together:
+    the largest folder, the archives and ``all.json``/``index.json`` at the front (written
+    from the parsed JSON: the worker never types a record), the other folders and the pages
+    from the smallest to the largest after them (the first page this process takes types the
+    records for all of them). Each job writes its own files, so a job run twice writes the
+    same bytes twice.
     """
 
     def writer(render: Callable[[], Iterable[tuple[str, bytes]]]) -> Callable[[], list[str]]:
@@ -264,10 +269,9 @@ def _write_site(site: _Site, staging: _Staging, *, progress: Callable[[int], Non
 
     folders = sorted(site.ecosystems, key=lambda ecosystem: -site.ecosystem_sizes[ecosystem])
     jobs = [writer(functools.partial(site.record_files, folders[0]))] if folders else []
-    jobs.append(writer(lambda: site.archives().items()))
-    jobs += [writer(functools.partial(site.record_files, ecosystem)) for ecosystem in folders[1:]]
-    jobs.append(writer(machine_files))
-    jobs += [writer(functools.partial(_rendered, rel, render)) for rel, render in site.pages()]
+    jobs += [writer(lambda: site.archives().items()), writer(machine_files)]
+    jobs += [writer(functools.partial(site.record_files, ecosystem)) for ecosystem in reversed(folders[1:])]
+    jobs += [writer(functools.partial(_rendered, rel, render)) for rel, render in reversed(site.pages())]
     finished = 0
 
     def done(_index: int) -> None:
@@ -429,17 +433,18 @@ class _Site:
         return _json_bytes([item.data for item in self.items])
 
     def pages(self) -> list[tuple[str, Callable[[], bytes]]]:
-        """The files rendered from the typed records, each with its renderer: web page, Atom feed, constraints, Renovate preset."""
+        """The files rendered from the typed records, each with its renderer, the longest to render first:
+        web page, Renovate preset, Atom feed, constraints."""
         return [
             ("index.html", lambda: _html(self)),
-            ("feed.atom", lambda: _atom(self)),
-            (PYPI_CONSTRAINTS_PATH, lambda: _pypi_constraints(self)),
             (
                 renovate.PRESET_PATH,
                 lambda: renovate.render_preset(
                     [i.record for i in self.items], feed_url=self.base, modified=self.newest
                 ),
             ),
+            ("feed.atom", lambda: _atom(self)),
+            (PYPI_CONSTRAINTS_PATH, lambda: _pypi_constraints(self)),
         ]
 
     def index_json(self, all_sha256: str, all_size: int) -> bytes:
