@@ -55,6 +55,7 @@ __all__ = [
     "parse_record_file",
     "read_record_file",
     "record_relpath",
+    "settle_objects",
     "typed_record",
     "validate",
 ]
