@@ -30,7 +30,7 @@ from depguard.exclusions import safe_version
 from depguard.jsonio import JSONError, gc_paused, strict_loads
 from depguard.protected import is_protected
 from depguard.records import OSV_FIELD_ORDER, Record, timestamp_or_none
-from depguard.validation.profile import profile_issues, profile_vouched
+from depguard.validation.profile import prepare_profile, profile_issues, profile_vouched
 from depguard.validation.safety import future_issues, unsafe_text_issues
 from depguard.validation.schema import osv_issues
 
@@ -743,6 +743,8 @@ def _shared_issues(
             linted += len(groups[index - 1])
             progress(linted, total)
 
+    if fork:
+        prepare_profile()  # compiled here, before the worker forks, not in both processes
     cross, *per_file = share_jobs(jobs, fork=fork, done=done)
     if progress is not None and linted != total:
         progress(total, total)
