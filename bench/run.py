@@ -177,6 +177,12 @@ class Bench:
         script = Path(self.python).with_name("depguard")
         return [str(script)] if script.exists() else [self.python, "-m", "depguard"]
 
+    def trash(self) -> Path:
+        """Where trees go that are deleted only once nothing is timed any more."""
+        folder = self.work / "trash"
+        folder.mkdir(exist_ok=True)
+        return folder
+
     def cache_env(self, name: str) -> dict[str, str]:
         return {**self.env, "DEPGUARD_CACHE_DIR": str(self.work / "caches" / name)}
 
@@ -278,11 +284,8 @@ def floors(bench: Bench, paths: dict[str, Path]) -> None:
 
 
 def _settle() -> None:
-    """Let the kernel finish deleting the last run's tree before the next run is timed.
-
-    Removing 20,000 files leaves journal and discard work behind; timed right after, the
-    next ``feed build`` paid for it in system time (1.2 s to 3.6 s of it on this machine).
-    """
+    """Let the kernel finish writing back a deleted cache before the next run is timed (large
+    trees are moved aside instead, see ``fresh_out``)."""
     if hasattr(os, "sync"):
         os.sync()
 
@@ -294,9 +297,12 @@ def feed_commands(bench: Bench, feed: Path, tag: str, *, peer: bool) -> list[Com
     cache = Path(env["DEPGUARD_CACHE_DIR"])
 
     def fresh_out() -> None:
+        # Moved aside, deleted at the end: on ext4 without a journal (this machine's disk),
+        # every file created in the ~30 s after a large delete skips the inodes just freed one
+        # by one (the kernel's recently_deleted; 15 % of a build's CPU samples in perf), which
+        # added 1-3 s of system time to a build timed right after deleting the last tree.
         if out.exists():
-            shutil.rmtree(out)
-            _settle()
+            out.rename(bench.trash() / f"{out.name}-{time.monotonic_ns()}")
 
     def fresh_cache() -> None:
         if cache.exists():
@@ -674,6 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve(bench, paths)
         table = report(bench)
     finally:
+        shutil.rmtree(work / "trash", ignore_errors=True)
         if args.keep:
             print(f"kept {work}", file=sys.stderr)
         else:
