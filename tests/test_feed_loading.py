@@ -151,7 +151,7 @@ def test_a_load_job_crosses_between_processes_unchanged(files: list[tuple[bytes,
     # private on purpose: the compact form a job's result crosses in, against the objects it stands for
     issues = [feed_mod.Issue("a/b.json", "", "json", "invalid JSON")]
     rels = [f"PyPI/p/{n}.json" for n in range(len(files))]
-    chunk = feed_mod._Loaded(issues, issues[:0], issues * 2, rels, [raw for raw, _ in files], [d for _, d in files])
+    chunk = feed_mod.RecordFiles(issues, issues[:0], issues * 2, rels, [raw for raw, _ in files], [d for _, d in files])
     again = pickle.loads(pickle.dumps(chunk))
     assert (again.unlisted, again.unreadable, again.unparsed, again.rels) == (issues, [], issues * 2, rels)
     assert again.raws == chunk.raws

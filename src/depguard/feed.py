@@ -41,6 +41,7 @@ __all__ = [
     "FeedEntry",
     "Issue",
     "Listed",
+    "RecordFiles",
     "canonical_bytes",
     "check_record",
     "create_record",
@@ -54,6 +55,7 @@ __all__ = [
     "next_id",
     "parse_record_file",
     "read_record_file",
+    "read_record_groups",
     "record_relpath",
     "settle_objects",
     "typed_record",
@@ -300,7 +302,7 @@ def load_feed(root: Path | str) -> Feed:
     parsing the files under them is the bulk of the work (20,000 folders, 20,000 files, half a
     second), shared out in jobs with a forked worker from :data:`_LOAD_SHARE_FROM` folders on
     (:func:`share_jobs`). The worker's records cross back in a few large values
-    (:class:`_Loaded`), which costs this process a tenth of parsing them itself. Entries and
+    (:class:`RecordFiles`), which costs this process a tenth of parsing them itself. Entries and
     issues come out in the order one process reading the whole listing gives.
     """
     root = Path(root)
@@ -313,9 +315,11 @@ def load_feed(root: Path | str) -> Feed:
     with gc_paused():
         groups = list_record_groups(root)
         size = max(1, -(-len(groups) // _LOAD_JOBS))
-        jobs = [functools.partial(_load_groups, root, groups[at : at + size]) for at in range(0, len(groups), size)]
+        jobs = [
+            functools.partial(read_record_groups, root, groups[at : at + size]) for at in range(0, len(groups), size)
+        ]
         # not from inside another share_jobs's job: its worker's jobs are a global list
-        chunks: list[_Loaded] = share_jobs(jobs, fork=len(groups) >= _LOAD_SHARE_FROM and not _JOBS)
+        chunks: list[RecordFiles] = share_jobs(jobs, fork=len(groups) >= _LOAD_SHARE_FROM and not _JOBS)
         for chunk in chunks:
             feed.load_issues += chunk.unlisted
         for chunk in chunks:
@@ -336,9 +340,9 @@ _LOAD_SHARE_FROM = 2000
 _LOAD_JOBS = 16
 
 
-class _Loaded:
-    """One load job's files: the issues of those that are not records, and the records'
-    relative paths, bytes and parsed JSON, in path order.
+class RecordFiles:
+    """The files of some package folders (:func:`read_record_groups`): the issues of those
+    that are not records, and the records' relative paths, bytes and parsed JSON, in path order.
 
     Pickled (only when it crosses from the forked worker) with the parsed JSON marshalled
     into one bytes value: sent as objects, ten thousand records took this process longer to
@@ -366,22 +370,22 @@ class _Loaded:
         import marshal
 
         packed = (self.unlisted, self.unreadable, self.unparsed, self.rels, self.raws)
-        return _unpack_loaded, (*packed, marshal.dumps(self.datas))
+        return _unpack_record_files, (*packed, marshal.dumps(self.datas))
 
 
-def _unpack_loaded(
+def _unpack_record_files(
     unlisted: list[Issue],
     unreadable: list[Issue],
     unparsed: list[Issue],
     rels: list[str],
     raws: list[bytes],
     datas: bytes,
-) -> _Loaded:
-    """A :class:`_Loaded` from its pickled form (see :meth:`_Loaded.__reduce__`)."""
+) -> RecordFiles:
+    """A :class:`RecordFiles` from its pickled form (see :meth:`RecordFiles.__reduce__`)."""
     import marshal
 
     with gc_paused():
-        return _Loaded(unlisted, unreadable, unparsed, rels, raws, marshal.loads(datas))
+        return RecordFiles(unlisted, unreadable, unparsed, rels, raws, marshal.loads(datas))
 
 
 def settle_objects() -> None:
@@ -401,8 +405,10 @@ def settle_objects() -> None:
         gc.unfreeze()
 
 
-def _load_groups(root: Path, groups: Sequence[Listed]) -> _Loaded:
-    """One load job: list ``groups`` (see :func:`list_record_groups`), read and parse their files."""
+def read_record_groups(root: Path | str, groups: Sequence[Listed]) -> RecordFiles:
+    """List ``groups`` (see :func:`list_record_groups`), read and parse their files: one job
+    of :func:`load_feed`, and the first half of one of a feed directory's checks
+    (:mod:`depguard.sources.directory`)."""
     paths, unlisted = list_record_files_in(root, groups)
     unreadable: list[Issue] = []
     unparsed: list[Issue] = []
@@ -422,7 +428,7 @@ def _load_groups(root: Path, groups: Sequence[Listed]) -> _Loaded:
             rels.append(rel)
             raws.append(raw)
             datas.append(data)
-    return _Loaded(unlisted, unreadable, unparsed, rels, raws, datas)
+    return RecordFiles(unlisted, unreadable, unparsed, rels, raws, datas)
 
 
 def list_record_files(root: Path) -> tuple[list[tuple[str, str]], list[Issue]]:

@@ -12,15 +12,7 @@ from pathlib import Path
 from depguard.clock import now
 from depguard.display import printable
 from depguard.errors import FeedSourceError, InvalidRecordError
-from depguard.feed import (
-    Issue,
-    Listed,
-    list_record_files_in,
-    list_record_groups,
-    parse_record_file,
-    read_record_file,
-    share_jobs,
-)
+from depguard.feed import Listed, list_record_groups, read_record_groups, share_jobs
 from depguard.jsonio import gc_paused
 from depguard.packagemap import Filing, MappedRecords, PackageMap, data_keys
 from depguard.records import parse_timestamp
@@ -93,26 +85,18 @@ def from_directory(root: Path, *, kind: str = "directory") -> FeedSnapshot:
 
 
 def _check_files(root: str, groups: Sequence[Listed], moment: _dt.datetime) -> _Chunk:
-    """One job: list ``groups`` (see :func:`~depguard.feed.list_record_groups`), then read,
-    parse and check their files as a consumer does."""
-    files, listing = list_record_files_in(root, groups)
-    unlisted = [printable(str(issue)) for issue in listing if issue.rule == "readable"]
-    unreadable: list[str] = []
+    """One job: list, read and parse the files of ``groups`` (:func:`~depguard.feed.read_record_groups`),
+    then check each record as a consumer does and file the ones that pass."""
+    files = read_record_groups(root, groups)
+    unlisted = [printable(str(issue)) for issue in files.unlisted if issue.rule == "readable"]
+    unreadable = [printable(str(issue)) for issue in files.unreadable + files.unparsed]
     problems: list[str] = []
     passed: list[bytes] = []
     filing = Filing()
     modified: list[str] = []
     offset = 0
     with gc_paused():  # parsed records form no cycles (see jsonio.gc_paused)
-        for rel, full in files:
-            raw = read_record_file(rel, full)
-            if isinstance(raw, Issue):
-                unreadable.append(printable(str(raw)))
-                continue
-            data = parse_record_file(rel, raw)
-            if isinstance(data, Issue):
-                unreadable.append(printable(str(data)))
-                continue
+        for rel, raw, data in zip(files.rels, files.raws, files.datas):
             found = record_issues(data, now=moment, raw=raw)
             if found:
                 where = printable(rel)  # a contributor chose the file name
