@@ -49,6 +49,18 @@ def test_without_fork_every_job_runs_here_in_order() -> None:
     assert results == [(os.getpid(), n) for n in range(3)] and arrived == [0, 1, 2]
 
 
+def test_jobs_past_worker_takes_run_only_here() -> None:
+    # the worker's part is short (2 x 0.05 s), this process's long (4 x 0.2 s): the worker,
+    # done first, would take the middle ones if it were not told where its part ends
+    jobs = [_slow(0), _slow(1)] + [_slow(n, 0.2) for n in range(2, 6)]
+    results = feed.share_jobs(jobs, fork=True, worker_takes=2)
+    assert [value for _, value in results] == list(range(6))
+    pids = [pid for pid, _ in results]
+    assert set(pids[2:]) == {os.getpid()}
+    assert pids[0] != os.getpid(), "the worker took its part"
+    assert child_processes() == []
+
+
 def test_a_job_failing_in_the_worker_is_redone_here() -> None:
     parent = os.getpid()
 

@@ -763,8 +763,8 @@ _MAX_JOBS = 256
 #: job crosses to it as its index: closures over a parsed feed cannot be pickled, nor need to be.
 _JOBS: list[Callable[[], Any]] = []
 #: The jobs nobody has taken yet, as ``[first, end)`` in shared memory with its lock (a
-#: ``multiprocessing`` Array the worker inherits): the worker takes from the front, this
-#: process from the back, each without waiting on the other.
+#: ``multiprocessing`` Array the worker inherits), then the end of the worker's part: the
+#: worker takes from the front, this process from the back, each without waiting on the other.
 _LEFT: list[Any] = []
 
 
@@ -780,7 +780,7 @@ def _take(*, front: bool) -> int | None:
         return None
     try:
         first, end = left[0], left[1]
-        if first >= end:
+        if first >= (min(end, left[2]) if front else end):
             return None
         if front:
             left[0] = first + 1
@@ -807,7 +807,11 @@ def _work_from_front() -> dict[int, Any]:
 
 
 def share_jobs(
-    jobs: Sequence[Callable[[], Any]], *, fork: bool, done: Callable[[int], None] | None = None
+    jobs: Sequence[Callable[[], Any]],
+    *,
+    fork: bool,
+    done: Callable[[int], None] | None = None,
+    worker_takes: int | None = None,
 ) -> list[Any]:
     """Every job's result, in job order; with ``fork``, shared with one forked worker.
 
@@ -822,6 +826,10 @@ def share_jobs(
     this process with its traceback (jobs must be repeatable, as pure computations and writes
     of the same bytes are). ``done(index)`` is called here as each result is in (the worker's
     all at once, at its end). Serial when forking is unsafe or useless (:func:`_fork_context`).
+
+    ``worker_takes`` limits the worker to the first jobs: those after it need something only
+    this process has built (``feed build`` types its records here, after the fork; a page job
+    taken by the worker would type all 20,000 again, 0.19 s, for a job of 0.11 s).
     """
     results: dict[int, Any] = {}
 
@@ -838,7 +846,7 @@ def share_jobs(
     from concurrent.futures import ProcessPoolExecutor
 
     _JOBS[:] = jobs
-    _LEFT[:] = [context.Array("q", [0, len(jobs)])]
+    _LEFT[:] = [context.Array("q", [0, len(jobs), len(jobs) if worker_takes is None else worker_takes])]
     froze = gc.get_freeze_count() == 0  # a collection in either process would copy every shared page
     if froze:
         gc.freeze()

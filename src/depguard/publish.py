@@ -45,6 +45,7 @@ from typing import Any
 
 from depguard import affected, renovate, ziparchive
 from depguard.affected import blocks_every_version
+from depguard.ecosystems import PYPI
 from depguard.errors import ConfigError, InvalidRecordError
 from depguard.feed import Feed, FeedEntry, Issue, lint, load_feed, settle_objects, share_jobs
 from depguard.feedformat import ALL_PATH, DEFAULT_FEED_URL, FORMAT, FORMAT_VERSION, INDEX_PATH
@@ -165,23 +166,25 @@ class _Item:
 
 
 def build_site(
-    feed_root: Path | str,
+    feed: Feed | Path | str,
     out: Path | str,
     *,
     base_url: str = DEFAULT_SITE_URL,
     progress: Progress | None = None,
 ) -> BuildResult:
-    """Validate the feed at ``feed_root``, render the static tree and put it at ``out``.
+    """Validate ``feed`` (loaded, or the directory to load it from), render the static tree and put it at ``out``.
 
     Refuses (:class:`FeedNotPublishable`) on any lint issue, before anything is written. The
     tree is written next to ``out`` and swapped in only when complete, so a failed build never
-    leaves half a site behind; files of an earlier build that no longer belong are gone.
+    leaves half a site behind; files of an earlier build that no longer belong are gone. The
+    records typed for the pages stay with ``feed``: a caller that loaded it decides when they go.
     """
-    feed = load_feed(feed_root)
+    if not isinstance(feed, Feed):
+        feed = load_feed(feed)
     total = 2 * len(feed.entries)
     issues = lint_in_chunks(feed, progress=None if progress is None else (lambda done, _n: progress(done, total)))
     if issues:
-        raise FeedNotPublishable(Path(feed_root), issues)
+        raise FeedNotPublishable(feed.root, issues)
     with gc_paused():  # tens of thousands of typed records and strings, none of them in a cycle
         site = _Site(_items(feed, typed=False), _base(base_url))
         staging = _Staging(Path(out))
@@ -250,13 +253,14 @@ def _write_site(site: _Site, staging: _Staging, *, progress: Callable[[int], Non
     one job per ecosystem folder for the records' own files (creating files in one folder is
     serialized by the file system, in different folders it is not), one for the archives and
     CSVs, one for ``all.json`` with ``index.json`` (which carries its hash), one per page.
-    The worker takes jobs from the front, this process from the back, so the list is long
-    jobs at both ends and short ones in the middle, taken last, for the two to end together:
-    the largest folder, the archives and ``all.json``/``index.json`` at the front (written
-    from the parsed JSON: the worker never types a record), the other folders and the pages
-    from the smallest to the largest after them (the first page this process takes types the
-    records for all of them). Each job writes its own files, so a job run twice writes the
-    same bytes twice.
+    The worker takes jobs from the front, this process from the back. The front is what is
+    written from the parsed JSON alone: the largest folder, the archives, ``all.json`` with
+    ``index.json``, then the other folders from the largest to the smallest. The back is the
+    pages from the shortest to the longest, which only this process runs: the first it takes
+    types the records for all of them, which the worker would have to do again (20,000 records
+    0.19 s). The two parts take about as long (1.5 and 1.7 s of 20,000 records); the smallest
+    folders, in the middle, go to whoever is free first. Each job writes its own files, so a
+    job run twice writes the same bytes twice.
     """
 
     def writer(render: Callable[[], Iterable[tuple[str, bytes]]]) -> Callable[[], list[str]]:
@@ -270,7 +274,8 @@ def _write_site(site: _Site, staging: _Staging, *, progress: Callable[[int], Non
     folders = sorted(site.ecosystems, key=lambda ecosystem: -site.ecosystem_sizes[ecosystem])
     jobs = [writer(functools.partial(site.record_files, folders[0]))] if folders else []
     jobs += [writer(lambda: site.archives().items()), writer(machine_files)]
-    jobs += [writer(functools.partial(site.record_files, ecosystem)) for ecosystem in reversed(folders[1:])]
+    jobs += [writer(functools.partial(site.record_files, ecosystem)) for ecosystem in folders[1:]]
+    untyped = len(jobs)
     jobs += [writer(functools.partial(_rendered, rel, render)) for rel, render in reversed(site.pages())]
     finished = 0
 
@@ -280,7 +285,11 @@ def _write_site(site: _Site, staging: _Staging, *, progress: Callable[[int], Non
         if progress is not None:
             progress(len(site.items) * finished // len(jobs))
 
-    written = [rel for paths in share_jobs(jobs, fork=len(site.items) >= _FORK_MIN_RECORDS, done=done) for rel in paths]
+    written = [
+        rel
+        for paths in share_jobs(jobs, fork=len(site.items) >= _FORK_MIN_RECORDS, done=done, worker_takes=untyped)
+        for rel in paths
+    ]
     if progress is not None:
         progress(len(site.items))
     return written
@@ -575,8 +584,13 @@ def _modified_csv(newest_first: Sequence[_Item], *, prefix: str | None) -> bytes
 
 
 def _pypi_constraints(site: _Site) -> bytes:
-    """The compiled PyPI exclusions as a constraints file that pip and uv read directly."""
-    compiled = affected.compile_exclusions([item.record for item in site.items])
+    """The compiled PyPI exclusions as a constraints file that pip and uv read directly.
+
+    Only records naming a PyPI package are typed and compiled: :func:`~depguard.affected.compile_exclusions`
+    skips every other entry, and in a feed that is mostly npm the rest are most of the work
+    (0.19 s of 20,000 records, and in the worker, which types none for the other pages, 0.4 s).
+    """
+    compiled = affected.compile_exclusions([item.record for item in site.items if PYPI.name in item.ecosystems])
     url = site.base + PYPI_CONSTRAINTS_PATH
     lines = [
         "# depguard: PyPI releases known to be compromised, as resolver constraints.",
