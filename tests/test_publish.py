@@ -57,6 +57,7 @@ def _feed_size() -> int:
 
 
 def test_two_builds_are_byte_identical(site: Path, tmp_path: Path) -> None:
+    # the CLI (the fixture) hands build_site the feed it loaded; here it is given the directory
     again = build_site(REPO / "feed", tmp_path / "again")
     assert _tree(site) == _tree(tmp_path / "again")
     assert list(again.files) == sorted(_tree(site))
