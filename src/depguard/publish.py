@@ -17,12 +17,13 @@ from the records, so two builds of the same feed are byte-identical and a rebuil
 nothing publishes nothing new. An invalid feed is never published.
 
 A publishing job builds tens of thousands of records, so each piece of work is done once:
-the lint verdict ``feed validate`` remembered for the very same bytes is not recomputed (see
-:func:`depguard.feed.lint`), a record's published file is its source bytes (a lint-clean
-record is canonical), each record is deflated once for both archives that hold it
-(:mod:`depguard.ziparchive`), the orders and dates several outputs share are computed once
-(:class:`_Site`), and the outputs are split between this process and a forked worker
-(:func:`depguard.feed.share_jobs`) that writes its share straight into the tree.
+a record's published file is its source bytes (a lint-clean record is canonical), each
+record is deflated once for both archives that hold it (:mod:`depguard.ziparchive`), the
+orders and dates several outputs share are computed once (:class:`_Site`), and the outputs
+are split between this process and a forked worker (:func:`depguard.feed.share_jobs`) that
+writes its share straight into the tree. ``feed validate`` and ``feed build`` each lint the
+feed: a verdict remembered between them would be a file anyone who can write the cache
+could plant.
 """
 
 from __future__ import annotations
