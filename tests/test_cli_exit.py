@@ -7,6 +7,7 @@ under test, so it cannot run inside pytest's.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -121,6 +122,7 @@ def test_with_another_thread_running_the_usual_exit_waits_for_it() -> None:
         with pytest.raises(SystemExit) as stopped:
             cli._end(3)
     finally:
+        gc.unfreeze()  # _end froze this process's objects, as it does before any exit
         release.set()
         worker.join()
     assert stopped.value.code == 3
