@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from depguard import ecosystems, publish
 from depguard import feed as feed_mod
-from depguard import publish
 from depguard.cli import app
 
 from feedkit import child_processes, forking_allowed, one_core, record, write_feed
@@ -107,3 +109,72 @@ def test_lint_shared_with_a_child_finds_what_one_process_finds(tmp_path: Path, c
     assert shared == alone and {i.rule for i in alone} >= {"overlap", "schema", "aliases", "layout"}
     assert seen[-1] == (1100, 1100) and [d for d, _ in seen] == sorted(d for d, _ in seen)
     assert publish.lint_in_chunks(feed_mod.load_feed(root), chunk=chunk) == alone
+
+
+# --------------------------------------------------------------------------- cross-record rules
+
+
+def _reference_cross_issues(entries: list[feed_mod.FeedEntry]) -> set[feed_mod.Issue]:
+    """The cross-record rules as one walk in path order, the way they are stated: an id belongs
+    to the first file that uses it; a version key (ecosystem, normalized name, the version as
+    the ecosystem compares it) to the first live record that claims it."""
+    first: dict[str, str] = {}
+    owner: dict[tuple[str, str, Any], str] = {}
+    found = set()
+    for entry in sorted(entries, key=lambda e: e.path.parts):
+        data, path = entry.data, str(entry.path)
+        advisory_id = data.get("id")
+        if isinstance(advisory_id, str):
+            if advisory_id in first:
+                found.add(
+                    feed_mod.Issue(
+                        path, "/id", "unique-id", f"id {advisory_id} is already used by {first[advisory_id]}"
+                    )
+                )
+            first.setdefault(advisory_id, path)
+        if data.get("withdrawn") is not None:
+            continue
+        for index, affected in enumerate(data.get("affected", [])):
+            eco = ecosystems.get(affected["package"]["ecosystem"])
+            assert eco is not None
+            name = eco.normalize_name(affected["package"]["name"])
+            for v_index, version in enumerate(affected.get("versions", [])):
+                if not eco.version_is_valid(version):
+                    continue
+                key = (eco.name, name, eco.version_key(version))
+                if owner.setdefault(key, str(advisory_id)) != str(advisory_id):
+                    message = f"{eco.name} {name} {version} is already covered by live record {owner[key]}"
+                    found.add(feed_mod.Issue(path, f"/affected/{index}/versions/{v_index}", "overlap", message))
+    return found
+
+
+_VERSIONS = {"PyPI": ["1.0", "1.0.0", "1.0.post1", "2.0rc1", "bad version"], "npm": ["1.0.0", "1.0.1", "2.0.0-rc.1"]}
+_entry = st.builds(
+    lambda ecosystem, name, picks, number, withdrawn, folder: (ecosystem, name, picks, number, withdrawn, folder),
+    st.sampled_from(["PyPI", "npm"]),
+    st.sampled_from(["left-pad", "Left_Pad", "other"]),
+    st.lists(st.integers(0, 4), max_size=4),
+    st.integers(1, 6),
+    st.booleans(),
+    st.integers(0, 3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_entry, max_size=12))
+def test_cross_record_rules_are_the_one_walk(drawn: list[tuple[str, str, list[int], int, bool, int]]) -> None:
+    # ids drawn from a handful, so some repeat; names that PEP 503 makes equal; versions that
+    # PyPI compares equal (1.0, 1.0.0), invalid ones, withdrawn records; folders out of order
+    entries = []
+    for n, (ecosystem, name, picks, number, withdrawn, folder) in enumerate(drawn):
+        versions = _VERSIONS[ecosystem]
+        data = record(
+            f"x_DEPGUARD-2026-{number:04d}",
+            name=name.lower() if ecosystem == "npm" else name,
+            ecosystem=ecosystem,
+            versions=tuple(versions[i % len(versions)] for i in picks),
+            withdrawn="2026-03-26T00:00:00Z" if withdrawn else None,
+        )
+        path = PurePosixPath(f"{ecosystem}/f{folder}/{n}.json")
+        entries.append(feed_mod.FeedEntry(path, feed_mod.canonical_bytes(data), data))
+    assert set(feed_mod._cross_record_issues(entries, None)) == _reference_cross_issues(entries)

@@ -156,3 +156,72 @@ def test_a_load_job_crosses_between_processes_unchanged(files: list[tuple[bytes,
     assert (again.unlisted, again.unreadable, again.unparsed, again.rels) == (issues, [], issues * 2, rels)
     assert again.raws == chunk.raws
     assert [repr(d) for d in again.datas] == [repr(d) for d in chunk.datas]  # types, order, -0.0 and all
+
+
+# --------------------------------------------------------------------------- linted while loading
+
+
+def _conflicted_feed(root: Path) -> Path:
+    """A messy shared-size feed with every cross-record issue, split between the two
+    processes' halves: an id used twice (first and last folder), a version claimed by two live
+    records under two spellings (PyPI's 1.0 is 1.0.0), the same claims by a withdrawn record
+    (no issue), and a record the per-file rules refuse."""
+    _messy_feed(root, SHARED)
+    write_feed(
+        root,
+        [
+            record("x_DEPGUARD-2026-0001", name="zzz-last"),  # the id of PyPI/pkg1's record
+            record("x_DEPGUARD-2026-5001", name="aaa-first", versions=("1.0",)),
+            record("x_DEPGUARD-2026-5002", name="zzz-aaa-first", versions=("1.0.0",)),
+            record("x_DEPGUARD-2026-5003", name="zzz-withdrawn", versions=("1.0",), withdrawn="2026-03-26T00:00:00Z"),
+            {**record("x_DEPGUARD-2026-5004", name="mmm-middle"), "summary": ""},
+        ],
+    )
+    # the second claim of aaa-first 1.0 sits in another package's folder, as a copy (layout issue too)
+    moved = root / "PyPI" / "zzz-aaa-first" / "x_DEPGUARD-2026-5002.json"
+    data = json.loads(moved.read_bytes())
+    data["affected"][0]["package"].update(name="aaa-first", purl="pkg:pypi/aaa-first")
+    moved.write_bytes(canonical_bytes(data))
+    withdrawn = root / "PyPI" / "zzz-withdrawn" / "x_DEPGUARD-2026-5003.json"
+    data = json.loads(withdrawn.read_bytes())
+    data["affected"][0]["package"].update(name="aaa-first", purl="pkg:pypi/aaa-first")
+    withdrawn.write_bytes(canonical_bytes(data))
+    return root
+
+
+@pytest.mark.skipif(not forking_allowed(), reason="no fork here: the load always runs in one process")
+def test_linting_while_loading_finds_what_lint_finds(tmp_path: Path) -> None:
+    root = _conflicted_feed(tmp_path / "feed")
+    with one_core():
+        alone = feed_mod.load_feed(root)
+        reference = feed_mod.lint(alone)
+    rules = {issue.rule for issue in reference}
+    assert {"unique-id", "overlap", "schema", "layout", "json", "readable"} <= rules
+    overlaps = [issue for issue in reference if issue.rule == "overlap"]
+    assert [(i.path, i.message) for i in overlaps] == [
+        (
+            "PyPI/zzz-aaa-first/x_DEPGUARD-2026-5002.json",
+            "PyPI aaa-first 1.0.0 is already covered by live record x_DEPGUARD-2026-5001",
+        )
+    ]
+
+    validation = feed_mod.validate_feed(root)  # shared, the worker's records never cross
+    assert validation.issues == reference
+    assert validation.records == len(alone.entries) + sum(
+        1 for i in alone.load_issues if i.rule in {"json", "readable"}
+    )
+    assert feed_mod.validate(root) == reference
+
+    linted = feed_mod.load_feed(root, lint=True)  # shared, the records cross as for any load
+    assert _snapshot(linted) == _snapshot(alone)
+    assert feed_mod.lint(linted) == reference
+    assert child_processes() == []
+
+
+def test_a_feed_changed_after_loading_is_linted_again(tmp_path: Path) -> None:
+    root = _feed(tmp_path / "feed", 3)
+    write_feed(root, [record("x_DEPGUARD-2026-0001", name="again")])  # the id of pkg1's record
+    loaded = feed_mod.load_feed(root, lint=True)
+    assert [i.rule for i in feed_mod.lint(loaded)] == ["unique-id"]
+    loaded.entries[:] = [e for e in loaded.entries if "again" not in str(e.path)]
+    assert feed_mod.lint(loaded) == []

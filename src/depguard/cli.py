@@ -192,14 +192,14 @@ def feed_validate(
         if changed_since is not None:
             from depguard.history import validate_changed_since  # lazy: git history, only with --changed-since
 
-            since = validate_changed_since(root, changed_since)
-            feed, issues = _keep(since.feed), since.issues
+            since = _keep(validate_changed_since(root, changed_since))
+            issues = since.issues
+            count = len(since.feed.entries) + sum(1 for i in since.feed.load_issues if i.rule in {"json", "readable"})
         else:
-            feed = _keep(feed_mod.load_feed(root))
-            issues = feed_mod.lint(feed)
+            validation = feed_mod.validate_feed(root)
+            count, issues = validation.records, validation.issues
     except DepguardError as exc:
         raise _fail(str(exc)) from None
-    count = len(feed.entries) + sum(1 for i in feed.load_issues if i.rule in {"json", "readable"})
     if output is OutputFormat.json:
         report = {"feed": str(root), "records": count, "errors": [i.to_json() for i in issues]}
         if since is not None:
@@ -458,7 +458,7 @@ def feed_build(
     root = path or _default_feed_dir()
     progress = _BuildProgress()
     try:
-        feed = _keep(load_feed(root))
+        feed = _keep(load_feed(root, lint=True))  # linted while loading: build_site's lint takes that
         result = build_site(feed, out, base_url=base_url or DEFAULT_SITE_URL, progress=progress)
     except FeedNotPublishable as exc:
         progress.close()

@@ -42,9 +42,11 @@ __all__ = [
     "Issue",
     "Listed",
     "RecordFiles",
+    "Validation",
     "canonical_bytes",
     "check_record",
     "create_record",
+    "cross_facts",
     "format_feed",
     "lint",
     "list_record_files",
@@ -60,6 +62,7 @@ __all__ = [
     "settle_objects",
     "typed_record",
     "validate",
+    "validate_feed",
 ]
 
 #: The only range the profile admits: every version, from the first upload on (``name<0``).
@@ -184,6 +187,9 @@ class Feed:
     #: a feed slice by slice (for a progress bar) asks for them once per slice, and
     #: recomputing them each time made a 20,000-record build quadratic.
     _cross: tuple[tuple[FeedEntry, ...], list[Issue]] | None = field(default=None, repr=False, compare=False)
+    #: The whole feed's lint, done while loading (``load_feed(root, lint=True)``), and the
+    #: entries it was done on: :func:`lint` of the same entries returns it.
+    _linted: tuple[tuple[FeedEntry, ...], list[Issue]] | None = field(default=None, repr=False, compare=False)
 
     def records(self) -> list[Record]:
         with gc_paused():  # thousands of pydantic models: see jsonio.gc_paused
@@ -295,7 +301,7 @@ def _stem(name: str) -> str:
     return name[:index] if 0 < index < len(name) - 1 else name
 
 
-def load_feed(root: Path | str) -> Feed:
+def load_feed(root: Path | str, *, lint: bool = False) -> Feed:
     """Read every file under ``root``; unreadable or non-JSON files become issues, not errors.
 
     The package folders are listed here (:func:`list_record_groups`); listing, reading and
@@ -304,33 +310,126 @@ def load_feed(root: Path | str) -> Feed:
     (:func:`share_jobs`). The worker's records cross back in a few large values
     (:class:`RecordFiles`), which costs this process a tenth of parsing them itself. Entries and
     issues come out in the order one process reading the whole listing gives.
+
+    ``lint=True`` also lints the feed, in the same jobs (:func:`_read_and_lint`), for a caller
+    that lints it next anyway (``feed build``): :func:`lint` of the whole feed then returns
+    what was found, without a second round of jobs that would walk every record again.
     """
-    root = Path(root)
+    feed = Feed(Path(root))
+    batch = _TypedBatch()
+    with gc_paused():
+        chunks = _shared_read(feed.root, lint=lint, keep=True)
+        for chunk in chunks:
+            feed.load_issues += chunk.files.unlisted
+        for chunk in chunks:
+            feed.load_issues += chunk.files.unreadable
+        for chunk in chunks:
+            feed.load_issues += chunk.files.unparsed
+        for chunk in chunks:
+            files = chunk.files
+            feed.entries += map(FeedEntry, map(PurePosixPath, files.rels), files.raws, files.datas, repeat(batch))
+        batch.hold(feed.entries)
+        if lint:
+            feed._linted = (tuple(feed.entries), _issues_of(feed.load_issues, chunks))
+        settle_objects()
+    return feed
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What :func:`validate_feed` found: how many files were records (or tried to be: those
+    that could not be read or parsed count), and every issue, sorted."""
+
+    records: int
+    issues: list[Issue]
+
+
+def validate_feed(root: Path | str) -> Validation:
+    """Lint the feed at ``root`` without keeping it: what ``feed validate`` reports.
+
+    The same issues as ``lint(load_feed(root))``, found in one round of jobs shared with a
+    forked worker (:func:`_read_and_lint`); the worker sends back its issues and the few
+    facts the cross-record rules need, not the records it parsed, which took as long to cross
+    as a sixth of all the checks.
+    """
+    with gc_paused():
+        chunks = _shared_read(Path(root), lint=True, keep=False)
+        load_issues = [issue for chunk in chunks for issue in chunk.files.unlisted]
+        load_issues += [issue for chunk in chunks for issue in chunk.files.unreadable]
+        load_issues += [issue for chunk in chunks for issue in chunk.files.unparsed]
+        tried = sum(len(chunk.files.rels) for chunk in chunks)
+        tried += sum(1 for issue in load_issues if issue.rule in {"json", "readable"})
+        return Validation(tried, _issues_of(load_issues, chunks))
+
+
+def validate(root: Path | str) -> list[Issue]:
+    """Every issue of the feed directory at ``root`` (:func:`validate_feed`)."""
+    return validate_feed(root).issues
+
+
+class _Read:
+    """One job's files (:class:`RecordFiles`) and, when it linted them, their per-file issues
+    and cross-record facts (:func:`cross_facts`)."""
+
+    __slots__ = ("facts", "files", "issues")
+
+    def __init__(self, files: RecordFiles, issues: list[Issue], facts: list[CrossFacts]) -> None:
+        self.files, self.issues, self.facts = files, issues, facts
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        import marshal
+
+        return _Read._unpack, (self.files, self.issues, marshal.dumps(self.facts))
+
+    @staticmethod
+    def _unpack(files: RecordFiles, issues: list[Issue], facts: bytes) -> _Read:
+        import marshal
+
+        return _Read(files, issues, marshal.loads(facts))
+
+
+def _shared_read(root: Path, *, lint: bool, keep: bool) -> list[_Read]:
+    """:func:`_read_and_lint` of every package folder under ``root``, in jobs shared with a
+    forked worker from :data:`_LOAD_SHARE_FROM` folders on."""
     if not root.exists():
         raise FeedSourceError(f"feed directory not found: {root}")
     if not root.is_dir():
         raise FeedSourceError(f"feed path is not a directory: {root}")
-    feed = Feed(root)
-    batch = _TypedBatch()
-    with gc_paused():
-        groups = list_record_groups(root)
-        size = max(1, -(-len(groups) // _LOAD_JOBS))
-        jobs = [
-            functools.partial(read_record_groups, root, groups[at : at + size]) for at in range(0, len(groups), size)
-        ]
-        # not from inside another share_jobs's job: its worker's jobs are a global list
-        chunks: list[RecordFiles] = share_jobs(jobs, fork=len(groups) >= _LOAD_SHARE_FROM and not _JOBS)
-        for chunk in chunks:
-            feed.load_issues += chunk.unlisted
-        for chunk in chunks:
-            feed.load_issues += chunk.unreadable
-        for chunk in chunks:
-            feed.load_issues += chunk.unparsed
-        for chunk in chunks:
-            feed.entries += map(FeedEntry, map(PurePosixPath, chunk.rels), chunk.raws, chunk.datas, repeat(batch))
-        batch.hold(feed.entries)
-        settle_objects()
-    return feed
+    groups = list_record_groups(root)
+    size = max(1, -(-len(groups) // _LOAD_JOBS))
+    fork = len(groups) >= _LOAD_SHARE_FROM and not _JOBS  # not from inside another share_jobs's job
+    if fork and lint:
+        prepare_profile()  # compiled here, before the worker forks, not in both processes
+    jobs = [
+        functools.partial(_read_and_lint, root, groups[at : at + size], lint=lint, keep=keep)
+        for at in range(0, len(groups), size)
+    ]
+    return share_jobs(jobs, fork=fork)
+
+
+def _read_and_lint(root: Path, groups: Sequence[Listed], *, lint: bool, keep: bool) -> _Read:
+    """One job of :func:`_shared_read`: read and parse the files of ``groups``; with ``lint``,
+    run the per-file rules on them and take their cross-record facts; without ``keep``, send
+    back the records' paths but not the records."""
+    files = read_record_groups(root, groups)
+    issues: list[Issue] = []
+    facts: list[CrossFacts] = []
+    if lint:
+        entries = map(FeedEntry, map(PurePosixPath, files.rels), files.raws, files.datas)
+        issues = _file_issues(list(entries))
+        facts = [cross_facts(rel, data) for rel, data in zip(files.rels, files.datas)]
+    if not keep:
+        files.raws, files.datas = [], []
+    return _Read(files, issues, facts)
+
+
+def _issues_of(load_issues: list[Issue], chunks: Sequence[_Read]) -> list[Issue]:
+    """Every issue of a feed read and linted in ``chunks``, as :func:`lint` sorts them."""
+    issues = list(load_issues)
+    for chunk in chunks:
+        issues += chunk.issues
+    issues += _cross_issues_of((fact for chunk in chunks for fact in chunk.facts), None)
+    return sorted(set(issues))
 
 
 #: From this many package folders on, :func:`load_feed` shares the reading with a forked worker:
@@ -687,6 +786,10 @@ def lint(
     large feed are shared with a forked worker (:func:`share_jobs`); slicing never changes
     the issues found.
     """
+    if only is None and feed._linted is not None and feed._linted[0] == tuple(feed.entries):
+        if progress is not None:
+            progress(len(feed.entries), len(feed.entries))
+        return list(feed._linted[1])
     selected = None if only is None else {PurePosixPath(p) for p in only}
     issues = [i for i in feed.load_issues if selected is None or PurePosixPath(i.path) in selected]
     entries = [e for e in feed.entries if selected is None or e.path in selected]
@@ -951,11 +1054,6 @@ def check_record(rel: PurePosixPath, data: dict[str, Any]) -> list[Issue]:
     return sorted(set(found) | set(_entry_issues(entry)))
 
 
-def validate(root: Path | str) -> list[Issue]:
-    """Load and lint a feed directory in one call."""
-    return lint(load_feed(root))
-
-
 def _entry_issues(entry: FeedEntry) -> Iterator[Issue]:
     path, data = str(entry.path), entry.data
     advisory_id = data.get("id")
@@ -1145,35 +1243,23 @@ def _writer_refusal(eco: ecosystems.Ecosystem, version: str) -> str | None:
 
 
 def _cross_record_issues(entries: Sequence[FeedEntry], selected: set[PurePosixPath] | None) -> Iterator[Issue]:
-    first_path: dict[str, PurePosixPath] = {}
-    claimed: dict[tuple[str, str, Any], str] = {}
-    for entry in sorted(entries, key=lambda e: e.path.parts):  # PurePath order, without its slow __lt__
-        data, path = entry.data, entry.path
-        report = selected is None or path in selected
-        advisory_id = data.get("id")
-        if isinstance(advisory_id, str):
-            if advisory_id in first_path and report:
-                yield Issue(
-                    str(path), "/id", "unique-id", f"id {advisory_id} is already used by {first_path[advisory_id]}"
-                )
-            first_path.setdefault(advisory_id, path)
-        if data.get("withdrawn") is not None:
-            continue
-        claimant = str(advisory_id)
-        for key, version, index, v_index in _claims(data):
-            owner = claimed.setdefault(key, claimant)
-            if owner != claimant and report:
-                pointer = f"/affected/{index}/versions/{v_index}"
-                yield Issue(
-                    str(path),
-                    pointer,
-                    "overlap",
-                    f"{key[0]} {key[1]} {version} is already covered by live record {owner}",
-                )
+    """Ids used twice and versions two live records both claim, of ``entries`` in path order."""
+    ordered = sorted(entries, key=lambda e: e.path.parts)  # PurePath order, without its slow __lt__
+    return _cross_issues_of([cross_facts(str(e.path), e.data) for e in ordered], selected)
 
 
-def _claims(data: dict[str, Any]) -> Iterator[tuple[tuple[str, str, Any], str, int, int]]:
-    """(ecosystem, normalized name, version key), the version, and where it is listed."""
+#: What the cross-record rules need of one record (:func:`cross_facts`): its path, its id when
+#: that is a string, the claimant its claims are made in the name of (the id as text, whatever
+#: it is), whether it is withdrawn, and its claims as (ecosystem, normalized name, version,
+#: affected index, version index). Plain values, so a forked worker's facts cross cheaply.
+CrossFacts = tuple[str, str | None, str, bool, list[tuple[str, str, str, int, int]]]
+
+
+def cross_facts(path: str, data: dict[str, Any]) -> CrossFacts:
+    """The facts of one record for :func:`_cross_issues_of`: the per-record half of the rules,
+    which the jobs that load a feed compute in whichever process reads the record."""
+    advisory_id = data.get("id")
+    claims = []
     for index, affected in enumerate(_list(data.get("affected"))):
         package = affected.get("package") if isinstance(affected, dict) else None
         if not isinstance(package, dict):
@@ -1185,7 +1271,45 @@ def _claims(data: dict[str, Any]) -> Iterator[tuple[tuple[str, str, Any], str, i
         normal = eco.normalize_name(name)
         for v_index, version in enumerate(_list(affected.get("versions"))):
             if isinstance(version, str) and eco.version_is_valid(version):
-                yield (eco.name, normal, eco.version_key(version)), version, index, v_index
+                claims.append((eco.name, normal, version, index, v_index))
+    withdrawn = data.get("withdrawn") is not None
+    return path, advisory_id if isinstance(advisory_id, str) else None, str(advisory_id), withdrawn, claims
+
+
+def _cross_issues_of(facts: Iterable[CrossFacts], selected: set[PurePosixPath] | None) -> Iterator[Issue]:
+    """The cross-record issues of records given by their facts, in path order.
+
+    An id is owned by the first file that uses it. A version (as its ecosystem compares
+    versions: PyPI's ``1.0`` is ``1.0.0``) is owned by the first live record that claims it, and
+    every later claim by another record is an overlap. Only packages that two live records
+    name can overlap, so versions are compared only there (a handful of 20,000 records).
+    """
+    first_path: dict[str, str] = {}
+    by_package: dict[tuple[str, str], list[tuple[str, bool, str, str, int, int]]] = {}
+    for path, advisory_id, claimant, withdrawn, claims in facts:
+        report = selected is None or PurePosixPath(path) in selected
+        if advisory_id is not None:
+            if advisory_id in first_path and report:
+                yield Issue(path, "/id", "unique-id", f"id {advisory_id} is already used by {first_path[advisory_id]}")
+            first_path.setdefault(advisory_id, path)
+        if withdrawn:
+            continue
+        for ecosystem, name, version, index, v_index in claims:
+            by_package.setdefault((ecosystem, name), []).append((claimant, report, path, version, index, v_index))
+    for (ecosystem, name), package_claims in by_package.items():
+        if all(claim[0] == package_claims[0][0] for claim in package_claims):
+            continue  # one record (or one record twice): nobody to overlap with
+        version_key = ecosystems.ECOSYSTEMS[ecosystem].version_key
+        claimed: dict[Any, str] = {}
+        for claimant, report, path, version, index, v_index in package_claims:
+            owner = claimed.setdefault(version_key(version), claimant)
+            if owner != claimant and report:
+                yield Issue(
+                    path,
+                    f"/affected/{index}/versions/{v_index}",
+                    "overlap",
+                    f"{ecosystem} {name} {version} is already covered by live record {owner}",
+                )
 
 
 # --- contributor commands ------------------------------------------------------------------
