@@ -783,9 +783,12 @@ def _html(site: _Site) -> bytes:
     """A readable page of every advisory, newest first; no scripts, every piece of feed text escaped."""
     items = site.items
     stats = compute(item.record for item in items)
-    by_date = sorted(items, key=lambda i: newest_first_key(i.record), reverse=True)
-    live = [item for item in by_date if not item.record.is_withdrawn]
-    withdrawn = [item for item in by_date if item.record.is_withdrawn]
+    # the stats list every live record newest first (newest_first_key): that order, not a second sort
+    by_id = {item.id: item for item in items}
+    live = [by_id[incident.id] for incident in stats.newest]
+    withdrawn = sorted(
+        (item for item in items if item.record.is_withdrawn), key=lambda i: newest_first_key(i.record), reverse=True
+    )
     base = _e(site.base)
     constraints = _e(site.base + PYPI_CONSTRAINTS_PATH)
     head = "<tr><th>Advisory</th><th>Package</th><th>Versions</th><th>Date</th><th>Summary</th><th>Links</th></tr>"
