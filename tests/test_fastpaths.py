@@ -687,6 +687,18 @@ def test_groups_listed_slice_by_slice_are_the_whole_listing(feed_tree: Path, cut
     assert (paths, issues) == (whole, [str(i) for i in whole_issues])
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 50_000))
+def test_group_jobs_cut_the_groups_in_order_and_in_bounds(count: int) -> None:
+    groups: list[Any] = list(range(count))  # group_jobs only slices; what a group is does not matter
+    jobs = feed_mod.group_jobs(groups)
+    assert [group for job in jobs for group in job] == groups
+    assert all(0 < len(job) <= 300 for job in jobs)
+    if count > 240:  # a feed too small to share may get fewer (slices are whole)
+        assert len(jobs) >= 16, "enough jobs for two processes to end together"
+    assert len(jobs) <= max(16, -(-count // 300) + 1)
+
+
 def _records_to_edit(repo_root: Path) -> list[dict[str, Any]]:
     """Real records of every shape the feed holds: artifacts, bad commits, whole packages, scopes."""
     picked = [

@@ -48,6 +48,7 @@ __all__ = [
     "create_record",
     "cross_facts",
     "format_feed",
+    "group_jobs",
     "lint",
     "list_record_files",
     "list_record_files_in",
@@ -396,14 +397,10 @@ def _shared_read(root: Path, *, lint: bool, keep: bool) -> list[_Read]:
     if not root.is_dir():
         raise FeedSourceError(f"feed path is not a directory: {root}")
     groups = list_record_groups(root)
-    size = max(1, -(-len(groups) // _LOAD_JOBS))
     fork = len(groups) >= _LOAD_SHARE_FROM and not _JOBS  # not from inside another share_jobs's job
     if fork and lint:
         prepare_profile()  # compiled here, before the worker forks, not in both processes
-    jobs = [
-        functools.partial(_read_and_lint, root, groups[at : at + size], lint=lint, keep=keep)
-        for at in range(0, len(groups), size)
-    ]
+    jobs = [functools.partial(_read_and_lint, root, part, lint=lint, keep=keep) for part in group_jobs(groups)]
     return share_jobs(jobs, fork=fork)
 
 
@@ -435,8 +432,24 @@ def _issues_of(load_issues: list[Issue], chunks: Sequence[_Read]) -> list[Issue]
 #: From this many package folders on, :func:`load_feed` shares the reading with a forked worker:
 #: below it, starting the worker costs more than it saves.
 _LOAD_SHARE_FROM = 2000
-#: Jobs a shared load is cut into: enough for both processes to finish together.
-_LOAD_JOBS = 16
+#: Jobs the package folders are cut into at least (:func:`group_jobs`): enough for both
+#: processes to finish together.
+_MIN_GROUP_JOBS = 16
+#: Package folders per job at most (:func:`group_jobs`).
+_GROUPS_PER_JOB = 300
+
+
+def group_jobs(groups: Sequence[Listed]) -> list[Sequence[Listed]]:
+    """``groups`` (:func:`list_record_groups`) cut into consecutive slices, one per job.
+
+    :data:`_MIN_GROUP_JOBS` slices or more (fewer only for a feed of a few hundred folders,
+    too small to be shared anyway), and at most :data:`_GROUPS_PER_JOB` folders in each: a job walks its records several times (read and parse, then each group of rules,
+    then filing), and the records of a few hundred folders are still in the CPU's cache on the
+    next walk. Against 16 jobs for 20,000 folders, 64 cut the jobs' CPU time by a tenth
+    (1.41 -> 1.27 s for a feed directory's checks), and their end moves in finer steps.
+    """
+    size = max(1, min(_GROUPS_PER_JOB, -(-len(groups) // _MIN_GROUP_JOBS)))
+    return [groups[at : at + size] for at in range(0, len(groups), size)]
 
 
 class RecordFiles:

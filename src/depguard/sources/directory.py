@@ -12,7 +12,7 @@ from pathlib import Path
 from depguard.clock import now
 from depguard.display import printable
 from depguard.errors import FeedSourceError, InvalidRecordError
-from depguard.feed import Listed, list_record_groups, read_record_groups, share_jobs
+from depguard.feed import Listed, group_jobs, list_record_groups, read_record_groups, share_jobs
 from depguard.jsonio import gc_paused
 from depguard.packagemap import Filing, MappedRecords, PackageMap, data_keys
 from depguard.records import parse_timestamp
@@ -25,8 +25,6 @@ __all__ = ["DirectorySource", "from_directory"]
 #: From this many package folders on, a forked worker checks half of them (see
 #: :func:`depguard.feed.share_jobs`): below it, starting the worker costs more than it saves.
 _SHARE_FROM = 2000
-#: Jobs per feed: enough for the two processes to finish together, few enough to send cheaply.
-_JOBS = 16
 
 
 @dataclass(frozen=True)
@@ -64,8 +62,7 @@ def from_directory(root: Path, *, kind: str = "directory") -> FeedSnapshot:
     groups = list_record_groups(root)
     moment, real_root = now(), os.path.realpath(root)
     prepare_profile()  # compiled once, here, before the worker forks
-    size = max(1, -(-len(groups) // _JOBS))
-    jobs = [partial(_check_files, real_root, groups[at : at + size], moment) for at in range(0, len(groups), size)]
+    jobs = [partial(_check_files, real_root, part, moment) for part in group_jobs(groups)]
     chunks: list[_Chunk] = share_jobs(jobs, fork=len(groups) >= _SHARE_FROM)
     fatal = [problem for chunk in chunks for problem in chunk.unlisted]
     fatal += [problem for chunk in chunks for problem in chunk.unreadable]
