@@ -225,3 +225,19 @@ def test_a_feed_changed_after_loading_is_linted_again(tmp_path: Path) -> None:
     assert [i.rule for i in feed_mod.lint(loaded)] == ["unique-id"]
     loaded.entries[:] = [e for e in loaded.entries if "again" not in str(e.path)]
     assert feed_mod.lint(loaded) == []
+
+
+@pytest.mark.parametrize("size", [0, 1, 1200, 65_535, 65_536, 65_537, 300_001])
+def test_a_record_file_is_read_whole(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "x.json"
+    path.write_bytes(bytes(n % 251 for n in range(size)))
+    assert feed_mod.read_record_file("x.json", str(path)) == path.read_bytes()
+
+
+@pytest.mark.skipif(not Path("/proc/version").is_file(), reason="needs a file whose size says 0 but is not empty")
+def test_a_file_longer_than_its_size_says_is_read_to_its_end() -> None:
+    # /proc files report size 0: the one read of size + 1 bytes is not the end, the loop goes on
+    assert os.stat("/proc/version").st_size == 0
+    with open("/proc/version", "rb") as handle:
+        expected = handle.read()
+    assert expected and feed_mod.read_record_file("version", "/proc/version") == expected
