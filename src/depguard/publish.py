@@ -259,8 +259,8 @@ def _write_site(site: _Site, staging: _Staging, *, progress: Callable[[int], Non
     ``index.json``, then the other folders from the largest to the smallest. The back is the
     pages from the shortest to the longest, which only this process runs: the first it takes
     types the records for all of them, which the worker would have to do again (20,000 records
-    0.19 s). The two parts take about as long (1.5 and 1.7 s of 20,000 records); the smallest
-    folders, in the middle, go to whoever is free first. Each job writes its own files, so a
+    0.19 s). For 20,000 records the worker's part took 1.8 s and the pages 2.1 s (traced); the
+    smallest folders, in the middle, go to whoever is free first. Each job writes its own files, so a
     job run twice writes the same bytes twice.
     """
 

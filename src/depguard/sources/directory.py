@@ -37,8 +37,8 @@ class _Chunk:
     ``records`` holds the bytes of the files that passed, joined by commas, and ``filing``
     where each of them is in those bytes under every package and artifact it names. A job's
     result crosses from the worker as one pickle (its bytes through a :class:`_Spool`), and a
-    few large values cross far faster than thousands of small objects: sent as one object per file, the results cost the
-    receiving process as much time as sharing the checks saved.
+    few large values cross far faster than thousands of small objects: sent as one object per
+    file, the results cost the receiving process as much time as sharing the checks saved.
     """
 
     unlisted: list[str]  # files the listing refused (links out of the feed)
